@@ -1,0 +1,1 @@
+"""Benchmarks that print tables: input pipeline, training step, kNN."""

@@ -1,0 +1,1 @@
+"""Supervised ImageNet classification baselines (AlexNet, ZFNet, ResNet, ResNetV2, SE-ResNet)."""

@@ -1,0 +1,175 @@
+"""JSON experiment configs addressed as ``file.json:key``, with ``"base"`` inheritance and typed overrides.
+
+    cfg = load_config("exp_configs/la_final.json:res18_LA", overrides=["lr=0.01"])
+
+A key's dict may hold ``"base": "other_key"`` (same file) or ``"base": "other.json:key"`` (path relative
+to the file that names it, then to the working directory); its own values extend and replace the base's.
+Overrides replace single values and are cast to the type of the value they replace. Every error is a
+``ConfigError`` whose message is one line naming the file, key or parameter.
+"""
+import argparse
+import json
+import os
+
+__all__ = ["ConfigError", "load_config", "apply_overrides", "parse_value_like", "add_config_args",
+           "config_from_args"]
+
+
+class ConfigError(ValueError):
+    """A config could not be loaded; the message is one line naming the file, key or parameter."""
+
+
+def _split_spec(spec):
+    if ":" not in spec:
+        raise ConfigError("config %r: expected FILE.json:KEY (e.g. exp_configs/la_final.json:res18_LA)" % spec)
+    path, key = spec.rsplit(":", 1)
+    if not path or not key:
+        raise ConfigError("config %r: expected FILE.json:KEY" % spec)
+    return path, key
+
+
+def _read_json(path):
+    if not os.path.isfile(path):
+        raise ConfigError("config file not found: %s" % path)
+    with open(path) as f:
+        text = f.read()
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ConfigError("config file %s is not valid JSON: %s (line %d, column %d)"
+                          % (path, e.msg, e.lineno, e.colno))
+    if not isinstance(data, dict):
+        raise ConfigError("config file %s: the top level must be an object of named experiments" % path)
+    return data
+
+
+def _resolve_path(path, relative_to):
+    if relative_to and not os.path.isabs(path):
+        candidate = os.path.join(os.path.dirname(relative_to), path)
+        if os.path.isfile(candidate):
+            return candidate
+        candidate = os.path.join(os.path.dirname(relative_to), os.path.basename(path))
+        if os.path.isfile(candidate):
+            return candidate
+    return path
+
+
+def _load(path, key, seen):
+    ident = (os.path.abspath(path), key)
+    if ident in seen:
+        chain = " -> ".join("%s:%s" % (os.path.basename(p), k) for p, k in seen + [ident])
+        raise ConfigError("config inheritance cycle: %s" % chain)
+    data = _read_json(path)
+    if key not in data:
+        raise ConfigError("config %s has no key %r; available keys: %s"
+                          % (path, key, ", ".join(sorted(data)) or "(none)"))
+    entry = data[key]
+    if not isinstance(entry, dict):
+        raise ConfigError("config %s:%s must be an object, got %s" % (path, key, type(entry).__name__))
+    entry = dict(entry)
+    base = entry.pop("base", None)
+    if base is None:
+        return entry
+    if ":" in base:
+        base_path, base_key = _split_spec(base)
+        base_path = _resolve_path(base_path, path)
+    else:
+        base_path, base_key = path, base
+    merged = _load(base_path, base_key, seen + [ident])
+    merged.update(entry)
+    return merged
+
+
+def parse_value_like(text, like, name="value"):
+    """Parse the string ``text`` into the type of ``like`` (bool, int, float, str, list, dict, None)."""
+    if not isinstance(text, str):
+        return text
+    try:
+        if isinstance(like, bool):
+            low = text.strip().lower()
+            if low in ("1", "true", "yes", "on"):
+                return True
+            if low in ("0", "false", "no", "off"):
+                return False
+            raise ValueError("not a boolean")
+        if isinstance(like, int):
+            return int(text)
+        if isinstance(like, float):
+            return float(text)
+        if isinstance(like, str):
+            return text
+        if isinstance(like, (list, dict)):
+            value = json.loads(text)
+            if not isinstance(value, type(like)):
+                raise ValueError("expected a JSON %s" % type(like).__name__)
+            return value
+    except ValueError as e:
+        raise ConfigError("override %s=%r: cannot be read as %s (%s)" % (name, text, type(like).__name__, e))
+    try:  # the replaced value is null: take JSON if it parses, else the string
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def apply_overrides(cfg, overrides, source="config"):
+    """Return a copy of ``cfg`` with ``overrides`` applied.
+
+    ``overrides`` is a list of ``"name=value"`` strings (cast to the type of the value replaced) or a dict
+    of name -> value. A name the config does not hold is an error listing the valid names.
+    """
+    cfg = dict(cfg)
+    if not overrides:
+        return cfg
+    if isinstance(overrides, dict):
+        items = list(overrides.items())
+    else:
+        items = []
+        for item in overrides:
+            if "=" not in item:
+                raise ConfigError("override %r: expected NAME=VALUE" % item)
+            name, value = item.split("=", 1)
+            items.append((name.strip(), value))
+    for name, value in items:
+        if name not in cfg:
+            raise ConfigError("unknown parameter %r for %s; valid parameters: %s"
+                              % (name, source, ", ".join(sorted(cfg))))
+        cfg[name] = parse_value_like(value, cfg[name], name)
+    return cfg
+
+
+def load_config(spec, overrides=None):
+    """Load ``"path/file.json:key"`` (following ``"base"`` keys) and apply ``overrides``; returns a dict."""
+    path, key = _split_spec(spec)
+    cfg = _load(path, key, [])
+    return apply_overrides(cfg, overrides, source=spec)
+
+
+def add_config_args(parser, default=None):
+    """Add ``--config FILE.json:KEY`` and repeatable ``--set NAME=VALUE`` to an argparse parser."""
+    parser.add_argument("--config", default=default, help="experiment config as FILE.json:KEY")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
+                        help="override one config value (repeatable); typed like the value it replaces")
+    return parser
+
+
+def config_from_args(args, flag_overrides=None):
+    """Config from parsed ``--config``/``--set`` args, then ``flag_overrides`` (a dict; None values skipped)."""
+    if not getattr(args, "config", None):
+        raise ConfigError("--config FILE.json:KEY is required")
+    cfg = load_config(args.config, getattr(args, "overrides", None))
+    if flag_overrides:
+        cfg = apply_overrides(cfg, {k: v for k, v in flag_overrides.items() if v is not None}, args.config)
+    return cfg
+
+
+def _main():
+    parser = add_config_args(argparse.ArgumentParser(description="Print a resolved experiment config."))
+    args = parser.parse_args()
+    try:
+        print(json.dumps(config_from_args(args), indent=2, sort_keys=True))
+    except ConfigError as e:
+        parser.exit(2, "error: %s\n" % e)
+
+
+if __name__ == "__main__":
+    _main()

@@ -1,0 +1,1 @@
+"""Input pipelines over the project's TFRecord shards: tf.data and DALI readers, shared augmentation."""

@@ -1,0 +1,1 @@
+"""Evaluation of learned features: weighted kNN and linear probes."""

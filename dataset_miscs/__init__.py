@@ -1,0 +1,1 @@
+"""Dataset tools: TFRecord builders, toy dataset generator, dataset statistics."""

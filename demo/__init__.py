@@ -1,0 +1,1 @@
+"""The main job on the toy data: every paper end to end, one comparison table."""

@@ -1,0 +1,1 @@
+"""Non-Parametric Instance Discrimination (Wu et al., CVPR 2018)."""

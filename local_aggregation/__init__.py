@@ -1,0 +1,1 @@
+"""Local Aggregation (Zhuang et al., ICCV 2019) with its Instance Recognition warm start."""
