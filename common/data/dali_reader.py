@@ -1,0 +1,132 @@
+"""The DALI reader: the same shards and ``AugmentConfig`` as the tf.data reader, as a ``DALIDataset``.
+
+CPU backend by default; ``device="gpu"`` decodes with nvJPEG ("mixed") and augments on the GPU of tower
+``shard_index``. Build the dataset's iterator with ``tf.data.make_initializable_iterator`` (a one-shot iterator
+cannot hold a GPU DALI dataset). Differences from the tf.data augmentation are listed in docs/data.md.
+"""
+import os
+
+import nvidia.dali.plugin.tf as dali_tf
+import nvidia.dali.tfrecord as tfrec
+from nvidia.dali import fn, pipeline_def, types
+from nvidia.dali import math as dali_math
+
+from common.data.augment import EIGVAL, EIGVEC
+from common.data.records import index_path, list_shards
+from common.tf1 import tf
+
+INTERP = {"bilinear": (types.INTERP_LINEAR, False), "bicubic": (types.INTERP_CUBIC, False),
+          "area": (types.INTERP_LINEAR, True)}  # (filter, antialias): antialiased linear approximates area
+NUM_THREADS = min(4, os.cpu_count() or 1)
+FEATURES = {"images": tfrec.FixedLenFeature((), tfrec.string, ""),
+            "labels": tfrec.FixedLenFeature([], tfrec.int64, -1),
+            "index": tfrec.FixedLenFeature([], tfrec.int64, -1)}
+
+
+def _uniform(low, high):
+    return fn.random.uniform(range=[low, high])
+
+
+def _decode_and_crop(jpegs, cfg, decoder):
+    interp, antialias = INTERP[cfg.interpolation]
+    if cfg.crop == "random_resized":
+        images = fn.decoders.image_random_crop(jpegs, device=decoder, output_type=types.RGB,
+                                               random_area=list(cfg.scale), random_aspect_ratio=list(cfg.ratio),
+                                               num_attempts=10)
+        return fn.resize(images, resize_x=cfg.size, resize_y=cfg.size, interp_type=interp, antialias=antialias)
+    images = fn.decoders.image(jpegs, device=decoder, output_type=types.RGB)
+    if cfg.crop == "resize":
+        return fn.resize(images, resize_x=cfg.size, resize_y=cfg.size, interp_type=interp, antialias=antialias)
+    if cfg.crop in ("center", "random"):
+        return fn.resize(images, resize_shorter=cfg.shorter_side, interp_type=interp, antialias=antialias)
+    return images
+
+
+def _colour(images, cfg):
+    """Grayscale (saturation 0 with probability p) and jitter as one ``color_twist`` (fixed order)."""
+    saturation = 1.0
+    if cfg.grayscale_prob > 0:
+        saturation = 1.0 - fn.cast(fn.random.coin_flip(probability=cfg.grayscale_prob), dtype=types.FLOAT)
+    args = {}
+    if cfg.color_jitter is not None:
+        b, c, s, h = cfg.color_jitter
+        args = dict(brightness=_uniform(max(0.0, 1 - b), 1 + b), contrast=_uniform(max(0.0, 1 - c), 1 + c),
+                    hue=_uniform(-360.0 * h, 360.0 * h))
+        saturation = saturation * _uniform(max(0.0, 1 - s), 1 + s)
+    if args or cfg.grayscale_prob > 0:
+        images = fn.color_twist(images, saturation=saturation, **args)
+    return images
+
+
+def _lighting(images, std):
+    alpha = fn.random.normal(shape=[3], stddev=std)
+    offset = [sum(alpha[j] * (EIGVEC[c][j] * EIGVAL[j] * 255.0) for j in range(3)) for c in range(3)]
+    return dali_math.clamp(images + fn.stack(*offset), 0.0, 255.0)
+
+
+def build_pipeline(files, cfg, batch_size, shuffle, repeat, num_shards, shard_index, seed, device):
+    """The DALI pipeline (not yet built) producing ``(image, label, index)`` per ``cfg`` from ``files``."""
+    @pipeline_def
+    def pipe():
+        rec = fn.readers.tfrecord(path=files, index_path=[index_path(f) for f in files], features=FEATURES,
+                                  random_shuffle=shuffle, shard_id=shard_index, num_shards=num_shards,
+                                  stick_to_shard=not repeat, pad_last_batch=not repeat, name="Reader")
+        images = _decode_and_crop(rec["images"], cfg, "mixed" if device == "gpu" else "cpu")
+        images = _colour(images, cfg)
+        if cfg.lighting_std > 0:
+            images = _lighting(images, cfg.lighting_std)
+        crop = {}
+        if cfg.crop in ("center", "random"):
+            crop = dict(crop=(cfg.size, cfg.size))
+            if cfg.crop == "random":
+                crop.update(crop_pos_x=_uniform(0.0, 1.0), crop_pos_y=_uniform(0.0, 1.0))
+        mean, std = ([255.0 * m for m in cfg.mean], [255.0 * s for s in cfg.std]) if cfg.normalize else (0.0, 1.0)
+        images = fn.crop_mirror_normalize(images, dtype=types.FLOAT if cfg.normalize else types.UINT8,
+                                          output_layout="CHW" if cfg.layout == "NCHW" else "HWC", mean=mean,
+                                          std=std, mirror=fn.random.coin_flip(probability=0.5) if cfg.flip else 0,
+                                          **crop)
+        labels, index = rec["labels"], rec["index"]
+        if device == "gpu":
+            labels, index = labels.gpu(), index.gpu()
+        return images, labels, index
+
+    device_id = shard_index if device == "gpu" else None
+    return pipe(batch_size=batch_size, num_threads=NUM_THREADS, device_id=device_id,
+                seed=-1 if seed is None else seed)
+
+
+def count_records(files):
+    """Number of records in ``files``, from their DALI index files (one line per record)."""
+    total = 0
+    for f in files:
+        with open(index_path(f)) as idx:
+            total += sum(1 for _ in idx)
+    return total
+
+
+def shard_size(total, num_shards, shard_index):
+    """Records in DALI's shard ``shard_index`` of ``num_shards`` (contiguous ranges of ``total``)."""
+    return total * (shard_index + 1) // num_shards - total * shard_index // num_shards
+
+
+def dali_dataset(record_dir, split, batch_size, augment, shuffle, repeat, num_shards=1, shard_index=0, seed=None,
+                 drop_remainder=True, device="cpu"):
+    """DALI ``tf.data.Dataset`` of ``(image, label, index)`` batches; without ``repeat``, exactly one epoch."""
+    if device not in ("cpu", "gpu"):
+        raise ValueError("unknown DALI device %r: expected cpu or gpu" % device)
+    files = list_shards(record_dir, split)
+    side = None if augment.crop == "none" else augment.size
+    shape = [batch_size, 3, side, side] if augment.layout == "NCHW" else [batch_size, side, side, 3]
+    pipe = build_pipeline(files, augment, batch_size, shuffle, repeat, num_shards, shard_index, seed, device)
+    with tf.device("/gpu:%d" % shard_index if device == "gpu" else "/cpu:0"):
+        ds = dali_tf.DALIDataset(pipeline=pipe, batch_size=batch_size, output_shapes=(shape, [batch_size], [batch_size]),
+                                 output_dtypes=(tf.float32 if augment.normalize else tf.uint8, tf.int64, tf.int64),
+                                 device_id=pipe.device_id)
+        if repeat:
+            return ds
+        count = shard_size(count_records(files), num_shards, shard_index)
+        if drop_remainder or count % batch_size == 0:
+            return ds.take(count // batch_size)
+        # the last batch is padded with copies of the shard's last record: cut them off
+        ds = ds.take(count // batch_size + 1).apply(tf.data.experimental.unbatch()).take(count)
+        return ds.batch(batch_size)

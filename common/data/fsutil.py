@@ -1,0 +1,13 @@
+"""Filesystem checks shared by the data scripts."""
+import os
+
+
+def ensure_writable_dir(path, what="output dir"):
+    """Create ``path`` if needed and check that files can be written there; one-line ValueError otherwise."""
+    try:
+        os.makedirs(path, exist_ok=True)
+        probe = os.path.join(path, ".write_test")
+        open(probe, "w").close()
+        os.remove(probe)
+    except OSError as e:
+        raise ValueError("cannot write to %s %s: %s" % (what, path, e.strerror or e))

@@ -1,0 +1,27 @@
+"""``make_dataset``: one entry point for both readers (tf.data, DALI) over the project's TFRecord shards."""
+from common.data.records import SPLITS
+
+READERS = ("tfdata", "dali")
+
+
+def make_dataset(record_dir, split, batch_size, augment, reader="tfdata", shuffle=None, repeat=None, num_shards=1,
+                 shard_index=0, seed=None, drop_remainder=True, device="cpu"):
+    """``tf.data.Dataset`` of ``(image, label, index)`` batches (label, index int64) from ``record_dir``.
+
+    shuffle / repeat default to ``split == "train"``; worker ``shard_index`` of ``num_shards`` reads a disjoint
+    part; ``device`` ("cpu" or "gpu") only matters for DALI (GPU: mixed JPEG decode and GPU augmentation).
+    """
+    if reader not in READERS:
+        raise ValueError("unknown reader %r: expected one of %s" % (reader, ", ".join(READERS)))
+    if split not in SPLITS:
+        raise ValueError("unknown split %r: expected one of %s" % (split, ", ".join(SPLITS)))
+    if not 0 <= shard_index < num_shards:
+        raise ValueError("shard_index %d out of range for num_shards %d" % (shard_index, num_shards))
+    shuffle = split == "train" if shuffle is None else shuffle
+    repeat = split == "train" if repeat is None else repeat
+    args = (record_dir, split, batch_size, augment, shuffle, repeat, num_shards, shard_index, seed, drop_remainder)
+    if reader == "tfdata":
+        from common.data.tfdata_reader import tfdata_dataset
+        return tfdata_dataset(*args)
+    from common.data.dali_reader import dali_dataset
+    return dali_dataset(*args, device=device)

@@ -1,0 +1,92 @@
+"""The project's TFRecord format: features, shard names, DALI index files, meta.json, and finding records."""
+import glob
+import json
+import os
+
+from common.tf1 import tf
+
+FEATURES = {
+    "images": tf.io.FixedLenFeature([], tf.string, default_value=""),
+    "labels": tf.io.FixedLenFeature([], tf.int64, default_value=-1),
+    "index": tf.io.FixedLenFeature([], tf.int64, default_value=-1),
+    "filename": tf.io.FixedLenFeature([], tf.string, default_value=""),
+}
+SPLITS = ("train", "validation")
+META_FILE = "meta.json"
+LABELS_FILE = "labels.txt"
+INDEX_DIR = "idx"
+
+
+def _check_split(split):
+    if split not in SPLITS:
+        raise ValueError("unknown split %r: expected one of %s" % (split, ", ".join(SPLITS)))
+
+
+def list_shards(record_dir, split):
+    """Sorted shard paths ``<record_dir>/<split>-*`` (split: "train" or "validation"); error when none."""
+    _check_split(split)
+    shards = sorted(p for p in glob.glob(os.path.join(record_dir, split + "-*")) if os.path.isfile(p))
+    if not shards:
+        raise ValueError("no %s-* TFRecord shards in %s" % (split, record_dir))
+    return shards
+
+
+def index_path(shard):
+    """Path of the DALI index file of ``shard`` (in the ``idx/`` folder next to it)."""
+    return os.path.join(os.path.dirname(shard), INDEX_DIR, os.path.basename(shard) + ".idx")
+
+
+def write_index(shard, out_path):
+    """Write DALI's index (``offset size`` per record) of a TFRecord file by walking its length headers."""
+    lines = []
+    size = os.path.getsize(shard)
+    with open(shard, "rb") as f:
+        offset = 0
+        while offset < size:
+            header = f.read(8)
+            if len(header) < 8:
+                raise ValueError("truncated TFRecord file %s at byte %d" % (shard, offset))
+            length = int.from_bytes(header, "little")
+            if offset + length + 16 > size:
+                raise ValueError("truncated TFRecord file %s: record at byte %d runs past the end" % (shard, offset))
+            lines.append("%d %d\n" % (offset, length + 16))
+            offset += length + 16
+            f.seek(offset)
+    with open(out_path, "w") as f:
+        f.writelines(lines)
+
+
+def read_meta(record_dir):
+    """The dict in ``<record_dir>/meta.json`` (splits, num_classes, class_names, source)."""
+    path = os.path.join(record_dir, META_FILE)
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError) as e:
+        raise ValueError("cannot read record metadata %s: %s" % (path, e))
+
+
+def is_record_dir(path):
+    """True when ``path`` holds train or validation shards."""
+    return any(glob.glob(os.path.join(path, s + "-*")) for s in SPLITS)
+
+
+def is_image_folder(path):
+    """True when ``path`` looks like an ImageNet-style folder (``train/`` and ``val/`` sub-directories)."""
+    return all(os.path.isdir(os.path.join(path, s)) for s in ("train", "val"))
+
+
+def ensure_records(path):
+    """A record dir as is; an image folder (train/, val/) built once into ``<path>_records``; else an error."""
+    if not os.path.isdir(path):
+        raise ValueError("data path %s does not exist" % path)
+    if is_record_dir(path):
+        return path
+    if not is_image_folder(path):
+        raise ValueError("%s is neither a TFRecord dir (train-*/validation-* shards) nor an image folder "
+                         "with train/ and val/" % path)
+    out = os.path.normpath(path) + "_records"
+    if not os.path.exists(os.path.join(out, META_FILE)):
+        from dataset_miscs.build_tfrs import build_tfrecords
+        build_tfrecords(path, out)
+    return out

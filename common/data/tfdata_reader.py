@@ -1,0 +1,49 @@
+"""The ``tf.data`` reader: TFRecord shards -> ``(image, label, index)`` batches, sharded by worker/tower."""
+from common.data.augment import preprocess
+from common.data.records import FEATURES, list_shards
+from common.tf1 import tf
+
+SHUFFLE_BUFFER = 10000  # records; the LA release used 102400 on ImageNet
+CYCLE_LENGTH = 8  # shards read in parallel
+
+
+def parse_example(serialized):
+    """Parse one serialized record into a dict of the ``FEATURES`` tensors."""
+    return tf.io.parse_single_example(serialized, FEATURES)
+
+
+def shard_files(files, num_shards, shard_index):
+    """Whole files for worker ``shard_index`` when ``num_shards`` divides the file count (balanced), else None."""
+    if num_shards > 1 and len(files) % num_shards == 0:
+        return files[shard_index::num_shards]
+    return None
+
+
+def tfdata_dataset(record_dir, split, batch_size, augment, shuffle, repeat, num_shards=1, shard_index=0, seed=None,
+                   drop_remainder=True):
+    """``tf.data.Dataset`` of ``(image, label, index)`` batches read from ``record_dir``'s ``split`` shards.
+
+    Worker ``shard_index`` of ``num_shards`` reads every num_shards-th file (or, when the files do not split
+    evenly, every num_shards-th record), so the workers together cover each record once per epoch.
+    """
+    files = list_shards(record_dir, split)
+    own = shard_files(files, num_shards, shard_index)
+    ds = tf.data.Dataset.from_tensor_slices(own if own is not None else files)
+    if shuffle:
+        ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat()
+    cycle = min(CYCLE_LENGTH, len(files)) if shuffle else 1  # unshuffled: records in stored order
+    ds = ds.interleave(tf.data.TFRecordDataset, cycle_length=cycle,
+                       num_parallel_calls=tf.data.experimental.AUTOTUNE)
+    if own is None and num_shards > 1:
+        ds = ds.shard(num_shards, shard_index)
+    if shuffle:
+        ds = ds.shuffle(SHUFFLE_BUFFER, seed=seed, reshuffle_each_iteration=True)
+
+    def _map(serialized):
+        rec = parse_example(serialized)
+        return preprocess(rec["images"], augment, seed), rec["labels"], rec["index"]
+
+    ds = ds.map(_map, num_parallel_calls=tf.data.experimental.AUTOTUNE)
+    return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.experimental.AUTOTUNE)

@@ -1,0 +1,56 @@
+"""Feature extraction: run a feature tensor over a finite dataset in a session, collect numpy arrays.
+
+Used to recompute a memory bank with the test transform (instance discrimination, sec. 9.3) and to
+embed a validation split for kNN or linear evaluation.
+"""
+import numpy as np
+
+from common.tf1 import tf
+
+__all__ = ["extract_features"]
+
+
+def extract_features(sess, features, labels=None, indices=None, init_op=None, max_batches=None, feed_dict=None,
+                     expect_size=None):
+    """Run ``features`` (and ``labels``, ``indices``) batch by batch; return ``(features, labels, indices)``.
+
+    Runs ``init_op`` first (e.g. an initializable iterator's initializer), then until the input raises
+    ``OutOfRangeError`` or ``max_batches`` batches were read. Rows come back in dataset order: sorted by
+    ``indices`` when given (which must then be unique), else in reading order with ``indices`` =
+    ``0..n-1``. ``expect_size=N`` additionally requires the indices to be exactly ``0..N-1``, so that row
+    ``i`` belongs to example ``i`` (what a bank recompute needs). ``labels`` is None when not given.
+    """
+    if init_op is not None:
+        sess.run(init_op, feed_dict)
+    fetches = {"features": features}
+    if labels is not None:
+        fetches["labels"] = labels
+    if indices is not None:
+        fetches["indices"] = indices
+    parts = {name: [] for name in fetches}
+    batches = 0
+    while max_batches is None or batches < max_batches:
+        try:
+            out = sess.run(fetches, feed_dict)
+        except tf.errors.OutOfRangeError:
+            break
+        for name, value in out.items():
+            parts[name].append(np.asarray(value))
+        batches += 1
+    if not batches:
+        raise ValueError("extract_features: the dataset produced no batch")
+    result = {name: np.concatenate(values) for name, values in parts.items()}
+    if indices is None:
+        result["indices"] = np.arange(len(result["features"]))
+    else:
+        idx = result["indices"].astype(np.int64).ravel()
+        order = np.argsort(idx, kind="stable")
+        repeated = idx[order][1:][np.diff(idx[order]) == 0]
+        if len(repeated):
+            raise ValueError("extract_features: index %d was read twice (a repeating dataset? set max_batches)"
+                             % repeated[0])
+        result = {name: value[order] for name, value in result.items()}
+    if expect_size is not None and not np.array_equal(result["indices"], np.arange(expect_size)):
+        raise ValueError("extract_features: expected indices 0..%d, got %d rows with indices in [%d, %d]" % (
+            expect_size - 1, len(result["indices"]), result["indices"].min(), result["indices"].max()))
+    return result["features"], result.get("labels"), result["indices"]

@@ -1,0 +1,114 @@
+"""Memory banks: one N x D feature variable (and an optional N-vector of labels) shared by all towers.
+
+The variables live in a fresh variable scope named by the caller (outside any tower scope), so every
+tower of a multi-tower trainer that builds a bank with the same name gets the same variable. They are
+non-trainable global variables, so checkpoints save them and optimizers never touch them.
+"""
+import math
+
+import numpy as np
+
+from common.tf1 import tf
+
+__all__ = ["MemoryBank", "LabelBank", "uniform_init_bound"]
+
+
+def uniform_init_bound(dim):
+    """Bound a = 1 / sqrt(D / 3) of the U[-a, a] bank init (variance 1/D per entry, E||row||^2 = 1)."""
+    return 1.0 / math.sqrt(dim / 3.0)
+
+
+def _bank_scope(name):
+    """A variable scope named ``name`` that ignores the enclosing (tower) scope and reuses by name."""
+    return tf.variable_scope(tf.VariableScope(tf.AUTO_REUSE, name=name))
+
+
+def _check_indices(indices, size, what):
+    """Return int64 ``indices`` guarded by a range check against ``[0, size)``.
+
+    Static values (numpy / lists) are checked in Python; tensors get graph assertions.
+    """
+    if not isinstance(indices, (tf.Tensor, tf.Variable)):
+        arr = np.asarray(indices)
+        if arr.size and (arr.min() < 0 or arr.max() >= size):
+            raise ValueError("%s: index %d out of range [0, %d)" % (
+                what, arr.min() if arr.min() < 0 else arr.max(), size))
+        return tf.constant(arr, dtype=tf.int64)
+    indices = tf.cast(indices, tf.int64)
+    msg = "%s: index out of range [0, %d)" % (what, size)
+    checks = [tf.assert_non_negative(indices, message=msg, summarize=1),
+              tf.assert_less(indices, tf.constant(size, tf.int64), message=msg, summarize=1)]
+    with tf.control_dependencies(checks):
+        return tf.identity(indices)
+
+
+class MemoryBank(object):
+    """An N x D non-trainable float32 bank: ``gather``, momentum ``update_op``, ``all_dot``.
+
+    ``init="uniform"``: i.i.d. U[-a, a], a = 1/sqrt(D/3), op seed ``seed`` (rows are not normalised);
+    ``init="zeros"``: all zeros. The variable is ``<name>/<var_name>`` (e.g. ``instance/memory_bank``).
+    """
+
+    def __init__(self, name, size, dim, momentum=0.5, init="uniform", device=None, seed=None,
+                 var_name="memory_bank"):
+        if init not in ("uniform", "zeros"):
+            raise ValueError("MemoryBank %r: init must be 'uniform' or 'zeros', got %r" % (name, init))
+        if int(size) <= 0 or int(dim) <= 0:
+            raise ValueError("MemoryBank %r: size and dim must be positive, got %s x %s" % (name, size, dim))
+        if not 0.0 <= momentum <= 1.0:
+            raise ValueError("MemoryBank %r: momentum must be in [0, 1], got %r" % (name, momentum))
+        self.name, self.size, self.dim, self.momentum = name, int(size), int(dim), float(momentum)
+        if init == "uniform":
+            bound = uniform_init_bound(self.dim)
+            initializer = tf.random_uniform_initializer(-bound, bound, seed=seed)
+        else:
+            initializer = tf.zeros_initializer()
+        with tf.device(device), _bank_scope(name):
+            self.var = tf.get_variable(var_name, [self.size, self.dim], tf.float32, initializer=initializer,
+                                       trainable=False)
+
+    def _indices(self, indices):
+        return _check_indices(indices, self.size, "memory bank %s" % self.var.op.name)
+
+    def gather(self, indices):
+        """Rows of the bank at ``indices`` (any int shape -> shape + [D]), no gradient into the bank."""
+        return tf.stop_gradient(tf.gather(self.var, self._indices(indices)))
+
+    def all_dot(self, features):
+        """``features @ bank^T``: ``[B, D]`` -> ``[B, N]`` dot products with every row (bank is constant)."""
+        return tf.matmul(features, tf.stop_gradient(tf.convert_to_tensor(self.var)), transpose_b=True)
+
+    def update_op(self, indices, features):
+        """Op setting ``bank[i] = normalize(m * bank[i] + (1 - m) * f)`` for each (index, feature) row.
+
+        ``indices`` ``[B]`` and ``features`` ``[B, D]`` are the whole global batch (all towers gathered),
+        so run it once per step; indices must be unique within it. Features carry no gradient.
+        """
+        indices = self._indices(indices)
+        features = tf.stop_gradient(tf.convert_to_tensor(features, dtype=tf.float32))
+        old = tf.gather(self.var, indices)
+        new = tf.nn.l2_normalize(self.momentum * old + (1.0 - self.momentum) * features, axis=1)
+        return tf.scatter_update(self.var, indices, new).op
+
+
+class LabelBank(object):
+    """An N-vector of int64 labels (LA's ``all_labels``), zeros at init, overwritten with batch labels."""
+
+    def __init__(self, name, size, device=None, var_name="all_labels"):
+        if int(size) <= 0:
+            raise ValueError("LabelBank %r: size must be positive, got %s" % (name, size))
+        self.name, self.size = name, int(size)
+        with tf.device(device), _bank_scope(name):
+            self.var = tf.get_variable(var_name, [self.size], tf.int64, initializer=tf.zeros_initializer(),
+                                       trainable=False)
+
+    def _indices(self, indices):
+        return _check_indices(indices, self.size, "label bank %s" % self.var.op.name)
+
+    def gather(self, indices):
+        """Labels at ``indices``."""
+        return tf.gather(self.var, self._indices(indices))
+
+    def update_op(self, indices, labels):
+        """Op setting ``labels_bank[indices] = labels``."""
+        return tf.scatter_update(self.var, self._indices(indices), tf.cast(labels, tf.int64)).op

@@ -1,0 +1,78 @@
+"""Auto-resume from a log directory: which checkpoint to load, where to restart, and whether it is ours.
+
+A log directory remembers the experiment that wrote it in ``experiment.json``; relaunching the same command
+resumes from the newest ``model-<step>`` checkpoint (every global variable, trainable or not) at epoch
+``step // steps_per_epoch + 1``. A directory of another experiment (different ``experiment.json`` or
+checkpoint variables that do not match the graph) is refused with one error line before anything is written.
+"""
+import json
+import os
+
+from common.tf1 import tf
+
+__all__ = ["EXPERIMENT_FILE", "check_experiment", "record_experiment", "latest_checkpoint",
+           "checkpoint_step", "check_checkpoint_matches_graph"]
+
+EXPERIMENT_FILE = "experiment.json"
+
+
+def _canonical(experiment):
+    return json.loads(json.dumps(experiment, sort_keys=True, default=str))
+
+
+def check_experiment(logdir, experiment):
+    """Raise ValueError if ``logdir`` already belongs to an experiment other than ``experiment``."""
+    path = os.path.join(logdir, EXPERIMENT_FILE)
+    if experiment is None or not os.path.isfile(path):
+        return
+    with open(path) as f:
+        try:
+            stored = json.load(f)
+        except ValueError:
+            raise ValueError("--logdir %s: %s is not valid JSON" % (logdir, path))
+    if stored != _canonical(experiment):
+        raise ValueError("--logdir %s holds another experiment's run (%s: %s, this run: %s); use a new --logdir"
+                         % (logdir, EXPERIMENT_FILE, json.dumps(stored, sort_keys=True)[:200],
+                            json.dumps(_canonical(experiment), sort_keys=True)[:200]))
+
+
+def record_experiment(logdir, experiment):
+    """Write ``experiment`` to ``logdir/experiment.json`` (no-op for None or when already there)."""
+    path = os.path.join(logdir, EXPERIMENT_FILE)
+    if experiment is None or os.path.isfile(path):
+        return
+    os.makedirs(logdir, exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(_canonical(experiment), f, indent=1, sort_keys=True)
+
+
+def latest_checkpoint(logdir):
+    """Path prefix of the newest checkpoint listed in ``logdir/checkpoint``, or None."""
+    if not os.path.isdir(logdir):
+        return None
+    return tf.train.latest_checkpoint(logdir)
+
+
+def checkpoint_step(path):
+    """Global step of a ``.../model-<step>`` checkpoint written by TensorPack's ModelSaver."""
+    try:
+        return int(os.path.basename(path).rsplit("-", 1)[1])
+    except (IndexError, ValueError):
+        raise ValueError("checkpoint %s: name does not end in -<global step>" % path)
+
+
+def check_checkpoint_matches_graph(path, logdir, variables=None):
+    """Raise ValueError unless the checkpoint holds exactly the graph's global variables, with equal shapes."""
+    variables = tf.global_variables() if variables is None else variables
+    in_graph = {v.op.name: v.shape.as_list() for v in variables}
+    try:
+        in_ckpt = dict(tf.train.list_variables(path))
+    except Exception as e:  # a corrupt or foreign checkpoint: say so in one line
+        raise ValueError("--logdir %s: cannot read checkpoint %s (%s)" % (logdir, path, str(e).splitlines()[0]))
+    problems = ["'%s' is missing there" % n for n in sorted(set(in_graph) - set(in_ckpt))]
+    problems += ["'%s' is not in this model" % n for n in sorted(set(in_ckpt) - set(in_graph))]
+    problems += ["'%s' has shape %s there, %s here" % (n, in_ckpt[n], in_graph[n])
+                 for n in sorted(set(in_graph) & set(in_ckpt)) if list(in_ckpt[n]) != in_graph[n]]
+    if problems:
+        raise ValueError("--logdir %s holds a checkpoint of another experiment (%s: %s); use a new --logdir"
+                         % (logdir, os.path.basename(path), "; ".join(problems[:3])))

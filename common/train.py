@@ -1,0 +1,276 @@
+"""Trainer launch shared by every paper: device flags, trainer choice, callbacks, auto-resume.
+
+Public API (signatures are a contract; see docs/training.md):
+
+- ``add_train_args(parser)``: ``--gpu 0,1,2,3`` (empty: CPU), ``--cpu_towers N``, ``--logdir``,
+  ``--trainer {replicated,ps}``, ``--ps_hosts``, ``--worker_hosts``, ``--job_name``, ``--task_index``
+  (or ``TF_CONFIG``).
+- ``setup_devices(args) -> list of tower ids``: sets ``CUDA_VISIBLE_DEVICES`` before TF touches a device and
+  validates the ids; ``args`` is the parsed namespace or the ``--gpu`` string.
+- ``per_tower_batch(total_batch, towers)``: the per-tower batch; errors when it does not divide.
+- ``launch_train(model, dataset, logdir, steps_per_epoch, max_epoch, towers, trainer="replicated",
+  lr_schedule=None, callbacks=(), session_init=None, post_step=None, cluster=None, experiment=None,
+  lr_interp=None, lr_step_based=False, max_to_keep=10, monitors=None)``: one tower -> ``SimpleTrainer``,
+  several -> ``SyncMultiGPUTrainerReplicated`` (TensorPack's default all-reduce) or ``...ParameterServer``,
+  a ``cluster`` -> TensorPack's distributed trainers. ``dataset`` yields ONE TOWER's batch.
+- ``gather_from_towers(trainer, tensor_name)``: a named tensor of every training tower, concatenated in
+  tower order (for ``post_step`` ops such as a memory-bank update with the global batch).
+"""
+import contextlib
+import os
+import re
+import shutil
+import subprocess
+
+from common.tf1 import tf
+from common import distributed, resume
+from common.callbacks import NaNGuard, record_tower_cost
+from tensorpack import (DistributedTrainerReplicated, EstimatedTimeLeft, ModelSaver, RunOp,
+                        ScheduledHyperParamSetter, SimpleTrainer, SyncMultiGPUTrainerParameterServer,
+                        SyncMultiGPUTrainerReplicated, TFDatasetInput, logger)
+from tensorpack.graph_builder.utils import override_to_local_variable
+from tensorpack.input_source import InputSource
+from tensorpack.tfutils.common import get_default_sess_config, get_global_step_var
+from tensorpack.tfutils.sesscreate import NewSessionCreator
+from tensorpack.tfutils.sessinit import SaverRestore
+
+__all__ = ["TRAINERS", "Towers", "add_train_args", "setup_devices", "per_tower_batch", "launch_train",
+           "gather_from_towers"]
+
+TRAINERS = ("replicated", "ps")
+
+
+class Towers(list):
+    """Tower ids (0..n-1) that remember whether the towers sit on CPU devices (``on_cpu``)."""
+
+    def __init__(self, ids, on_cpu):
+        super(Towers, self).__init__(ids)
+        self.on_cpu = on_cpu
+
+
+def add_train_args(parser):
+    """Add the launch flags (``--gpu``, ``--cpu_towers``, ``--logdir``, ``--trainer``, cluster flags)."""
+    group = parser.add_argument_group("training launch")
+    group.add_argument("--gpu", default="", help="comma-separated GPU ids, e.g. 0,1,2,3 (empty: train on the CPU)")
+    group.add_argument("--cpu_towers", type=int, default=0,
+                       help="N > 1: N towers on CPU devices /cpu:0.. (multi-tower code paths without GPUs)")
+    group.add_argument("--logdir", default=None, help="checkpoints, stats.json, TensorBoard events; resumed if present")
+    group.add_argument("--trainer", default="replicated", choices=TRAINERS,
+                       help="several towers: replicated variables (all-reduce) or a parameter server")
+    distributed.add_cluster_args(group)
+    return parser
+
+
+def _physical_gpu_ids():
+    """GPU ids this process may use, from ``nvidia-smi -L`` (no TF device initialisation), else none."""
+    smi = shutil.which("nvidia-smi")
+    if smi is None:
+        return []
+    try:
+        out = subprocess.run([smi, "-L"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=30,
+                             universal_newlines=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    ids = [int(m) for m in re.findall(r"^GPU (\d+):", out, re.M)]
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES", "")
+    if visible.strip():
+        allowed = {int(x) for x in visible.split(",") if x.strip().isdigit()}
+        ids = [i for i in ids if i in allowed]
+    return ids
+
+
+def _parse_gpu_ids(text):
+    text = (text or "").strip()
+    if not text:
+        return []
+    parts = [p.strip() for p in text.split(",")]
+    if not all(p.isdigit() for p in parts):
+        raise ValueError("--gpu %s: expected comma-separated GPU ids such as 0,1,2,3" % text)
+    ids = [int(p) for p in parts]
+    if len(set(ids)) != len(ids):
+        raise ValueError("--gpu %s: a GPU id is repeated" % text)
+    return ids
+
+
+def setup_devices(args):
+    """Make the chosen devices visible and return the tower ids (a ``Towers`` list; logical ids 0..n-1).
+
+    ``--gpu`` empty: the CPU (``CUDA_VISIBLE_DEVICES=""``) with one tower, or ``--cpu_towers`` towers;
+    ``--gpu 0,1``: those physical GPUs, which must exist. Call before TensorFlow initialises any device.
+    """
+    if args is None or isinstance(args, str):
+        gpu, cpu_towers = args, 0
+    else:
+        gpu, cpu_towers = getattr(args, "gpu", ""), getattr(args, "cpu_towers", 0) or 0
+    ids = _parse_gpu_ids(gpu)
+    if cpu_towers < 0:
+        raise ValueError("--cpu_towers %d: must be >= 0" % cpu_towers)
+    if ids and cpu_towers:
+        raise ValueError("--gpu %s and --cpu_towers %d: pick one of them" % (gpu, cpu_towers))
+    if not ids:
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""
+        return Towers(range(max(cpu_towers, 1)), on_cpu=True)
+    available = _physical_gpu_ids()
+    missing = [i for i in ids if i not in available]
+    if missing:
+        found = "GPUs %s" % ",".join(map(str, available)) if available else "no GPU"
+        raise ValueError("--gpu %s: GPU %d does not exist on this machine (found %s; leave --gpu empty for the CPU)"
+                         % (gpu, missing[0], found))
+    os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, ids))
+    return Towers(range(len(ids)), on_cpu=False)
+
+
+def per_tower_batch(total_batch, towers):
+    """``total_batch // len(towers)``; ValueError naming ``--batch`` when it does not divide evenly."""
+    n = max(len(towers), 1)
+    if total_batch <= 0 or total_batch % n:
+        raise ValueError("--batch %d: must be a positive multiple of the %d tower(s)" % (total_batch, n))
+    return total_batch // n
+
+
+def gather_from_towers(trainer, tensor_name):
+    """Concatenate (axis 0) the tensor ``tensor_name`` of every training tower, in tower order."""
+    tensors = []
+    for handle in trainer.towers.training():
+        t = handle.get_tensor(tensor_name)
+        if t is None:
+            raise ValueError("gather_from_towers: tower %r has no tensor %r (name it in build_graph with "
+                             "tf.identity(x, name=%r))" % (handle.name, tensor_name, tensor_name))
+        tensors.append(t)
+    if len(tensors) == 1:
+        return tensors[0]
+    return tf.concat(tensors, axis=0, name="all_towers_" + tensor_name.split(":")[0].replace("/", "_"))
+
+
+def _on_cpu(towers):
+    on_cpu = getattr(towers, "on_cpu", None)
+    if on_cpu is None:
+        on_cpu = not tf.config.experimental.list_physical_devices("GPU")
+    return on_cpu
+
+
+def _gpu_to_cpu(op):
+    """Device function: the op's ``GPU:k`` becomes ``CPU:k`` (towers on the CPU devices of --cpu_towers)."""
+    return re.sub(r"(?i)(/device:|/)gpu:(\d+)", r"/device:CPU:\2", op.device)
+
+
+def _session_config(n_towers, on_cpu):
+    config = get_default_sess_config()
+    if on_cpu:
+        config.device_count["CPU"] = max(n_towers, 1)
+        config.intra_op_parallelism_threads = 0
+    return config
+
+
+def _make_trainer(kind, towers, server):
+    if kind not in TRAINERS:
+        raise ValueError("--trainer %r: expected one of %s" % (kind, ", ".join(TRAINERS)))
+    if server is not None:
+        return distributed.make_distributed_trainer(kind, towers, server)
+    if len(towers) == 1:
+        return SimpleTrainer()
+    if kind == "ps":
+        return SyncMultiGPUTrainerParameterServer(list(towers))
+    return SyncMultiGPUTrainerReplicated(list(towers))
+
+
+def _as_input(dataset):
+    if isinstance(dataset, InputSource):
+        return dataset
+    if callable(dataset) and not isinstance(dataset, tf.data.Dataset):
+        dataset = dataset()
+    return TFDatasetInput(dataset)
+
+
+def _chain_post_step(trainer, post_step):
+    """Build ``post_step(trainer)`` after the train op and make every step run it once."""
+    with tf.control_dependencies([trainer.train_op]):
+        op = post_step(trainer)
+    if op is not None:
+        trainer.train_op = tf.group(trainer.train_op, op, name="train_op_and_post_step")
+
+
+def _resume_point(logdir, steps_per_epoch):
+    """(checkpoint path or None, starting epoch) from the newest checkpoint in ``logdir``."""
+    path = resume.latest_checkpoint(logdir)
+    if path is None:
+        return None, 1
+    return path, resume.checkpoint_step(path) // steps_per_epoch + 1
+
+
+def _callbacks(trainer, lr_schedule, lr_interp, lr_step_based, max_to_keep, resumed_step, guard, extra):
+    cbs = [ModelSaver(max_to_keep=max_to_keep), EstimatedTimeLeft(), guard]
+    if lr_schedule:
+        cbs.append(ScheduledHyperParamSetter("learning_rate", [tuple(p) for p in lr_schedule],
+                                             interp=lr_interp, step_based=lr_step_based))
+    if resumed_step and isinstance(trainer, DistributedTrainerReplicated):
+        # the distributed replicated trainer keeps the global step local: put it back where it was
+        gs = get_global_step_var()
+        cb = RunOp(lambda: tf.assign(gs, tf.maximum(gs, resumed_step)), run_before=True, run_as_trigger=False)
+        cb.chief_only = False
+        cbs.append(cb)
+    return cbs + list(extra)
+
+
+def launch_train(model, dataset, logdir, steps_per_epoch, max_epoch, towers, trainer="replicated",
+                 lr_schedule=None, callbacks=(), session_init=None, post_step=None, cluster=None,
+                 experiment=None, lr_interp=None, lr_step_based=False, max_to_keep=10, monitors=None):
+    """Build the towers of ``model`` (a TensorPack ModelDesc) on ``towers`` and train, resuming from ``logdir``.
+
+    ``dataset``: a ``tf.data.Dataset`` (or zero-arg callable returning one, or an InputSource) that repeats
+    forever and yields ONE TOWER's batch as a tuple matching ``model.inputs()``; each tower pulls its own batch,
+    so the global batch is ``len(towers)`` times it. ``lr_schedule``: ``[(epoch, value), ...]`` for the
+    ``learning_rate`` variable (``lr_step_based=True``: steps; ``lr_interp="linear"``: interpolate).
+    ``post_step(trainer) -> op or None`` is built under a control dependency on the train op and runs once per
+    global step. ``experiment`` (str/dict) is stored in ``logdir/experiment.json``; a directory of another
+    experiment is refused. ``cluster`` (``common.distributed.Cluster``): ps processes serve forever, workers
+    train (worker 0 writes ``logdir``, worker i logs to ``logdir/worker<i>``). Raises FloatingPointError after
+    stopping when the loss became NaN/inf (the last good checkpoint stays the latest).
+    """
+    if not logdir:
+        raise ValueError("--logdir: a log directory is required")
+    if steps_per_epoch <= 0 or max_epoch <= 0:
+        raise ValueError("steps_per_epoch (%r) and max_epoch (%r) must be positive" % (steps_per_epoch, max_epoch))
+    towers = towers if len(towers) else Towers([0], on_cpu=True)
+    on_cpu = _on_cpu(towers)
+    if trainer not in TRAINERS:
+        raise ValueError("--trainer %r: expected one of %s" % (trainer, ", ".join(TRAINERS)))
+    resume.check_experiment(logdir, experiment)
+    server, names, placement = None, contextlib.nullcontext(), contextlib.nullcontext()
+    if cluster is not None:
+        server = distributed.start_server(cluster, _session_config(len(towers), on_cpu))
+        if cluster.job_name == "ps":
+            logger.info("Parameter server %d of %s serving" % (cluster.task_index, ",".join(cluster.ps)))
+            server.join()
+            return
+        names = distributed.tf1_names_for_tensorpack()
+        placement = tf.device(distributed.variable_placement(cluster))
+    ckpt, starting_epoch = _resume_point(logdir, steps_per_epoch)
+    guard = NaNGuard()
+    with names, (tf.device(_gpu_to_cpu) if on_cpu else contextlib.nullcontext()):
+        if server is not None:
+            with override_to_local_variable():
+                get_global_step_var()  # each worker counts its own steps (not a shared ps variable)
+        with placement:
+            tr = _make_trainer(trainer, towers, server)
+            tr.setup_graph(model.get_input_signature(), _as_input(dataset), record_tower_cost(model.build_graph),
+                           model.get_optimizer)
+            if post_step is not None:
+                _chain_post_step(tr, post_step)
+        if ckpt is not None:
+            get_global_step_var()  # created here, not later by the step counter, so that the check sees it
+            resume.check_checkpoint_matches_graph(ckpt, logdir)
+            session_init = SaverRestore(ckpt)
+            logger.info("Resuming from %s at epoch %d" % (ckpt, starting_epoch))
+        is_chief = cluster is None or cluster.is_chief
+        logger.set_logger_dir(logdir if is_chief else os.path.join(logdir, "worker%d" % cluster.task_index), "k")
+        if is_chief:
+            resume.record_experiment(logdir, experiment)
+        cbs = _callbacks(tr, lr_schedule, lr_interp, lr_step_based, max_to_keep,
+                         resume.checkpoint_step(ckpt) if ckpt else 0, guard, callbacks)
+        creator = NewSessionCreator(config=_session_config(len(towers), on_cpu)) if server is None else None
+        tr.train_with_defaults(callbacks=cbs, monitors=monitors, session_creator=creator, session_init=session_init,
+                               steps_per_epoch=steps_per_epoch, starting_epoch=starting_epoch, max_epoch=max_epoch)
+    if guard.bad_step is not None:
+        raise FloatingPointError("loss became NaN/inf at global step %d; training stopped, the last good checkpoint "
+                                 "%s is kept" % (guard.bad_step, resume.latest_checkpoint(logdir)))

@@ -1,0 +1,32 @@
+"""The release's DALI pipelines as ``AugmentConfig``s (spec 2.2-2.3) and the per-tower datasets of both phases.
+
+Train: random resized crop to ``image_size`` (area ``crop_scale``, aspect 3/4-4/3, bilinear), colour twist
+(brightness x U[0.875, 1.125], contrast and saturation x U[0.5, 1.5], hue +-0.5 degrees, D10), ImageNet
+mean/std normalisation, horizontal flip. Validation: shorter side to ``resize_size``, one centre crop.
+"""
+from common.data.augment import AugmentConfig
+from common.data.input import make_dataset
+
+__all__ = ["train_augment", "val_augment", "counting_dataset"]
+
+
+def train_augment(cfg):
+    """The training ``AugmentConfig`` of both phases for config ``cfg``."""
+    return AugmentConfig(size=cfg["image_size"], crop="random_resized", scale=tuple(cfg["crop_scale"]),
+                         interpolation="bilinear", flip=True, color_jitter=tuple(cfg["color_jitter"]))
+
+
+def val_augment(cfg):
+    """The validation ``AugmentConfig``: resize the shorter side to ``resize_size``, centre crop ``image_size``."""
+    return AugmentConfig(size=cfg["image_size"], crop="center", resize_shorter=cfg["resize_size"],
+                         interpolation="bilinear")
+
+
+def counting_dataset(record_dir, split, batch_size, cfg, reader, train=True, device="cpu", seed=None):
+    """One tower's batches ``(image, label, index)``: repeated and shuffled for training; for validation one
+    pass over the whole split (the last, smaller batch included: decision D13)."""
+    if train:
+        return make_dataset(record_dir, split, batch_size, train_augment(cfg), reader=reader, shuffle=True,
+                            repeat=True, seed=seed, device=device)
+    return make_dataset(record_dir, split, batch_size, val_augment(cfg), reader=reader, shuffle=False,
+                        repeat=False, drop_remainder=False, device=device)

@@ -1,0 +1,153 @@
+"""The counting pretext task: x/y pairing, the randomly resized whole image D(.), the 2x2 tiles T_j(.), and the loss.
+
+Spec sections 4.1-4.5: a tower batch of B images is split into x = rows 0..B/2-1 and y = rows B/2..B-1;
+each image is downsampled to half size with one of five resize methods drawn per sample, and cut into
+four half-size quadrants; the loss asks phi(D(x)) to equal the sum of the tile counts of x and to be
+at least a margin away from the tile counts of the paired image y (and symmetrically for y).
+"""
+from tensorpack import ModelDesc
+from tensorpack.tfutils.summary import add_moving_summary
+from tensorpack.tfutils.tower import get_current_tower_context
+
+from common.models.registry import get_model
+from common.tf1 import tf
+from counting.optimizers import learning_rate_variable, make_optimizer
+
+__all__ = ["RESIZE_METHODS", "RESIZE_THRESHOLDS", "split_pairs", "resize_like_tf2", "random_downsample",
+           "tiles", "counting_loss", "tile_distances", "count_vectors", "CountingModel"]
+
+# Per-sample method choice of the release: r ~ U[0,1), r < 0.2 bilinear, < 0.4 lanczos5, < 0.6 area,
+# < 0.8 nearest, else bicubic.
+RESIZE_METHODS = ("bilinear", "lanczos5", "area", "nearest", "bicubic")
+RESIZE_THRESHOLDS = (0.2, 0.4, 0.6, 0.8)
+
+
+def split_pairs(images):
+    """Split a tower batch ``[B, H, W, C]`` into the x half (first B/2 rows) and the y half (last B/2 rows)."""
+    batch = images.shape.as_list()[0]
+    if batch is None:
+        raise ValueError("counting needs a static tower batch size (the x/y halves are paired row by row)")
+    if batch % 2:
+        raise ValueError("--batch_size %d is odd: the counting task pairs the first and second half of each "
+                         "tower batch, so it must be even" % batch)
+    half = batch // 2
+    return images[:half], images[half:]
+
+
+def resize_like_tf2(images, size, method):
+    """``tf.image.resize`` with TF 2 semantics (half-pixel centres, no antialiasing), from TF 1.15 ops."""
+    size = [int(size), int(size)]
+    if method == "bilinear":
+        return tf.image.resize_bilinear(images, size, half_pixel_centers=True)
+    if method == "nearest":
+        return tf.image.resize_nearest_neighbor(images, size, half_pixel_centers=True)
+    if method == "bicubic":
+        return tf.image.resize_bicubic(images, size, half_pixel_centers=True)
+    if method == "area":
+        return tf.image.resize_area(images, size)
+    if method == "lanczos5":
+        in_hw = tf.cast(tf.shape(images)[1:3], tf.float32)
+        scale = tf.constant(size, tf.float32) / in_hw
+        return tf.raw_ops.ScaleAndTranslate(images=images, size=size, scale=scale, translation=tf.zeros([2]),
+                                            kernel_type="lanczos5", antialias=False)
+    raise ValueError("unknown resize method %r; valid: %s" % (method, ", ".join(RESIZE_METHODS)))
+
+
+def random_downsample(images, size, seed=None):
+    """D(.): resize each image to ``size`` x ``size`` with a method drawn per sample (each with probability 0.2).
+
+    All five resizes are computed for the whole batch and one is picked per row (the release's rank-1
+    ``where``, decision D6). Returns ``(resized, method_index)``, the index into ``RESIZE_METHODS``.
+    """
+    r = tf.random_uniform([tf.shape(images)[0]], seed=seed)
+    index = tf.add_n([tf.cast(r >= t, tf.int32) for t in RESIZE_THRESHOLDS])
+    resized = [resize_like_tf2(images, size, m) for m in RESIZE_METHODS]
+    out = resized[0]
+    for k in range(1, len(RESIZE_METHODS)):
+        out = tf.where(tf.equal(index, k), resized[k], out)
+    return out, index
+
+
+def tiles(images):
+    """T_1..T_4: the 2x2 quadrants at full resolution, ordered top-left, bottom-left, top-right, bottom-right."""
+    h, w = images.shape.as_list()[1:3]
+    if h is None or w is None or h % 2 or w % 2:
+        raise ValueError("counting tiles need a static, even image size, got %sx%s" % (h, w))
+    h2, w2 = h // 2, w // 2
+    return [images[:, :h2, :w2], images[:, h2:, :w2], images[:, :h2, w2:], images[:, h2:, w2:]]
+
+
+def _sq_dist(a, b):
+    return tf.reduce_sum(tf.square(a - b), axis=1)
+
+
+def counting_loss(phi_d_x, phi_d_y, phi_tiles_x, phi_tiles_y, margin=10.0):
+    """Counting loss of spec 4.5; returns ``(loss, pair, unpair)`` with ``loss = L_x + L_y = pair + unpair``.
+
+    ``phi_*`` are ``[B, D]`` count vectors, ``phi_tiles_*`` lists of four. The hinge acts on the scalar
+    squared distance: ``unpair_x[i] = max(0, margin - |phi(D y_i) - sum_j phi(T_j x_i)|^2)``.
+    """
+    s_x = tf.add_n(list(phi_tiles_x))
+    s_y = tf.add_n(list(phi_tiles_y))
+    pair_x = tf.reduce_mean(_sq_dist(phi_d_x, s_x))
+    pair_y = tf.reduce_mean(_sq_dist(phi_d_y, s_y))
+    unpair_x = tf.reduce_mean(tf.maximum(0.0, margin - _sq_dist(phi_d_y, s_x)))
+    unpair_y = tf.reduce_mean(tf.maximum(0.0, margin - _sq_dist(phi_d_x, s_y)))
+    pair = pair_x + pair_y
+    unpair = unpair_x + unpair_y
+    return pair + unpair, pair, unpair
+
+
+def tile_distances(phi_d_x, phi_d_y, phi_tiles_x, phi_tiles_y):
+    """The release's logged distances (spec 4.9): unpaired x, unpaired y (before the hinge) and D_x to D_y."""
+    s_x = tf.add_n(list(phi_tiles_x))
+    s_y = tf.add_n(list(phi_tiles_y))
+    return {"tile_distance_x": tf.reduce_mean(_sq_dist(phi_d_y, s_x)),
+            "tile_distance_y": tf.reduce_mean(_sq_dist(phi_d_x, s_y)),
+            "tile_distance_x_y": tf.reduce_mean(_sq_dist(phi_d_x, phi_d_y))}
+
+
+def count_vectors(views, logits_dim, backbone="alexnet_counting"):
+    """phi of each view: one shared-weight AlexNet pass over all views stacked, fc8 (after ReLU) split back.
+
+    Equivalent to the release's ten separate calls with reused weights (no batch statistics anywhere).
+    """
+    sizes = [v.shape.as_list()[0] for v in views]
+    endpoints = get_model(backbone)(tf.concat(views, axis=0), is_training=True, num_classes=logits_dim)
+    return tf.split(endpoints["logits"], sizes, axis=0)
+
+
+class CountingModel(ModelDesc):
+    """Phase 1 (``Counter_Model``, ``linear_classifier=False``): the counting loss on one tower batch."""
+
+    def __init__(self, batch_size, image_size, logits_dim, opt, learning_rate, lr_var_name, margin=10.0,
+                 backbone="alexnet_counting"):
+        self.batch_size, self.image_size, self.logits_dim = batch_size, image_size, logits_dim
+        self.opt, self.learning_rate, self.lr_var_name = opt, learning_rate, lr_var_name
+        self.margin, self.backbone = margin, backbone
+
+    def inputs(self):
+        shape = [self.batch_size, self.image_size, self.image_size, 3]
+        return [tf.TensorSpec(shape, tf.float32, "imgs"), tf.TensorSpec([self.batch_size], tf.int64, "label"),
+                tf.TensorSpec([self.batch_size], tf.int64, "index")]
+
+    def build_graph(self, imgs, label, index):
+        x, y = split_pairs(imgs)
+        d_x, _ = random_downsample(x, self.image_size // 2)
+        d_y, _ = random_downsample(y, self.image_size // 2)
+        phi = count_vectors([d_x, d_y] + tiles(x) + tiles(y), self.logits_dim, self.backbone)
+        phi_d_x, phi_d_y, phi_t_x, phi_t_y = phi[0], phi[1], phi[2:6], phi[6:10]
+        loss, pair, unpair = counting_loss(phi_d_x, phi_d_y, phi_t_x, phi_t_y, self.margin)
+        loss = tf.identity(loss, name="loss_sum")
+        if get_current_tower_context().is_main_training_tower:
+            scalars = {"loss/loss": loss, "loss/pair": pair, "loss/unpair": unpair,
+                       "count/D_x": tf.reduce_mean(phi_d_x), "count/D_y": tf.reduce_mean(phi_d_y)}
+            scalars.update({"count/T_x_%d" % (j + 1): tf.reduce_mean(t) for j, t in enumerate(phi_t_x)})
+            scalars.update(tile_distances(phi_d_x, phi_d_y, phi_t_x, phi_t_y))
+            for name, value in sorted(scalars.items()):
+                tf.summary.scalar(name, value)
+            add_moving_summary(loss)
+        return loss
+
+    def optimizer(self):
+        return make_optimizer(self.opt, learning_rate_variable(self.lr_var_name, self.learning_rate))

@@ -1,0 +1,80 @@
+"""Input of instance discrimination: the release's augmentations over TFRecords (main.py) or CIFAR arrays (cifar.py).
+
+ImageNet train: random resized crop (area 0.2-1) -> grayscale p=0.2 -> colour jitter 0.4 -> flip; test:
+shorter side ``resize_size``, centre crop. CIFAR train: random resized crop 32 -> jitter -> grayscale, no flip;
+test: normalisation only (spec 2.2-2.3, Decision 7).
+"""
+import numpy as np
+
+from common.data.augment import AugmentConfig, color_jitter, normalize, random_grayscale, random_resized_crop
+from common.data.input import make_dataset
+from common.tf1 import tf
+from instance_disc.runner import Data
+
+__all__ = ["CIFAR_MEAN", "CIFAR_STD", "train_augment", "test_augment", "record_data", "cifar_train_image",
+           "cifar_test_image", "array_data"]
+
+CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
+CIFAR_STD = (0.2023, 0.1994, 0.2010)
+JITTER = (0.4, 0.4, 0.4, 0.4)
+
+
+def train_augment(cfg):
+    """The release's ImageNet training augmentation at ``cfg['image_size']``."""
+    return AugmentConfig(size=cfg["image_size"], crop="random_resized", scale=(0.2, 1.0), flip=True,
+                         color_jitter=JITTER, grayscale_prob=0.2, grayscale_first=True)
+
+
+def test_augment(cfg):
+    """Shorter side to ``cfg['resize_size']``, centre crop of ``cfg['image_size']``."""
+    return AugmentConfig(size=cfg["image_size"], crop="center", resize_shorter=cfg["resize_size"])
+
+
+def record_data(cfg, record_dir, meta):
+    """``Data`` over a TFRecord directory: shuffled repeating train batches, finite val/train-eval passes."""
+    n_train = int(meta["splits"]["train"])
+    num_classes = int(meta["num_classes"])
+
+    def finite(split):
+        return lambda: make_dataset(record_dir, split, cfg["val_batch_size"], test_augment(cfg), reader="tfdata",
+                                    shuffle=False, repeat=False, drop_remainder=False)
+
+    def train(batch):
+        return make_dataset(record_dir, "train", batch, train_augment(cfg), reader=cfg["reader"], shuffle=True,
+                            repeat=True)
+    return Data(record_dir, n_train, num_classes, train, finite("validation"), finite("train"))
+
+
+def cifar_train_image(image):
+    """CIFAR training view of a uint8 HWC image: crop (0.2-1) to 32 -> jitter -> grayscale p=0.2, normalised."""
+    image = random_resized_crop(tf.cast(image, tf.float32), int(image.shape[0]), scale=(0.2, 1.0))
+    return normalize(random_grayscale(color_jitter(image, JITTER), 0.2), CIFAR_MEAN, CIFAR_STD)
+
+
+def cifar_test_image(image):
+    """CIFAR test view: normalisation only."""
+    return normalize(tf.cast(image, tf.float32), CIFAR_MEAN, CIFAR_STD)
+
+
+def _array_dataset(images, labels, batch, image_fn, shuffle, repeat, drop_remainder):
+    indices = np.arange(len(images), dtype=np.int64)
+    dataset = tf.data.Dataset.from_tensor_slices((images, labels.astype(np.int64), indices))
+    if shuffle:
+        dataset = dataset.shuffle(len(images), reshuffle_each_iteration=True)
+    if repeat:
+        dataset = dataset.repeat()
+    dataset = dataset.map(lambda x, y, i: (image_fn(x), y, i), num_parallel_calls=2)
+    return dataset.batch(batch, drop_remainder=drop_remainder).prefetch(2)
+
+
+def array_data(cfg, name, train_images, train_labels, test_images, test_labels):
+    """``Data`` over in-memory CIFAR arrays (index = position in the training arrays)."""
+    num_classes = int(max(train_labels.max(), test_labels.max())) + 1
+
+    def train(batch):
+        return _array_dataset(train_images, train_labels, batch, cifar_train_image, True, True, True)
+
+    def finite(images, labels):
+        return lambda: _array_dataset(images, labels, cfg["val_batch_size"], cifar_test_image, False, False, False)
+    return Data(name, len(train_images), num_classes, train, finite(test_images, test_labels),
+                finite(train_images, train_labels))

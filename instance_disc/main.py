@@ -1,0 +1,86 @@
+"""Instance discrimination on ImageNet-style data, with the release's command line (lemniscate ``main.py``).
+
+    python instance_disc/main.py DATA --arch resnet18 --nce-k 4096 --nce-t 0.07 --nce-m 0.5 --low-dim 128 \
+        --lr 0.03 -b 256 --epochs 200 [--gpu 0,1,2,3]
+    python instance_disc/main.py DATA --arch resnet18 --resume CKPT -e        # weighted kNN (K=200) only
+
+DATA is a TFRecord directory (dataset_miscs/build_tfrs.py) or an ImageNet-style JPEG folder (built into
+records once). ``--nce-k 0``: full softmax; ``--loss softmax_ce --nce-k 65536``: the updated model.
+"""
+import argparse
+
+from common.data.records import ensure_records, read_meta
+from common.distributed import cluster_from_args
+from common.train import add_train_args, setup_devices
+from instance_disc.inputs import record_data
+from instance_disc.options import add_instance_args, check_against_data, resolve_config
+from instance_disc.runner import evaluate, print_results, run_cli, train, train_logdir
+
+
+def build_parser():
+    """The release's flags (defaults from exp_configs/instance_disc.json) plus the project's launch flags."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("data", metavar="DIR", help="TFRecord directory or ImageNet-style folder (train/, val/)")
+    parser.add_argument("-a", "--arch", help="backbone: resnet18, resnet34, resnet50, resnet101, resnet152")
+    parser.add_argument("-j", "--workers", type=int, help="input pipeline threads")
+    parser.add_argument("-b", "--batch-size", type=int, help="global mini-batch size (256)")
+    parser.add_argument("--momentum", type=float, help="SGD momentum (0.9)")
+    parser.add_argument("--wd", "--weight-decay", dest="weight_decay", type=float, help="weight decay (1e-4)")
+    parser.add_argument("--resume", default="", help="checkpoint (or log directory) to resume or evaluate")
+    parser.add_argument("-e", "--evaluate", action="store_true", help="only run weighted kNN (K=200) and exit")
+    parser.add_argument("--recompute-memory", action="store_true",
+                        help="kNN also against train features recomputed with the test transform")
+    parser.add_argument("--start-epoch", type=int, help="unsupported: the epoch comes from the checkpoint")
+    parser.add_argument("--pretrained", action="store_true", help="unsupported (spec Decision 16)")
+    parser.add_argument("--iter_size", type=int, default=1, help="unsupported above 1 (gradient accumulation)")
+    parser.add_argument("--world-size", type=int, default=1,
+                        help="PyTorch distributed; use the cluster flags (--worker_hosts ...) instead")
+    parser.add_argument("--dist-url", help="PyTorch distributed; use the cluster flags instead")
+    parser.add_argument("--dist-backend", help="PyTorch distributed; use the cluster flags instead")
+    add_instance_args(parser, "imagenet_resnet18")
+    add_train_args(parser)
+    return parser
+
+
+def _check_unsupported(args):
+    if args.pretrained:
+        raise ValueError("--pretrained is not supported: supervised 1000-way weights do not fit the 128-d head")
+    if args.iter_size != 1:
+        raise ValueError("--iter_size %d: gradient accumulation is not supported; use a smaller -b with "
+                         "more --gpu towers instead" % args.iter_size)
+    if args.start_epoch:
+        raise ValueError("--start-epoch is not supported: --resume takes the epoch from the checkpoint")
+    if args.world_size != 1 or args.dist_url or args.dist_backend:
+        raise ValueError("--world-size/--dist-url/--dist-backend (PyTorch distributed) are not supported; use "
+                         "--worker_hosts/--ps_hosts/--job_name/--task_index (TensorFlow's runtime) instead")
+
+
+def run(args):
+    """Train or (``-e``) evaluate as the flags say; returns the kNN results dict."""
+    _check_unsupported(args)
+    towers = setup_devices(args)
+    cfg = resolve_config(args)
+    record_dir = ensure_records(args.data)
+    meta = read_meta(record_dir)
+    data = record_data(cfg, record_dir, meta)
+    checkpoint = check_against_data(cfg, data.n_train, args.data, args.resume, training=not args.evaluate)
+    if args.evaluate:
+        if not checkpoint:
+            raise ValueError("-e needs --resume CKPT (the model to evaluate)")
+        results = evaluate(cfg, data, checkpoint, recompute=args.recompute_memory)
+        print_results(results, args.logdir)
+        return results
+    logdir = train_logdir(args, checkpoint)
+    results = train(cfg, data, logdir, towers, trainer=args.trainer, cluster=cluster_from_args(args),
+                    recompute=args.recompute_memory)
+    print_results(results)
+    return results
+
+
+def main(argv=None):
+    """Entry point: parse ``argv`` and run; bad input is one ``error:`` line and exit status 2."""
+    return run_cli(run, build_parser().parse_args(argv))
+
+
+if __name__ == "__main__":
+    main()

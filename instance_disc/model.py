@@ -1,0 +1,91 @@
+"""The instance-discrimination network and training graph: backbone -> 128-d linear -> L2 norm, memory-bank loss.
+
+The memory bank (and the NCE constant Z) live outside the tower scopes, shared by every tower; each tower
+names its ``features`` and ``index`` so that ``bank_update_op`` can update the bank once per global step
+with the whole global batch (``common.train.gather_from_towers``).
+"""
+import math
+
+from tensorpack import ModelDesc
+from tensorpack.tfutils import optimizer as tp_optimizer
+from tensorpack.tfutils.gradproc import MapGradient
+from tensorpack.tfutils.tower import get_current_tower_context
+
+from common.memory_bank import LabelBank, MemoryBank
+from common.models.registry import get_model
+from common.tf1 import tf
+from instance_disc.nce import instance_loss
+
+__all__ = ["BANK_SCOPE", "objective_name", "embedding", "InstanceModel", "bank_update_op"]
+
+BANK_SCOPE = "instance"
+
+
+def objective_name(cfg):
+    """``softmax`` when ``nce_k`` is 0 (full softmax, as the release), else ``cfg['loss']``."""
+    return "softmax" if int(cfg["nce_k"]) == 0 else cfg["loss"]
+
+
+def embedding(images, is_training, cfg):
+    """L2-normalised ``[B, low_dim]`` features of NHWC ``images``: ``cfg["arch"]``'s ``pre_logits`` -> linear head.
+
+    The head is a linear layer with bias and PyTorch's default init U(+-1/sqrt(fan_in)), as the release.
+    """
+    options = {"stem": cfg["stem"]} if cfg.get("stem", "imagenet") != "imagenet" else {}
+    endpoints = get_model(cfg["arch"])(images, is_training, width=cfg.get("width", 1), **options)
+    pooled = tf.layers.flatten(endpoints["pre_logits"])
+    bound = 1.0 / math.sqrt(int(pooled.shape[-1]))
+    init = tf.random_uniform_initializer(-bound, bound)
+    logits = tf.layers.dense(pooled, cfg["low_dim"], kernel_initializer=init, bias_initializer=init,
+                             name="embed_fc")
+    return tf.nn.l2_normalize(logits, axis=1, name="features")
+
+
+def _banks(cfg, n_data):
+    """The shared memory bank, label bank and NCE constant Z (created once, reused by every tower)."""
+    bank = MemoryBank(BANK_SCOPE, n_data, cfg["low_dim"], momentum=cfg["nce_m"])
+    labels = LabelBank(BANK_SCOPE, n_data)
+    with tf.variable_scope(tf.VariableScope(tf.AUTO_REUSE, name=BANK_SCOPE)):
+        z_var = tf.get_variable("nce_z", [], tf.float32, initializer=tf.constant_initializer(-1.0),
+                                trainable=False)
+    return bank, labels, z_var
+
+
+class InstanceModel(ModelDesc):
+    """TensorPack model: inputs ``(image, label, index)``, cost = the instance loss of ``cfg`` (no weight decay
+    term: it is added to every gradient by ``optimizer``, as the release's coupled SGD weight decay)."""
+
+    def __init__(self, cfg, n_data, image_size):
+        self.cfg, self.n_data, self.image_size = cfg, int(n_data), int(image_size)
+
+    def inputs(self):
+        return [tf.TensorSpec([None, self.image_size, self.image_size, 3], tf.float32, "image"),
+                tf.TensorSpec([None], tf.int64, "label"),
+                tf.TensorSpec([None], tf.int64, "index")]
+
+    def build_graph(self, image, label, index):
+        ctx = get_current_tower_context()
+        features = embedding(image, ctx.is_training, self.cfg)
+        bank, _, z_var = _banks(self.cfg, self.n_data)
+        if not ctx.is_training:
+            return None
+        tf.identity(index, name="index")
+        tf.identity(label, name="label")
+        loss = instance_loss(objective_name(self.cfg), features, index, bank, int(self.cfg["nce_k"]),
+                             self.cfg["nce_t"], z_var)
+        tf.summary.scalar("instance_loss", loss)
+        return loss
+
+    def optimizer(self):
+        lr = tf.get_variable("learning_rate", initializer=float(self.cfg["lr"]), trainable=False)
+        tf.summary.scalar("learning_rate-summary", lr)
+        opt = tf.train.MomentumOptimizer(lr, self.cfg["momentum"])
+        wd = float(self.cfg["weight_decay"])
+        return tp_optimizer.apply_grad_processors(opt, [MapGradient(lambda grad, var: grad + wd * var)])
+
+
+def bank_update_op(cfg, n_data, indices, features, labels):
+    """One op updating the memory bank (momentum + renormalisation) and the label bank for a global batch."""
+    bank, label_bank, _ = _banks(cfg, n_data)
+    return tf.group(bank.update_op(indices, features), label_bank.update_op(indices, labels),
+                    name="bank_update")

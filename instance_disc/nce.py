@@ -1,0 +1,80 @@
+"""Instance-discrimination objectives against a memory bank: NCE with a frozen Z, full softmax, Softmax-CE.
+
+Every objective reads bank rows as constants (no gradient into the bank, Z or the indices); the bank
+itself is updated after the train op by ``common.memory_bank.MemoryBank.update_op`` (spec sections 4-6 and 8).
+"""
+from common.nce import exp_scores, nce_loss_parts, sample_noise_indices
+from common.tf1 import tf
+
+__all__ = ["OBJECTIVES", "nce_loss", "bank_dots", "normalization_constant", "nce_scores", "full_softmax_loss",
+           "softmax_ce_loss", "sample_bank_indices", "instance_loss"]
+
+OBJECTIVES = ("nce", "softmax", "softmax_ce")
+
+
+def nce_loss(scores, n_data, eps=1e-7):
+    """NCE loss of ``scores`` ``[B, K+1]`` (positive in column 0): sum over the K+1 terms, mean over B."""
+    scores = tf.convert_to_tensor(scores)
+    loss_model, loss_noise = nce_loss_parts(scores[:, 0], scores[:, 1:], n_data, eps)
+    return tf.add(loss_model, loss_noise, name="nce_loss")
+
+
+def bank_dots(features, rows):
+    """``[B, K+1]`` dot products of each feature ``[B, D]`` with its own bank rows ``[B, K+1, D]``."""
+    return tf.squeeze(tf.matmul(rows, tf.expand_dims(features, 2)), axis=2)
+
+
+def normalization_constant(z_var, exp_dots, n_data):
+    """Z of spec 4.2: ``z_var`` if already set (>= 0), else ``N * mean(exp_dots)`` assigned to it once."""
+    def estimate():
+        z = tf.cast(n_data, exp_dots.dtype) * tf.reduce_mean(tf.stop_gradient(exp_dots))
+        with tf.control_dependencies([tf.assign(z_var, z)]):
+            return tf.identity(z)
+    return tf.stop_gradient(tf.cond(z_var < 0, estimate, lambda: tf.identity(z_var)))
+
+
+def nce_scores(features, rows, t, z_var, n_data):
+    """``P = exp(v.f / T) / Z``, ``[B, K+1]``; ``rows`` are treated as constants; Z set on the first call."""
+    dots = bank_dots(features, tf.stop_gradient(rows))
+    z = normalization_constant(z_var, tf.exp(dots / t), n_data)
+    return exp_scores(dots, t, z)
+
+
+def full_softmax_loss(features, memory, indices, t):
+    """Cross-entropy of the N-way logits ``f . M^T / T`` with the instance index as the target class."""
+    logits = tf.matmul(features, tf.stop_gradient(memory), transpose_b=True) / t
+    return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=indices, logits=logits),
+                          name="softmax_loss")
+
+
+def softmax_ce_loss(features, rows, t):
+    """Softmax-CE (InfoNCE) over ``[B, K+1]`` logits ``v.f / T`` with the positive (column 0) as target."""
+    logits = bank_dots(features, tf.stop_gradient(rows)) / t
+    labels = tf.zeros_like(logits[:, 0], dtype=tf.int64)
+    return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits),
+                          name="softmax_ce_loss")
+
+
+def sample_bank_indices(indices, k, n_data, seed=None):
+    """``[B, K+1]`` bank indices: column 0 the batch's own ``indices``, then K uniform draws (repeats kept)."""
+    indices = tf.cast(indices, tf.int64)
+    noise = sample_noise_indices(tf.shape(indices)[0], k, n_data, seed=seed)
+    return tf.concat([tf.expand_dims(indices, 1), noise], axis=1)
+
+
+def instance_loss(objective, features, indices, bank, k, t, z_var=None, seed=None):
+    """The training loss of ``objective`` (one of ``OBJECTIVES``) for L2-normalised ``features`` ``[B, D]``.
+
+    ``bank`` is a ``common.memory_bank.MemoryBank`` (read only here; its ``gather`` checks the indices),
+    ``k`` the number of sampled negatives (unused by the full softmax), ``z_var`` the scalar Z (NCE only).
+    """
+    if objective not in OBJECTIVES:
+        raise ValueError("unknown objective %r; choose one of %s" % (objective, ", ".join(OBJECTIVES)))
+    if objective == "softmax":
+        positive = bank.gather(indices)  # range check only: the logits below hold every row
+        with tf.control_dependencies([positive]):
+            return full_softmax_loss(features, bank.var, tf.cast(indices, tf.int64), t)
+    rows = bank.gather(sample_bank_indices(indices, k, bank.size, seed=seed))
+    if objective == "softmax_ce":
+        return softmax_ce_loss(features, rows, t)
+    return nce_loss(nce_scores(features, rows, t, z_var, bank.size), bank.size)

@@ -1,0 +1,91 @@
+"""Draw a few validation images and their top-10 training neighbours (by the memory bank) as one PNG grid.
+
+    python instance_disc/show_neighbors.py DATA --resume CKPT [--num-queries 6] [--top 10] [--out neighbors.png]
+
+Neighbours of the query's class are framed green, others red; captions give class names and similarity.
+"""
+import argparse
+
+import numpy as np
+
+from common.data.records import FEATURES, ensure_records, list_shards, read_meta
+from common.tf1 import tf
+from instance_disc.evaluation import restored_features
+from instance_disc.inputs import record_data
+from instance_disc.model import InstanceModel
+from instance_disc.neighbor_grid import draw_neighbor_grid, top_neighbors
+from instance_disc.options import add_instance_args, checkpoint_bank_size, resolve_config
+from instance_disc.runner import run_cli
+
+__all__ = ["read_images", "show_neighbors", "main"]
+
+
+def read_images(record_dir, split, indices, size):
+    """``{index: uint8 [size, size, 3] image}`` for the records of ``split`` whose ``index`` is in ``indices``."""
+    wanted = set(int(i) for i in indices)
+    found = {}
+    with tf.Graph().as_default(), tf.Session() as sess:
+        dataset = tf.data.TFRecordDataset(list_shards(record_dir, split))
+        dataset = dataset.map(lambda r: tf.io.parse_single_example(r, FEATURES)).batch(256)
+        batch = tf.data.make_one_shot_iterator(dataset).get_next()
+        encoded = tf.placeholder(tf.string, [])
+        image = tf.cast(tf.image.resize_images(tf.image.decode_jpeg(encoded, channels=3), [size, size]), tf.uint8)
+        while len(found) < len(wanted):
+            try:
+                records = sess.run(batch)
+            except tf.errors.OutOfRangeError:
+                break
+            for data, index in zip(records["images"], records["index"]):
+                if int(index) in wanted:
+                    found[int(index)] = sess.run(image, {encoded: data})
+    missing = sorted(wanted - set(found))
+    if missing:
+        raise ValueError("%s: no %s record with index %d" % (record_dir, split, missing[0]))
+    return found
+
+
+def show_neighbors(cfg, record_dir, checkpoint, out, num_queries=6, top=10, seed=0, size=96):
+    """Write the neighbour grid PNG to ``out``; returns the fraction of neighbours of the query's class."""
+    meta = read_meta(record_dir)
+    data = record_data(cfg, record_dir, meta)
+    model = InstanceModel(cfg, data.n_train, cfg["image_size"])
+    feats, labels, indices = restored_features(model, checkpoint, data.val)
+    reader = tf.train.load_checkpoint(checkpoint)
+    bank, bank_labels = reader.get_tensor("instance/memory_bank"), reader.get_tensor("instance/all_labels")
+    queries = np.random.RandomState(seed).choice(len(feats), min(num_queries, len(feats)), replace=False)
+    nbr_idx, sims = top_neighbors(bank, feats[queries], k=top)
+    val_images = read_images(record_dir, "validation", indices[queries], size)
+    train_images = read_images(record_dir, "train", np.unique(nbr_idx), size)
+    names = meta.get("class_names") or [str(c) for c in range(data.num_classes)]
+    draw_neighbor_grid(out, np.stack([val_images[int(i)] for i in indices[queries]]), labels[queries],
+                       np.stack([[train_images[int(i)] for i in row] for row in nbr_idx]), bank_labels[nbr_idx],
+                       names, sims=sims)
+    return float(np.mean(bank_labels[nbr_idx] == labels[queries][:, None]))
+
+
+def run(args):
+    """Resolve the config and checkpoint, draw the grid, print where it went."""
+    cfg = resolve_config(args)
+    checkpoint, _ = checkpoint_bank_size(args.resume)
+    precision = show_neighbors(cfg, ensure_records(args.data), checkpoint, args.out, args.num_queries, args.top,
+                               args.seed)
+    print("wrote %s (%.1f%% of the neighbours share the query's class)" % (args.out, 100 * precision))
+    return precision
+
+
+def main(argv=None):
+    """Entry point; bad input is one ``error:`` line and exit status 2."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("data", metavar="DIR", help="TFRecord directory or ImageNet-style folder")
+    parser.add_argument("--resume", required=True, help="checkpoint (or log directory) of a trained model")
+    parser.add_argument("-a", "--arch", help="backbone of the checkpoint")
+    parser.add_argument("--out", default="neighbors.png", help="PNG to write")
+    parser.add_argument("--num-queries", type=int, default=6, help="validation images to show")
+    parser.add_argument("--top", type=int, default=10, help="neighbours per query")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the query choice")
+    add_instance_args(parser, "imagenet_resnet18")
+    return run_cli(run, parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    main()

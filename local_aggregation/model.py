@@ -1,0 +1,189 @@
+"""Instance Recognition (NCE) and Local Aggregation objectives against a memory bank (spec section 8).
+
+Also the embedding network (registry backbone -> 128-d -> L2 norm) and the TensorPack ``InstanceModel``.
+Scores are ``P(j | f) = exp(v_j . f / t) / Z`` with the release's constant partition function
+``Z = 2876934.2 / 1281167 * N`` (never estimated from data, Decision 5).
+"""
+from tensorpack import ModelDesc
+from tensorpack.tfutils.common import get_global_step_var
+from tensorpack.tfutils.summary import add_moving_summary
+
+from common.memory_bank import LabelBank, MemoryBank
+from common.models import get_model, regularization_loss
+from common.nce import exp_scores, nce_loss_parts, sample_noise_indices
+from common.tf1 import tf
+from common.train import gather_from_towers
+from local_aggregation.clustering import cluster_labels_variable
+
+__all__ = ["IMAGENET_Z", "IMAGENET_LEN", "LA_EPS", "partition_z", "ir_loss", "la_loss", "cluster_close_mask",
+           "ir_objective", "la_objective", "EMBED_DIM", "INSTANCE_M", "MODEL_TYPES", "backbone", "backbone_endpoints", "network_embedding", "release_lr",
+           "InstanceModel"]
+
+IMAGENET_Z = 2876934.2
+IMAGENET_LEN = 1281167
+LA_EPS = 1e-7
+EMBED_DIM = 128  # fixed in the release (Decision 4)
+INSTANCE_M = 0.5  # bank momentum, fixed in the release (Decision 4)
+# release model_type -> (registry backbone, its options); ResNets are v2, pre-activation (Decision 19)
+MODEL_TYPES = {
+    "resnet18": ("resnet18_official", {"version": 2}),
+    "resnet50": ("resnet50_official", {"version": 2}),
+    "alexnet_bn_no_drop": ("alexnet_la", {}),
+    "vggnet_fx": ("vgg16_la", {}),
+}
+
+
+def partition_z(n_data):
+    """The release's constant Z, the ImageNet value scaled to ``n_data`` bank entries."""
+    return IMAGENET_Z / IMAGENET_LEN * n_data
+
+
+def ir_loss(data_dot, noise_dot, n_data, t=0.07):
+    """IR's NCE loss from ``data_dot`` ``[B]`` (v_i . f_i) and ``noise_dot`` ``[B, K]``.
+
+    Returns ``(loss, loss_model, loss_noise)`` with ``loss = loss_model + loss_noise`` (spec 8.1).
+    """
+    z = partition_z(n_data)
+    loss_model, loss_noise = nce_loss_parts(exp_scores(data_dot, t, z), exp_scores(noise_dot, t, z), n_data)
+    return loss_model + loss_noise, loss_model, loss_noise
+
+
+def la_loss(background_dot, close_mask, t=0.07):
+    """LA's loss ``-mean_i log(P(C_i and B_i) / P(B_i) + 1e-7)`` from ``[B, K]`` dot products and close mask.
+
+    Z cancels in the ratio; the scores are shifted by their row maximum so that ``exp`` cannot overflow.
+    """
+    scaled = background_dot / t
+    weights = tf.exp(scaled - tf.stop_gradient(tf.reduce_max(scaled, axis=1, keepdims=True)))
+    close = tf.cast(close_mask, weights.dtype)
+    ratio = tf.reduce_sum(weights * close, axis=1) / tf.reduce_sum(weights, axis=1)
+    return -tf.reduce_mean(tf.log(ratio + LA_EPS))
+
+
+def cluster_close_mask(cluster_labels, indices, neighbour_indices):
+    """``[B, K]`` bool: entry j shares sample i's cluster in at least one k-means run (union over runs).
+
+    ``cluster_labels`` is ``[R, N]`` int64, ``indices`` ``[B]``, ``neighbour_indices`` ``[B, K]``.
+    """
+    own = tf.gather(cluster_labels, indices, axis=1)
+    theirs = tf.gather(cluster_labels, neighbour_indices, axis=1)
+    return tf.reduce_any(tf.equal(theirs, own[:, :, None]), axis=0)
+
+
+def ir_objective(embedding, bank, indices, n_data, k=4096, t=0.07, seed=None):
+    """IR loss parts for L2-normalised ``embedding`` ``[B, D]`` against ``bank`` ``[N, D]`` (pre-update).
+
+    Noise indices are uniform with replacement over the bank and may hit the positive (Decision 6).
+    """
+    bank = tf.stop_gradient(tf.convert_to_tensor(bank))
+    data_dot = tf.reduce_sum(tf.gather(bank, indices) * embedding, axis=1)
+    noise_idx = sample_noise_indices(tf.shape(embedding)[0], k, n_data, seed=seed)
+    noise_dot = tf.squeeze(tf.matmul(tf.gather(bank, noise_idx), embedding[:, :, None]), axis=2)
+    return ir_loss(data_dot, noise_dot, n_data, t)
+
+
+def la_objective(embedding, bank, cluster_labels, indices, k=4096, t=0.07):
+    """LA loss: background = top-``k`` of ``embedding . bank^T`` (own entry included, Decision 6),
+    close = same cluster in any k-means run."""
+    bank = tf.stop_gradient(tf.convert_to_tensor(bank))
+    sims = tf.matmul(embedding, bank, transpose_b=True)
+    background_dot, background_idx = tf.nn.top_k(sims, k=k, sorted=False)
+    mask = cluster_close_mask(cluster_labels, indices, tf.cast(background_idx, tf.int64))
+    return la_loss(background_dot, mask, t)
+
+
+def backbone(model_type):
+    """Registry name and options of a release ``model_type`` (one-line error listing the valid ones)."""
+    if model_type not in MODEL_TYPES:
+        raise ValueError("model_type %r is not supported; valid: %s" % (model_type, ", ".join(MODEL_TYPES)))
+    return MODEL_TYPES[model_type]
+
+
+def backbone_endpoints(images, is_training, model_type, width=1, weight_decay=0.0, data_format="NHWC",
+                       num_classes=None):
+    """The registry backbone of ``model_type`` on normalised NHWC ``images``: its dict of endpoints."""
+    name, options = backbone(model_type)
+    return get_model(name)(images, is_training, num_classes=num_classes, data_format=data_format,
+                           weight_decay=weight_decay, width=width, **options)
+
+
+def network_embedding(images, is_training, model_type, width=1, weight_decay=0.0, data_format="NHWC"):
+    """Backbone endpoints plus ``embedding``: its 128-d output, L2-normalised (spec section 6)."""
+    ends = backbone_endpoints(images, is_training, model_type, width, weight_decay, data_format, EMBED_DIM)
+    ends["embedding"] = tf.nn.l2_normalize(ends["logits"], axis=1)
+    return ends
+
+
+def release_lr(init_lr, boundaries):
+    """``init_lr * 0.1 ** (boundaries passed)`` on the absolute global step (TF piecewise_constant: value i
+    holds for b_{i-1} < step <= b_i), as a tensor named ``lr`` with a summary."""
+    if boundaries:
+        values = [init_lr * 0.1 ** i for i in range(len(boundaries) + 1)]
+        lr = tf.train.piecewise_constant(get_global_step_var(), [int(b) for b in boundaries], values)
+    else:
+        lr = tf.constant(float(init_lr))
+    lr = tf.identity(lr, name="lr")
+    tf.summary.scalar("learning_rate", lr)
+    return lr
+
+
+class InstanceModel(ModelDesc):
+    """IR or LA pretraining: embedding -> loss against the shared bank (pre-update) -> bank update op.
+
+    Inputs are one tower's ``(image, label, index)``; ``bank_update(trainer)`` is the post-step op that
+    writes the whole global batch into the memory and label banks once per global step (Decision 1).
+    """
+
+    def __init__(self, task, model_type, image_size, data_len, instance_k=4096, instance_t=0.07, num_kmeans=1,
+                 weight_decay=1e-4, init_lr=0.03, lr_boundaries=(), width=1, data_format="NHWC"):
+        if task not in ("IR", "LA"):
+            raise ValueError("task %r: expected IR or LA" % task)
+        limit = data_len if task == "LA" else None
+        if instance_k < 1 or (limit is not None and instance_k > limit):
+            raise ValueError("instance_k %d is outside [1, data_len=%d] (LA's background is the top-k of the bank)"
+                             % (instance_k, data_len))
+        backbone(model_type)
+        self.task, self.model_type, self.image_size, self.data_len = task, model_type, image_size, data_len
+        self.instance_k, self.instance_t, self.num_kmeans = instance_k, instance_t, num_kmeans
+        self.weight_decay, self.init_lr, self.lr_boundaries = weight_decay, init_lr, list(lr_boundaries)
+        self.width, self.data_format = width, data_format
+        self.bank = self.label_bank = self.cluster_labels = None
+
+    def inputs(self):
+        size = self.image_size
+        return [tf.TensorSpec([None, size, size, 3], tf.float32, "image"),
+                tf.TensorSpec([None], tf.int64, "label"), tf.TensorSpec([None], tf.int64, "index")]
+
+    def embed(self, image, is_training):
+        """The L2-normalised ``[B, 128]`` embedding (and the backbone endpoints) of normalised images."""
+        return network_embedding(image, is_training, self.model_type, self.width,
+                                 self.weight_decay if is_training else 0.0, self.data_format)
+
+    def build_graph(self, image, label, index):
+        self.bank = MemoryBank("instance", self.data_len, EMBED_DIM, momentum=INSTANCE_M, seed=0)
+        self.label_bank = LabelBank("instance", self.data_len)
+        embedding = tf.identity(self.embed(image, True)["embedding"], name="embedding")
+        tf.identity(index, name="bank_index")
+        tf.identity(label, name="bank_label")
+        if self.task == "IR":
+            loss, loss_model, loss_noise = ir_objective(embedding, self.bank.var, index, self.data_len,
+                                                        self.instance_k, self.instance_t)
+            add_moving_summary(tf.identity(loss_model, name="loss_model"),
+                               tf.identity(loss_noise, name="loss_noise"))
+        else:
+            self.cluster_labels = cluster_labels_variable(self.num_kmeans, self.data_len)
+            loss = la_objective(embedding, self.bank.var, self.cluster_labels, index, self.instance_k,
+                                self.instance_t)
+        loss = tf.identity(loss, name="loss_pure")
+        cost = tf.add(loss, regularization_loss(), name="total_cost")
+        add_moving_summary(loss, cost)
+        return cost
+
+    def optimizer(self):
+        return tf.train.MomentumOptimizer(release_lr(self.init_lr, self.lr_boundaries), 0.9)
+
+    def bank_update(self, trainer):
+        """Post-step op: the global batch's embeddings and labels into the shared banks."""
+        index = gather_from_towers(trainer, "bank_index")
+        return tf.group(self.bank.update_op(index, gather_from_towers(trainer, "embedding")),
+                        self.label_bank.update_op(index, gather_from_towers(trainer, "bank_label")))

@@ -1,0 +1,94 @@
+"""Instance Recognition / Local Aggregation pretraining, the release's ``train.py``.
+
+    python local_aggregation/train.py --config exp_configs/la_final.json:res18_IR --image_dir TFRS --gpu 0 \\
+        --cache_dir SAVE
+    python local_aggregation/train.py --config exp_configs/la_final.json:res18_LA --image_dir TFRS --gpu 0 \\
+        --cache_dir SAVE
+
+``--gpu 0,1,2,3`` trains synchronous towers (one shared bank, updated once per step with the global
+batch). Without any GPU on the machine the listed ids become CPU towers. Checkpoints go to
+``SAVE/models/<db_name>/<col_name>/<exp_id>/model-<step>``; relaunching the command resumes there.
+"""
+import os
+import sys
+
+if __package__ in (None, ""):
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from common import resume  # noqa: E402
+from common.data.records import ensure_records, read_meta  # noqa: E402
+from common.train import launch_train  # noqa: E402
+from local_aggregation.augmentation import make_train_dataset, make_validation_dataset  # noqa: E402
+from local_aggregation.checkpoints import PartialRestore, exp_dir, find_checkpoint  # noqa: E402
+from local_aggregation.clustering import Recluster, parse_kmeans_k  # noqa: E402
+from local_aggregation.devices import select_towers  # noqa: E402
+from local_aggregation.knn_monitor import KnnMonitor  # noqa: E402
+from local_aggregation.model import InstanceModel  # noqa: E402
+from local_aggregation.params import PRETRAIN_FLAGS, fail, parse_flags, parse_int_list  # noqa: E402
+from local_aggregation.schedule import StopAtStep, plan_steps  # noqa: E402
+
+
+def dataset_length(record_dir, data_len):
+    """Training images in ``record_dir``; ``data_len`` must match it (0 takes it from meta.json)."""
+    found = int(read_meta(record_dir)["splits"]["train"])
+    if data_len and data_len != found:
+        raise ValueError("data_len %d differs from the %d training images of %s (the memory bank needs one row "
+                         "per image; pass --data_len %d)" % (data_len, found, record_dir, found))
+    return found
+
+
+def run(args):
+    """Build and train the IR or LA model described by the parsed flags ``args``."""
+    towers = select_towers(args.gpu, args.gpu_offset)
+    if args.task not in ("IR", "LA"):
+        raise ValueError("task %r: expected IR or LA" % args.task)
+    if args.batch_size <= 0 or args.batch_size % len(towers):
+        raise ValueError("batch_size %d is not divisible by the %d tower(s) of --gpu %s"
+                         % (args.batch_size, len(towers), args.gpu))
+    record_dir = ensure_records(args.image_dir)
+    data_len = dataset_length(record_dir, args.data_len)
+    epoch_steps = data_len // args.batch_size
+    if epoch_steps < 1:
+        raise ValueError("batch_size %d is larger than the %d training images" % (args.batch_size, data_len))
+    ks = parse_kmeans_k(args.kmeans_k, data_len) if args.task == "LA" else [data_len]
+    logdir = exp_dir(args.cache_dir, "%s/%s/%s" % (args.db_name, args.col_name, args.exp_id))
+    load_path = None
+    if args.load_exp and resume.latest_checkpoint(logdir) is None:
+        load_path = find_checkpoint(args.cache_dir, args.load_exp, args.load_step)
+    save_every = args.fre_cache_filter or args.fre_filter
+    start, max_epoch = plan_steps(logdir, load_path, args.train_num_steps, save_every)
+    if args.train_num_steps is not None and start >= args.train_num_steps:
+        print("%s is already at global step %d >= train_num_steps %d: nothing to train"
+              % (logdir, start, args.train_num_steps))
+        return logdir
+    model = InstanceModel(args.task, args.model_type, args.image_size, data_len, args.instance_k, args.instance_t,
+                          len(ks), args.weight_decay, args.init_lr, parse_int_list(args.lr_boundaries, "lr_boundaries"),
+                          args.width, "NHWC" if towers.on_cpu else "NCHW")
+    per_tower = args.batch_size // len(towers)
+    num_classes = int(read_meta(record_dir)["num_classes"])
+    callbacks = [KnnMonitor(model, lambda: make_validation_dataset(record_dir, args), num_classes, args.fre_valid,
+                            args.train_num_steps, args.knn_k, args.instance_t)]
+    if args.task == "LA":
+        callbacks.insert(0, Recluster(model, ks, epoch_steps, args.train_num_steps))
+    if args.train_num_steps is not None:
+        callbacks.append(StopAtStep(args.train_num_steps))
+    experiment = {k: getattr(args, k) for k in ("exp_id", "task", "model_type", "kmeans_k", "instance_k", "width",
+                                                 "image_size")}
+    experiment["data_len"] = data_len
+    launch_train(model, lambda: make_train_dataset(record_dir, args, per_tower), logdir, save_every, max_epoch,
+                 towers, trainer=args.trainer, callbacks=callbacks,
+                 session_init=PartialRestore(load_path) if load_path else None, post_step=model.bank_update,
+                 experiment=experiment)
+    return logdir
+
+
+def main(argv=None):
+    """Parse the release's flags and train; bad input ends with one ``error:`` line (exit status 2)."""
+    args = parse_flags(PRETRAIN_FLAGS, argv, __doc__.split("\n")[0])
+    try:
+        run(args)
+    except ValueError as e:
+        fail(str(e))
+
+
+if __name__ == "__main__":
+    main()

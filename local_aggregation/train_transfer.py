@@ -1,0 +1,83 @@
+"""Linear transfer of an LA checkpoint to ImageNet or Places205, the release's ``train_transfer.py``.
+
+    python local_aggregation/train_transfer.py --config exp_configs/la_trans_final.json:trans_res18_LA \\
+        --image_dir IMAGENET_TFRS --gpu 0 --cache_dir SAVE
+    python local_aggregation/train_transfer.py --config exp_configs/la_plc_trans_final.json:plc_trans_res18_LA \\
+        --image_dir PLACES205_TFRS --gpu 0 --cache_dir SAVE
+
+The backbone comes from ``SAVE/models/<load_exp>/model-<load_step>`` (global step included); heads, logs and
+the per-layer report (``results.json``/``.md``/``.png``) go to ``SAVE/models/<save_exp>``. The run stops at
+the config's ``train_num_steps`` (Decision 2); relaunching resumes.
+"""
+import os
+import sys
+
+if __package__ in (None, ""):
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from common import resume  # noqa: E402
+from common.data.records import ensure_records, read_meta  # noqa: E402
+from common.train import launch_train  # noqa: E402
+from local_aggregation.augmentation import make_train_dataset, make_validation_dataset  # noqa: E402
+from local_aggregation.checkpoints import PartialRestore, exp_dir, find_checkpoint  # noqa: E402
+from local_aggregation.devices import select_towers  # noqa: E402
+from local_aggregation.params import TRANSFER_FLAGS, fail, parse_flags, parse_int_list  # noqa: E402
+from local_aggregation.schedule import StopAtStep, plan_steps  # noqa: E402
+from local_aggregation.transfer import TransferModel, TransferValidation  # noqa: E402
+
+
+def run(args):
+    """Train the heads described by the parsed flags ``args``; returns the transfer's log directory."""
+    towers = select_towers(args.gpu, 0)
+    if args.batch_size <= 0 or args.batch_size % len(towers):
+        raise ValueError("batch_size %d is not divisible by the %d tower(s) of --gpu %s"
+                         % (args.batch_size, len(towers), args.gpu))
+    record_dir = ensure_records(args.image_dir)
+    found = int(read_meta(record_dir)["num_classes"])
+    if found != args.num_classes:
+        raise ValueError("num_classes %d differs from the %d classes of %s (Places205 runs need the Places205 "
+                         "TFRecords, ImageNet runs the ImageNet ones)" % (args.num_classes, found, record_dir))
+    layers = [k for k in (args.get_all_layers or "").split(",") if k.strip()]
+    if not layers:
+        raise ValueError("get_all_layers is empty: list the layers to read out, e.g. 1,3,5,7,9")
+    logdir = exp_dir(args.cache_dir, args.save_exp)
+    load_path = None
+    if resume.latest_checkpoint(logdir) is None:
+        if args.resume:
+            raise ValueError("resume: save_exp %s has no checkpoint in %s" % (args.save_exp, logdir))
+        if not args.load_exp:
+            raise ValueError("load_exp is required: the db/col/exp_id of the pretrained checkpoint")
+        load_path = find_checkpoint(args.cache_dir, args.load_exp, args.load_step)
+    save_every = args.fre_cache_filter or args.fre_filter
+    start, max_epoch = plan_steps(logdir, load_path, args.train_num_steps, save_every)
+    if args.train_num_steps is not None and start >= args.train_num_steps:
+        print("%s is already at global step %d >= train_num_steps %d: nothing to train"
+              % (logdir, start, args.train_num_steps))
+        return logdir
+    model = TransferModel(args.model_type, layers, args.num_classes, args.image_size, args.width,
+                          "NHWC" if towers.on_cpu else "NCHW", args.init_lr,
+                          parse_int_list(args.lr_boundaries, "lr_boundaries"), args.weight_decay, args.vgg_quirk)
+    per_tower = args.batch_size // len(towers)
+    callbacks = [TransferValidation(model, lambda: make_validation_dataset(record_dir, args, args.ten_crop),
+                                    args.ten_crop, args.fre_valid, logdir, args.train_num_steps,
+                                    "LA linear transfer %s" % args.save_exp)]
+    if args.train_num_steps is not None:
+        callbacks.append(StopAtStep(args.train_num_steps))
+    experiment = {k: getattr(args, k) for k in ("save_exp", "model_type", "get_all_layers", "num_classes", "width",
+                                                 "image_size", "vgg_quirk")}
+    launch_train(model, lambda: make_train_dataset(record_dir, args, per_tower, args.train_crop), logdir, save_every, max_epoch, towers, trainer=args.trainer,
+                 callbacks=callbacks, session_init=PartialRestore(load_path) if load_path else None,
+                 experiment=experiment)
+    return logdir
+
+
+def main(argv=None):
+    """Parse the release's transfer flags and train; bad input ends with one ``error:`` line (exit status 2)."""
+    args = parse_flags(TRANSFER_FLAGS, argv, __doc__.split("\n")[0])
+    try:
+        run(args)
+    except ValueError as e:
+        fail(str(e))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""Linear transfer of a frozen LA backbone (spec section 12): one linear head per listed layer.
+
+Heads are ``common.eval.linear`` heads (bias, variance-scaling init with factor 2 / fan-in / truncated normal,
+weight decay on their kernels and biases, summed cross-entropy over layers). BN uses its moving statistics.
+Validation averages the softmax over the release's 10 crops and writes a per-layer top-1 table (JSON,
+Markdown, bar chart PNG) through ``common.eval.linear.write_report``.
+"""
+import collections
+import time
+
+import numpy as np
+from tensorpack.callbacks import Callback
+from tensorpack.tfutils.summary import add_moving_summary
+from tensorpack.tfutils.tower import PredictTowerContext
+from tensorpack.utils import logger
+
+from common.eval.linear import LinearProbeModel, linear_heads, write_report
+from common.tf1 import tf
+from local_aggregation.augmentation import ten_crops
+from local_aggregation.model import backbone_endpoints, release_lr
+from local_aggregation.readout import layer_poolers
+
+__all__ = ["TransferModel", "TransferValidation"]
+
+HEAD_SCOPE = "instance/transfer_dense"
+
+
+class TransferModel(LinearProbeModel):
+    """Frozen ``model_type`` backbone + heads for ``layer_keys``; LR x0.1 at absolute ``lr_boundaries``."""
+
+    def __init__(self, model_type, layer_keys, num_classes, image_size, width=1, data_format="NHWC", init_lr=0.01,
+                 lr_boundaries=(), weight_decay=1e-4, vgg_quirk=False):
+        self.model_type, self.width, self.data_format = model_type, width, data_format
+        self.lr_boundaries = list(lr_boundaries)
+        with tf.Graph().as_default():  # endpoint names, and the layer keys checked before anything is written
+            names = backbone_endpoints(tf.zeros([1, image_size, image_size, 3]), False, model_type, width)
+        poolers = layer_poolers(names, layer_keys, data_format, vgg_quirk)
+        self.layer_keys = collections.OrderedDict(zip(poolers, [str(k).strip() for k in layer_keys]))
+        init = tf.variance_scaling_initializer(2.0, "fan_in", "truncated_normal")
+        super(TransferModel, self).__init__(self.endpoints, poolers, num_classes, (image_size, image_size, 3),
+                                            lr=init_lr, kernel_initializer=init, weight_decay=weight_decay,
+                                            scope=HEAD_SCOPE)
+
+    def endpoints(self, image):
+        """Backbone endpoints in inference mode (no BN updates)."""
+        return backbone_endpoints(image, False, self.model_type, self.width, 0.0, self.data_format)
+
+    def build_graph(self, image, label, index=None):
+        loss = super(TransferModel, self).build_graph(image, label, index)
+        wrong = tf.reduce_mean(tf.stack(list(self.heads.wrong_top1.values())))
+        add_moving_summary(tf.subtract(1.0, wrong, name="train_top1_mean"))
+        return loss
+
+    def optimizer(self):
+        return tf.train.MomentumOptimizer(release_lr(self.lr, self.lr_boundaries), 0.9)
+
+    def head_logits(self, image):
+        """``{endpoint name: logits}`` of the trained heads on ``image`` (variables reused)."""
+        ends = self.endpoints(image)
+        feats = collections.OrderedDict((n, pool(ends[n])) for n, pool in self.layer_poolers.items())
+        return linear_heads(feats, self.num_classes, scope=HEAD_SCOPE).logits
+
+
+class TransferValidation(Callback):
+    """Every ``period`` steps and at ``final_step``: top-1/top-5 per layer on ``val_dataset()`` (10-crop
+    softmax average when ``ten_crop``), reported as ``top1_<layer>`` and written to ``out_dir``."""
+
+    def __init__(self, model, val_dataset, ten_crop, period, out_dir, final_step=None, title="LA linear transfer"):
+        self._model, self._val_dataset, self._ten_crop = model, val_dataset, ten_crop
+        self._period, self._out_dir, self._final_step, self._title = period, out_dir, final_step, title
+        self.last = None
+
+    def _setup_graph(self):
+        self._iterator = tf.data.make_initializable_iterator(self._val_dataset())
+        image, label = tuple(self._iterator.get_next())[:2]
+        size = self._model.image_shape[0]
+        with tf.variable_scope(tf.get_variable_scope(), reuse=True), PredictTowerContext("transfer_val"):
+            logits = self._model.head_logits(ten_crops(image, size) if self._ten_crop else image)
+        self._hits = {}
+        for name, lg in logits.items():
+            probs = tf.nn.softmax(lg)
+            if self._ten_crop:
+                probs = tf.reduce_mean(tf.reshape(probs, [-1, 10, self._model.num_classes]), axis=1)
+            self._hits[name] = [tf.nn.in_top_k(probs, label, min(k, self._model.num_classes)) for k in (1, 5)]
+
+    def _trigger_step(self):
+        if self.global_step % self._period == 0 or self.global_step == self._final_step:
+            self.evaluate()
+
+    def evaluate(self):
+        """Run the whole validation split once; returns ``{layer key: {"top1", "top5"}}`` (fractions)."""
+        start = time.time()
+        sess = self.trainer.sess
+        sess.run(self._iterator.initializer)
+        hits = {name: ([], []) for name in self._hits}
+        while True:
+            try:
+                out = sess.run(self._hits)
+            except tf.errors.OutOfRangeError:
+                break
+            for name, (top1, top5) in out.items():
+                hits[name][0].append(top1)
+                hits[name][1].append(top5)
+        self.last = collections.OrderedDict(
+            (self._model.layer_keys[name], {"top1": float(np.mean(np.concatenate(h1))),
+                                            "top5": float(np.mean(np.concatenate(h5)))})
+            for name, (h1, h5) in hits.items())
+        write_report(self.last, self._out_dir, "%s (step %d)" % (self._title, self.global_step))
+        for key, res in self.last.items():
+            self.trainer.monitors.put_scalar("top1_%s" % key, res["top1"])
+        logger.info("transfer top-1 at step %d: %s (%.1f s)" % (self.global_step, ", ".join(
+            "%s %.4f" % (k, r["top1"]) for k, r in self.last.items()), time.time() - start))
+        return self.last

@@ -1,0 +1,96 @@
+"""Revisiting on the toy data: rotation and jigsaw pretraining of a RevNet-50 x1 (filters_factor 1), export of
+the trunks, and linear evaluation of every endpoint next to a randomly initialised trunk.
+
+    python -m revisiting.toy_demo --data data/toy/records --workdir train_logs/revisiting_toy
+"""
+import argparse
+import json
+import os
+import time
+
+from revisiting import train_and_eval
+from revisiting.data import split_size
+from revisiting.export import export_module, export_path
+from common.config import load_config
+
+PRETEXT_STEPS = {"rotation": 300, "jigsaw": 300}
+EVAL_STEPS = 150
+EVALS = {"rotation": "toy_eval_rotation_or_exemplar", "jigsaw": "toy_eval_jigsaw_or_relative_patch_location"}
+
+
+def _cli(key, record_dir, workdir, *extra):
+    argv = ["--config", "%s:%s" % (train_and_eval.CONFIG_FILE, key), "--dataset_dir", record_dir,
+            "--workdir", workdir] + list(extra)
+    if train_and_eval.main(argv) != 0:
+        raise RuntimeError("revisiting toy demo: train_and_eval %s failed" % " ".join(argv))
+
+
+def _epochs_for(key, record_dir, steps):
+    cfg = load_config("%s:%s" % (train_and_eval.CONFIG_FILE, key))
+    return "%.6f" % (steps * cfg["batch_size"] / float(split_size(record_dir, cfg["train_split"])))
+
+
+def _linear_eval(task, module, record_dir, workdir):
+    _cli(EVALS[task], record_dir, workdir, "--hub_module", module,
+         "--epochs", _epochs_for(EVALS[task], record_dir, EVAL_STEPS))
+    with open(os.path.join(workdir, "results.json")) as f:
+        return json.load(f)["results"]
+
+
+def _row(method, results, notes, seconds=None):
+    best = max(results, key=lambda k: results[k]["top1"])
+    row = {"method": method, "linear_top1": results[best]["top1"],
+           "notes": "%s; pre_logits %.1f%%, best layer %s" % (notes, 100 * results["pre_logits"]["top1"], best)}
+    if seconds is not None:
+        row["train_seconds"] = seconds
+    return row
+
+
+def run(record_dir, work_dir):
+    """Pretrain rotation and jigsaw on ``record_dir``, evaluate them and random-init trunks linearly; print
+    the per-paper table and return the cross-method rows."""
+    rows, table = [], []
+    for task in ("rotation", "jigsaw"):
+        key = "toy_" + task
+        workdir = os.path.join(work_dir, task)
+        start = time.time()
+        _cli(key, record_dir, workdir, "--epochs", _epochs_for(key, record_dir, PRETEXT_STEPS[task]))
+        seconds = time.time() - start
+        _cli(key, record_dir, workdir, "--run_eval")
+        with open(os.path.join(workdir, "eval_results.json")) as f:
+            module = json.load(f)["module"]
+        trained = _linear_eval(task, module, record_dir, os.path.join(work_dir, task + "_linear"))
+        cfg = load_config("%s:%s" % (train_and_eval.CONFIG_FILE, key))
+        random_module = export_module(None, export_path(os.path.join(work_dir, task + "_random")), cfg)
+        random = _linear_eval(task, random_module, record_dir, os.path.join(work_dir, task + "_random_linear"))
+        notes = "RevNet-50 x1, %d pretext steps" % PRETEXT_STEPS[task]
+        rows.append(_row("revisiting %s" % task, trained, notes, seconds))
+        rows.append(_row("revisiting random init (%s input)" % ("patch" if task == "jigsaw" else "image"),
+                         random, "RevNet-50 x1, untrained"))
+        table.append((task, trained, random))
+    _print_table(table)
+    return rows
+
+
+def _print_table(table):
+    layers = list(table[0][1])
+    print("\nRevisiting toy linear evaluation, top-1 (%) per endpoint")
+    print("| model | " + " | ".join(layers) + " |")
+    print("|---|" + "---|" * len(layers))
+    for task, trained, random in table:
+        for name, res in ((task, trained), (task + " random init", random)):
+            print("| %s | %s |" % (name, " | ".join("%.1f" % (100 * res[k]["top1"]) for k in layers)))
+
+
+def main():
+    """Command line: ``--data`` record dir, ``--workdir``."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", default="data/toy/records", help="toy TFRecord dir")
+    parser.add_argument("--workdir", default="train_logs/revisiting_toy")
+    args = parser.parse_args()
+    for row in run(args.data, args.workdir):
+        print(row)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,71 @@
+"""instance_disc.model: the embedding head and one training step (loss, coupled weight decay, bank update)."""
+import numpy as np
+import pytest
+from tensorpack.tfutils.tower import TowerContext
+
+from common.config import load_config
+from common.tf1 import tf
+from instance_disc.model import InstanceModel, bank_update_op, embedding, objective_name
+from instance_disc.options import CONFIG_FILE
+
+N, B, SIZE = 12, 4, 32
+
+
+def _cfg(**kw):
+    cfg = load_config(CONFIG_FILE + ":toy")
+    cfg.update(dict(stem="imagenet", nce_k=5, low_dim=8, width=0.25), **kw)
+    return cfg
+
+
+def test_objective_name_follows_the_release_flags():
+    assert objective_name({"nce_k": 0, "loss": "nce"}) == "softmax"
+    assert objective_name({"nce_k": 4096, "loss": "nce"}) == "nce"
+    assert objective_name({"nce_k": 65536, "loss": "softmax_ce"}) == "softmax_ce"
+
+
+def test_embedding_is_unit_norm_with_torch_default_head_init():
+    with tf.Graph().as_default(), tf.Session() as sess:
+        f = embedding(tf.random_normal([3, SIZE, SIZE, 3], seed=0), False, _cfg())
+        sess.run(tf.global_variables_initializer())
+        out, kernel = sess.run([f, tf.global_variables("embed_fc/kernel")[0]])
+    assert out.shape == (3, 8)
+    np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1.0, rtol=1e-5)
+    bound = 1 / np.sqrt(kernel.shape[0])
+    assert np.abs(kernel).max() <= bound and np.abs(kernel).max() > 0.8 * bound
+
+
+@pytest.mark.parametrize("loss,nce_k", [("nce", 5), ("nce", 0), ("softmax_ce", 5)])
+def test_one_step_updates_only_the_batch_rows_from_pre_update_values(loss, nce_k):
+    cfg = _cfg(loss=loss, nce_k=nce_k, lr=0.1, weight_decay=0.01)
+    rng = np.random.RandomState(0)
+    images = rng.randn(B, SIZE, SIZE, 3).astype(np.float32)
+    idx, labels = np.array([5, 0, 11, 7], np.int64), np.array([1, 2, 3, 4], np.int64)
+    model = InstanceModel(cfg, N, SIZE)
+    with tf.Graph().as_default(), tf.Session() as sess:
+        inputs = [tf.constant(images), tf.constant(labels), tf.constant(idx)]
+        with TowerContext("", is_training=True):
+            cost = model.build_graph(*inputs)
+        features = tf.get_default_graph().get_tensor_by_name("features:0")
+        grads = model.get_optimizer().compute_gradients(cost)
+        train_op = model.get_optimizer().apply_gradients(grads)
+        with tf.control_dependencies([train_op]):
+            update = bank_update_op(cfg, N, inputs[2], features, inputs[1])
+        memory, label_bank, z = (tf.global_variables(n)[0] for n in ("instance/memory_bank", "instance/all_labels",
+                                                                   "instance/nce_z"))
+        assert memory not in [v for _, v in grads] and not memory.trainable
+        sess.run(tf.global_variables_initializer())
+        before = sess.run(memory)
+        weights = tf.trainable_variables()
+        w_before = sess.run(weights)
+        f, g, _ = sess.run([features, [g for g, _ in grads], update])
+        after, w_after, got_labels, z_value = sess.run([memory, weights, label_bank, z])
+    want = 0.5 * before[idx] + 0.5 * f
+    want /= np.linalg.norm(want, axis=1, keepdims=True)
+    np.testing.assert_allclose(after[idx], want, rtol=1e-5, atol=1e-6)
+    untouched = np.setdiff1d(np.arange(N), idx)
+    np.testing.assert_array_equal(after[untouched], before[untouched])
+    np.testing.assert_array_equal(got_labels[idx], labels)
+    assert (z_value > 0) == (loss == "nce" and nce_k > 0)
+    # coupled weight decay: w -= lr * (g + wd * w), momentum buffer starts at 0
+    for w0, w1, grad in zip(w_before, w_after, g):
+        np.testing.assert_allclose(w1, w0 - 0.1 * (grad + 0.01 * w0), rtol=1e-4, atol=1e-6)
