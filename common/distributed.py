@@ -17,7 +17,7 @@ import types
 
 from common.tf1 import tf
 
-__all__ = ["Cluster", "add_cluster_args", "cluster_from_args", "start_server", "variable_placement", "GreedyLoadBalancingStrategy",
+__all__ = ["Cluster", "add_cluster_args", "cluster_from_args", "start_server", "variable_placement", "create_local_global_step", "GreedyLoadBalancingStrategy",
            "byte_size_load_fn", "tf1_names_for_tensorpack", "make_distributed_trainer"]
 
 
@@ -101,6 +101,16 @@ def variable_placement(cluster):
     return tf.train.replica_device_setter(worker_device="/job:worker/task:%d" % cluster.task_index, cluster=spec)
 
 
+def create_local_global_step():
+    """Create ``global_step`` as a LOCAL variable: each worker counts its own (synchronous) steps.
+
+    TensorPack means it to be local but builds it in a fresh root scope that drops its local-variable getter,
+    so non-chief workers would wait forever for a global step that only they can initialise.
+    """
+    return tf.get_variable("global_step", [], tf.int64, tf.zeros_initializer(), trainable=False,
+                           collections=[tf.GraphKeys.LOCAL_VARIABLES, tf.GraphKeys.GLOBAL_STEP])
+
+
 def byte_size_load_fn(op):
     """Load of a variable op for ps placement: the byte size of its first output (0 if unknown)."""
     shape = op.outputs[0].get_shape()
@@ -159,10 +169,11 @@ def _replicated_builder_class():
     from tensorpack.utils.argtools import memoized
 
     class AveragingReplicatedBuilder(DistributedReplicatedBuilder):
-        """TensorPack 0.11's distributed replicated builder, applying the tower-AVERAGED gradients to the ps.
+        """TensorPack 0.11's distributed replicated builder with two fixes.
 
-        (0.11's ``build`` zips the raw per-tower gradient lists with the variables instead of the averages it
-        just computed, which fails for one tower and mismatches gradients and variables for several.)
+        It applies the tower-AVERAGED gradients to the ps (0.11's ``build`` zips the raw per-tower gradient
+        lists with the variables, which fails for one tower and mismatches them for several), and it puts
+        barriers around the initial ps -> tower copy.
         """
 
         def build(self, get_grad_fn, get_opt_fn):
@@ -183,8 +194,12 @@ def _replicated_builder_class():
                 self._shadow_model_vars = self._shadow_model_variables(self._shadow_vars)
             main_fetch = tf.group(*var_update_ops, name="main_fetches")
             train_op = self._add_sync_queues_and_barrier("post_copy_barrier", [main_fetch])
-            with tf.name_scope("initial_sync_variables"):
-                initial_sync_op = self._get_initial_sync_op()
+            # 0.11 copies ps -> towers with no barrier, so a late worker could copy after another worker's first
+            # update (or before the chief restored a checkpoint): wait for all workers before and after the copy
+            ready = self._add_sync_queues_and_barrier("before_initial_sync", [])
+            with tf.control_dependencies([ready]), tf.name_scope("initial_sync_variables"):
+                copy_op = self._get_initial_sync_op()
+            initial_sync_op = self._add_sync_queues_and_barrier("after_initial_sync", [copy_op])
             model_sync_op = None
             if self._shadow_model_vars and self.is_chief:
                 with tf.name_scope("sync_model_variables"):

@@ -25,10 +25,9 @@ import subprocess
 from common.tf1 import tf
 from common import distributed, resume
 from common.callbacks import NaNGuard, record_tower_cost
-from tensorpack import (DistributedTrainerReplicated, EstimatedTimeLeft, ModelSaver, RunOp,
+from tensorpack import (EstimatedTimeLeft, ModelSaver, RunOp,
                         ScheduledHyperParamSetter, SimpleTrainer, SyncMultiGPUTrainerParameterServer,
                         SyncMultiGPUTrainerReplicated, TFDatasetInput, logger)
-from tensorpack.graph_builder.utils import override_to_local_variable
 from tensorpack.input_source import InputSource
 from tensorpack.tfutils.common import get_default_sess_config, get_global_step_var
 from tensorpack.tfutils.sesscreate import NewSessionCreator
@@ -198,18 +197,31 @@ def _resume_point(logdir, steps_per_epoch):
     return path, resume.checkpoint_step(path) // steps_per_epoch + 1
 
 
-def _callbacks(trainer, lr_schedule, lr_interp, lr_step_based, max_to_keep, resumed_step, guard, extra):
+def _callbacks(lr_schedule, lr_interp, lr_step_based, max_to_keep, reset_step, guard, extra):
     cbs = [ModelSaver(max_to_keep=max_to_keep), EstimatedTimeLeft(), guard]
     if lr_schedule:
         cbs.append(ScheduledHyperParamSetter("learning_rate", [tuple(p) for p in lr_schedule],
                                              interp=lr_interp, step_based=lr_step_based))
-    if resumed_step and isinstance(trainer, DistributedTrainerReplicated):
-        # the distributed replicated trainer keeps the global step local: put it back where it was
+    if reset_step:
+        # distributed workers keep a local global step, not in the checkpoint: put it back where it was
         gs = get_global_step_var()
-        cb = RunOp(lambda: tf.assign(gs, tf.maximum(gs, resumed_step)), run_before=True, run_as_trigger=False)
+        cb = RunOp(lambda: tf.assign(gs, tf.maximum(gs, reset_step)), run_before=True, run_as_trigger=False)
         cb.chief_only = False
         cbs.append(cb)
     return cbs + list(extra)
+
+
+def _build(model, dataset, towers, trainer, server, cluster, post_step):
+    """The trainer with its graph built: towers, optimizer, post_step op (variables of a cluster on its ps)."""
+    if server is not None:
+        distributed.create_local_global_step()
+    with (tf.device(distributed.variable_placement(cluster)) if server is not None else contextlib.nullcontext()):
+        tr = _make_trainer(trainer, towers, server)
+        tr.setup_graph(model.get_input_signature(), _as_input(dataset), record_tower_cost(model.build_graph),
+                       model.get_optimizer)
+        if post_step is not None:
+            _chain_post_step(tr, post_step)
+    return tr
 
 
 def launch_train(model, dataset, logdir, steps_per_epoch, max_epoch, towers, trainer="replicated",
@@ -236,7 +248,7 @@ def launch_train(model, dataset, logdir, steps_per_epoch, max_epoch, towers, tra
     if trainer not in TRAINERS:
         raise ValueError("--trainer %r: expected one of %s" % (trainer, ", ".join(TRAINERS)))
     resume.check_experiment(logdir, experiment)
-    server, names, placement = None, contextlib.nullcontext(), contextlib.nullcontext()
+    server, names = None, contextlib.nullcontext()
     if cluster is not None:
         server = distributed.start_server(cluster, _session_config(len(towers), on_cpu))
         if cluster.job_name == "ps":
@@ -244,19 +256,10 @@ def launch_train(model, dataset, logdir, steps_per_epoch, max_epoch, towers, tra
             server.join()
             return
         names = distributed.tf1_names_for_tensorpack()
-        placement = tf.device(distributed.variable_placement(cluster))
     ckpt, starting_epoch = _resume_point(logdir, steps_per_epoch)
     guard = NaNGuard()
     with names, (tf.device(_gpu_to_cpu) if on_cpu else contextlib.nullcontext()):
-        if server is not None:
-            with override_to_local_variable():
-                get_global_step_var()  # each worker counts its own steps (not a shared ps variable)
-        with placement:
-            tr = _make_trainer(trainer, towers, server)
-            tr.setup_graph(model.get_input_signature(), _as_input(dataset), record_tower_cost(model.build_graph),
-                           model.get_optimizer)
-            if post_step is not None:
-                _chain_post_step(tr, post_step)
+        tr = _build(model, dataset, towers, trainer, server, cluster, post_step)
         if ckpt is not None:
             get_global_step_var()  # created here, not later by the step counter, so that the check sees it
             resume.check_checkpoint_matches_graph(ckpt, logdir)
@@ -266,8 +269,8 @@ def launch_train(model, dataset, logdir, steps_per_epoch, max_epoch, towers, tra
         logger.set_logger_dir(logdir if is_chief else os.path.join(logdir, "worker%d" % cluster.task_index), "k")
         if is_chief:
             resume.record_experiment(logdir, experiment)
-        cbs = _callbacks(tr, lr_schedule, lr_interp, lr_step_based, max_to_keep,
-                         resume.checkpoint_step(ckpt) if ckpt else 0, guard, callbacks)
+        reset_step = resume.checkpoint_step(ckpt) if ckpt is not None and server is not None else 0
+        cbs = _callbacks(lr_schedule, lr_interp, lr_step_based, max_to_keep, reset_step, guard, callbacks)
         creator = NewSessionCreator(config=_session_config(len(towers), on_cpu)) if server is None else None
         tr.train_with_defaults(callbacks=cbs, monitors=monitors, session_creator=creator, session_init=session_init,
                                steps_per_epoch=steps_per_epoch, starting_epoch=starting_epoch, max_epoch=max_epoch)

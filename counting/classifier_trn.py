@@ -43,14 +43,16 @@ def run(args, cfg):
     """Train and validate the five linear heads; returns ``{layer: top-1 fraction}`` of the last validation."""
     session_init = _feature_source(args)
     towers = setup_release_devices(args)
+    device = "cpu" if towers.on_cpu else "gpu"  # DALI: mixed JPEG decode and GPU augmentation on a GPU
     record_dir = ensure_records(args.data_dir)
     meta = read_meta(record_dir)
     steps = resolve_max_iters(args, meta["splits"]["train"])
     logdir = args.logdir or experiment_dir(args.ckpt_root, args.exp_name, create=True)
     model = LinearProbeModel(cfg["image_size"], meta["num_classes"], cfg["pool_sizes"], args.opt,
                              args.learning_rate, args.learning_rate_var_name, backbone=args.backbone)
-    train = counting_dataset(record_dir, "train", args.batch_size, cfg, args.reader)
-    val = TFDatasetInput(counting_dataset(record_dir, "validation", args.batch_size, cfg, args.reader, train=False))
+    train = counting_dataset(record_dir, "train", args.batch_size, cfg, args.reader, device=device)
+    val = TFDatasetInput(counting_dataset(record_dir, "validation", args.batch_size, cfg, args.reader, train=False,
+                                           device=device))
     every, last = cfg["eval_every_epochs"], args.epoch
     evaluator = EnableCallbackIf(InferenceRunner(val, accuracy_inferencers()),
                                  lambda cb: cb.epoch_num % every == 0 or cb.epoch_num == last)

@@ -26,12 +26,13 @@ from counting.model import CountingModel
 def run(args, cfg):
     """Train the counting model as ``args``/``cfg`` say; returns the experiment directory."""
     towers = setup_release_devices(args)
+    device = "cpu" if towers.on_cpu else "gpu"  # DALI: mixed JPEG decode and GPU augmentation on a GPU
     record_dir = ensure_records(args.data_dir)
     steps = resolve_max_iters(args, read_meta(record_dir)["splits"]["train"])
     logdir = args.logdir or experiment_dir(args.ckpt_root, args.exp_name, create=True)
     model = CountingModel(args.batch_size, cfg["image_size"], args.logits_dim, args.opt, args.learning_rate,
                           args.learning_rate_var_name, margin=cfg["margin"], backbone=args.backbone)
-    dataset = counting_dataset(record_dir, "train", args.batch_size, cfg, args.reader)
+    dataset = counting_dataset(record_dir, "train", args.batch_size, cfg, args.reader, device=device)
     schedule = counting_lr_schedule(args.epoch, args.learning_rate, **cfg["cnt_schedule"])
     experiment = {"phase": "counter", "net": args.backbone, "logits_dim": args.logits_dim,
                   "image_size": cfg["image_size"]}

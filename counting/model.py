@@ -107,13 +107,15 @@ def tile_distances(phi_d_x, phi_d_y, phi_tiles_x, phi_tiles_y):
             "tile_distance_x_y": tf.reduce_mean(_sq_dist(phi_d_x, phi_d_y))}
 
 
-def count_vectors(views, logits_dim, backbone="alexnet_counting"):
+def count_vectors(views, logits_dim, backbone="alexnet_counting", data_format="NHWC"):
     """phi of each view: one shared-weight AlexNet pass over all views stacked, fc8 (after ReLU) split back.
 
     Equivalent to the release's ten separate calls with reused weights (no batch statistics anywhere).
+    ``views`` are NHWC; ``data_format`` is the layout the backbone computes in.
     """
     sizes = [v.shape.as_list()[0] for v in views]
-    endpoints = get_model(backbone)(tf.concat(views, axis=0), is_training=True, num_classes=logits_dim)
+    endpoints = get_model(backbone)(tf.concat(views, axis=0), is_training=True, num_classes=logits_dim,
+                                    data_format=data_format)
     return tf.split(endpoints["logits"], sizes, axis=0)
 
 

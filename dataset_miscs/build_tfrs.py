@@ -30,19 +30,25 @@ def default_shards(count, split):
     return cap if count >= cap * 300 else max(1, count // MIN_PER_SHARD)
 
 
-def list_image_folder(img_folder):
-    """``(class_dirs, {split: [(path, label, filename)]})`` for an ImageNet-style folder; one-line errors."""
+def _class_dirs(root):
+    return sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)) and not d.startswith("."))
+
+
+def list_image_folder(img_folder, splits=tuple(SPLIT_DIRS)):
+    """``(class_dirs, {split: [(path, label, filename)]})`` for an ImageNet-style folder; one-line errors.
+
+    Classes are the sorted directories of ``train/``; ``splits`` picks which of train / validation to list.
+    """
     if not os.path.isdir(img_folder):
         raise ValueError("image folder %s does not exist" % img_folder)
-    splits = {}
-    classes = None
-    for split, sub in SPLIT_DIRS.items():
-        root = os.path.join(img_folder, sub)
-        if not os.path.isdir(root):
+    for sub in ["train"] + [SPLIT_DIRS[s] for s in splits]:
+        if not os.path.isdir(os.path.join(img_folder, sub)):
             raise ValueError("image folder %s has no %s/ sub-folder" % (img_folder, sub))
-        dirs = sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)) and not d.startswith("."))
-        if classes is None:
-            classes = dirs
+    classes = _class_dirs(os.path.join(img_folder, "train"))
+    listed = {}
+    for split in splits:
+        root = os.path.join(img_folder, SPLIT_DIRS[split])
+        dirs = _class_dirs(root)
         unknown = sorted(set(dirs) - set(classes))
         if unknown:
             raise ValueError("%s has class folders not in train/: %s" % (root, ", ".join(unknown[:5])))
@@ -53,8 +59,8 @@ def list_image_folder(img_folder):
                         if os.path.isfile(os.path.join(root, d, f))]
         if not entries:
             raise ValueError("no image files in %s (expected %s/<class>/<image>)" % (root, root))
-        splits[split] = entries
-    return classes, splits
+        listed[split] = entries
+    return classes, listed
 
 
 def _class_names(img_folder, classes):

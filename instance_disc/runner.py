@@ -39,7 +39,7 @@ def train(cfg, data, logdir, towers, trainer="replicated", cluster=None, epoch_k
                          recompute=recompute)
     launch_train(model, lambda: data.train(batch), logdir, steps, cfg["epochs"], towers, trainer=trainer,
                  lr_schedule=lr_schedule(cfg), callbacks=[monitor], post_step=post_step, cluster=cluster,
-                 experiment=dict(cfg, data=data.name))
+                 experiment=dict({k: v for k, v in cfg.items() if k != "epochs"}, data=data.name))
     return monitor.results
 
 

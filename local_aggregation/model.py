@@ -24,6 +24,7 @@ IMAGENET_LEN = 1281167
 LA_EPS = 1e-7
 EMBED_DIM = 128  # fixed in the release (Decision 4)
 INSTANCE_M = 0.5  # bank momentum, fixed in the release (Decision 4)
+RELEASE_BN_MOMENTUM = 0.997
 # release model_type -> (registry backbone, its options); ResNets are v2, pre-activation (Decision 19)
 MODEL_TYPES = {
     "resnet18": ("resnet18_official", {"version": 2}),
@@ -92,24 +93,32 @@ def la_objective(embedding, bank, cluster_labels, indices, k=4096, t=0.07):
     return la_loss(background_dot, mask, t)
 
 
-def backbone(model_type):
-    """Registry name and options of a release ``model_type`` (one-line error listing the valid ones)."""
+def backbone(model_type, bn_momentum=RELEASE_BN_MOMENTUM):
+    """Registry name and options of a release ``model_type`` (one-line errors for unknown values)."""
     if model_type not in MODEL_TYPES:
         raise ValueError("model_type %r is not supported; valid: %s" % (model_type, ", ".join(MODEL_TYPES)))
-    return MODEL_TYPES[model_type]
+    name, options = MODEL_TYPES[model_type]
+    if bn_momentum != RELEASE_BN_MOMENTUM:
+        if not name.endswith("_official"):
+            raise ValueError("bn_momentum %g: only the ResNets take another BN momentum than %g"
+                             % (bn_momentum, RELEASE_BN_MOMENTUM))
+        options = dict(options, bn_momentum=bn_momentum)
+    return name, options
 
 
 def backbone_endpoints(images, is_training, model_type, width=1, weight_decay=0.0, data_format="NHWC",
-                       num_classes=None):
+                       num_classes=None, bn_momentum=RELEASE_BN_MOMENTUM):
     """The registry backbone of ``model_type`` on normalised NHWC ``images``: its dict of endpoints."""
-    name, options = backbone(model_type)
+    name, options = backbone(model_type, bn_momentum)
     return get_model(name)(images, is_training, num_classes=num_classes, data_format=data_format,
                            weight_decay=weight_decay, width=width, **options)
 
 
-def network_embedding(images, is_training, model_type, width=1, weight_decay=0.0, data_format="NHWC"):
+def network_embedding(images, is_training, model_type, width=1, weight_decay=0.0, data_format="NHWC",
+                      bn_momentum=RELEASE_BN_MOMENTUM):
     """Backbone endpoints plus ``embedding``: its 128-d output, L2-normalised (spec section 6)."""
-    ends = backbone_endpoints(images, is_training, model_type, width, weight_decay, data_format, EMBED_DIM)
+    ends = backbone_endpoints(images, is_training, model_type, width, weight_decay, data_format, EMBED_DIM,
+                              bn_momentum)
     ends["embedding"] = tf.nn.l2_normalize(ends["logits"], axis=1)
     return ends
 
@@ -135,18 +144,19 @@ class InstanceModel(ModelDesc):
     """
 
     def __init__(self, task, model_type, image_size, data_len, instance_k=4096, instance_t=0.07, num_kmeans=1,
-                 weight_decay=1e-4, init_lr=0.03, lr_boundaries=(), width=1, data_format="NHWC"):
+                 weight_decay=1e-4, init_lr=0.03, lr_boundaries=(), width=1, data_format="NHWC",
+                 bn_momentum=RELEASE_BN_MOMENTUM):
         if task not in ("IR", "LA"):
             raise ValueError("task %r: expected IR or LA" % task)
         limit = data_len if task == "LA" else None
         if instance_k < 1 or (limit is not None and instance_k > limit):
             raise ValueError("instance_k %d is outside [1, data_len=%d] (LA's background is the top-k of the bank)"
                              % (instance_k, data_len))
-        backbone(model_type)
+        backbone(model_type, bn_momentum)
         self.task, self.model_type, self.image_size, self.data_len = task, model_type, image_size, data_len
         self.instance_k, self.instance_t, self.num_kmeans = instance_k, instance_t, num_kmeans
         self.weight_decay, self.init_lr, self.lr_boundaries = weight_decay, init_lr, list(lr_boundaries)
-        self.width, self.data_format = width, data_format
+        self.width, self.data_format, self.bn_momentum = width, data_format, bn_momentum
         self.bank = self.label_bank = self.cluster_labels = None
 
     def inputs(self):
@@ -157,7 +167,7 @@ class InstanceModel(ModelDesc):
     def embed(self, image, is_training):
         """The L2-normalised ``[B, 128]`` embedding (and the backbone endpoints) of normalised images."""
         return network_embedding(image, is_training, self.model_type, self.width,
-                                 self.weight_decay if is_training else 0.0, self.data_format)
+                                 self.weight_decay if is_training else 0.0, self.data_format, self.bn_momentum)
 
     def build_graph(self, image, label, index):
         self.bank = MemoryBank("instance", self.data_len, EMBED_DIM, momentum=INSTANCE_M, seed=0)

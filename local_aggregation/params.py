@@ -46,6 +46,7 @@ PRETRAIN_FLAGS = [
     ("db_name", str, "la_pub", "first part of the save path"),
     ("col_name", str, "test", "second part of the save path"),
     ("knn_k", int, 200, "K of the extra weighted kNN metric"),
+    ("bn_momentum", float, 0.997, "BN moving-average momentum of the ResNets (the release: 0.997)"),
 ] + _COMMON_FLAGS
 
 TRANSFER_FLAGS = [

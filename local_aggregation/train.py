@@ -62,7 +62,7 @@ def run(args):
         return logdir
     model = InstanceModel(args.task, args.model_type, args.image_size, data_len, args.instance_k, args.instance_t,
                           len(ks), args.weight_decay, args.init_lr, parse_int_list(args.lr_boundaries, "lr_boundaries"),
-                          args.width, "NHWC" if towers.on_cpu else "NCHW")
+                          args.width, "NHWC" if towers.on_cpu else "NCHW", args.bn_momentum)
     per_tower = args.batch_size // len(towers)
     num_classes = int(read_meta(record_dir)["num_classes"])
     callbacks = [KnnMonitor(model, lambda: make_validation_dataset(record_dir, args), num_classes, args.fre_valid,
@@ -72,7 +72,7 @@ def run(args):
     if args.train_num_steps is not None:
         callbacks.append(StopAtStep(args.train_num_steps))
     experiment = {k: getattr(args, k) for k in ("exp_id", "task", "model_type", "kmeans_k", "instance_k", "width",
-                                                 "image_size")}
+                                                 "image_size", "bn_momentum")}
     experiment["data_len"] = data_len
     launch_train(model, lambda: make_train_dataset(record_dir, args, per_tower), logdir, save_every, max_epoch,
                  towers, trainer=args.trainer, callbacks=callbacks,

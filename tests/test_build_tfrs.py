@@ -31,7 +31,8 @@ def read_records(record_dir, split):
 
 def expected_list(image_dir, sub, seed):
     classes = sorted(os.listdir(os.path.join(image_dir, "train")))
-    items = [(c + "/" + f, k) for k, c in enumerate(classes) for f in sorted(os.listdir(os.path.join(image_dir, sub, c)))]
+    items = [(c + "/" + f, k) for k, c in enumerate(classes)
+             for f in sorted(os.listdir(os.path.join(image_dir, sub, c)))]
     if seed is not None:
         np.random.seed(seed)
         items = [tuple(x) for x in np.random.permutation(np.array(items, dtype=object))]
@@ -76,7 +77,8 @@ def test_shard_plans_worked_values():
     places = shard_plan(10, 4, "train", "places")
     assert [p[0] for p in places] == ["train-%05d-00004" % i for i in range(5)] and places[-1][1:] == (8, 10)
     assert (default_shards(1281167, "train"), default_shards(50000, "validation")) == (1024, 128)
-    assert (default_shards(10000, "train"), default_shards(1000, "validation"), default_shards(40, "train")) == (20, 2, 1)
+    assert (default_shards(10000, "train"), default_shards(1000, "validation")) == (20, 2)
+    assert default_shards(40, "train") == 1
     with pytest.raises(ValueError, match="unknown shard layout 'x'"):
         shard_plan(5, 1, "train", "x")
 
@@ -189,3 +191,40 @@ def test_command_line_errors_and_workers(toy_image_dir, tmp_path):
     assert ok.returncode == 0, ok.stderr
     assert "train: 160 images in 3 shards (3 written" in ok.stdout
     assert json.load(open(out / "meta.json"))["splits"] == {"train": 160, "validation": 40}
+
+
+def test_places_builder_from_csv_lists(toy_image_dir, tmp_path):
+    from dataset_miscs.build_tfrs_places import IMAGE_ROOT, build_places
+    root = tmp_path / "base" / IMAGE_ROOT
+    srcs = sorted(glob_files(toy_image_dir))[:11]
+    rels = ["%s/%s/%02d.jpg" % (c[0], c, k) for k, c in enumerate(["abbey", "bar", "canyon"] * 4)][:11]
+    for src, rel in zip(srcs, rels):
+        os.makedirs(os.path.dirname(root / rel), exist_ok=True)
+        shutil.copy(src, root / rel)
+    labels = {"abbey": 0, "bar": 1, "canyon": 2}
+    csv = tmp_path / "csv"
+    csv.mkdir()
+    lines = ["%s %d" % (r, labels[r.split("/")[1]]) for r in rels]
+    (csv / "train_places205.csv").write_text("\n".join(lines[:9] + ["garbage-line"]) + "\n")
+    (csv / "val_places205.csv").write_text("\n".join(lines[9:]) + "\n")
+    logs = []
+    out = tmp_path / "out"
+    assert build_places(str(out), str(csv), str(tmp_path / "base"), run=False, log=logs.append) == \
+        {"train": 9, "validation": 2} and not out.exists()
+    build_places(str(out), str(csv), str(tmp_path / "base"), run=True, train_shards=4, val_shards=2, workers=1,
+                 log=logs.append)
+    assert any("skipped line 10" in m and "garbage-line" in m for m in logs)
+    shards = ["train-%05d-00004" % i for i in range(5)] + ["validation-00000-00002", "validation-00001-00002"]
+    assert sorted(os.listdir(out)) == ["idx", "labels.txt", "meta.json"] + shards
+    recs = read_records(str(out), "train")
+    order = np.random.RandomState(0).permutation(9)
+    assert [r[3] for r in recs] == [rels[i] for i in order] and [r[2] for r in recs] == list(range(9))
+    assert [r[1] for r in recs] == [labels[rels[i].split("/")[1]] for i in order]
+    assert [r[3] for r in read_records(str(out), "validation")] == rels[9:]
+    assert read_meta(str(out))["class_names"] == ["a/abbey", "b/bar", "c/canyon"]
+    with pytest.raises(ValueError, match="Places205 list .*nowhere/train_places205.csv does not exist"):
+        build_places(str(out), str(tmp_path / "nowhere"), str(tmp_path))
+
+
+def glob_files(image_dir):
+    return [os.path.join(d, f) for d, _, fs in os.walk(os.path.join(image_dir, "train")) for f in fs]

@@ -121,3 +121,16 @@ def test_conv_restore_refuses_another_architecture(tmp_path):
             m.build_graph(tf.zeros([1, 72, 72, 3]), tf.zeros([1], tf.int64), tf.zeros([1], tf.int64))
         with pytest.raises(ValueError, match="not a counting AlexNet: alexnet_v2/conv1/W has shape"):
             ConvWeightsInit(str(tmp_path / "model-1"))._setup_graph()
+
+
+def test_bench_step_is_registered_and_builds_the_counting_loss():
+    import argparse
+    from bench.step import list_steps
+    from counting.bench_step import counting_step
+    assert "counting" in list_steps()
+    args = argparse.Namespace(model="alexnet_counting", num_classes=8, image_size=72, data_format="NHWC")
+    with tf.Graph().as_default():
+        loss = counting_step(tf.zeros([4, 72, 72, 3]), tf.zeros([4], tf.int64), args)
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            assert sess.run(loss) == pytest.approx(20.0)

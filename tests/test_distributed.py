@@ -142,8 +142,9 @@ class DumpVariables(Callback):
         self.path = path
 
     def _after_train(self):
-        names = ["W", "b", "tower0/W", "global_step"]
         graph = tf.get_default_graph()
+        names = [n for n in ["W", "b", "tower0/W", "global_step"] if n + ":0" in
+                 {t.name for op in graph.get_operations() for t in op.outputs}]
         values = self.trainer.sess.run([graph.get_tensor_by_name(n + ":0") for n in names])
         with open(self.path, "w") as f:
             json.dump({n: np.asarray(v).tolist() for n, v in zip(names, values)}, f)
@@ -164,6 +165,7 @@ def main():
 
     with tf.Graph().as_default():
         train.launch_train(TinySGD(), dataset, args.logdir, STEPS_PER_EPOCH, EPOCHS, towers, cluster=cluster,
+                           trainer=args.trainer,
                            callbacks=[DumpVariables(args.out)] if args.out else [], experiment="tiny-dist")
 
 

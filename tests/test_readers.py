@@ -60,7 +60,7 @@ def test_apply_jitter_composes_in_the_given_order():
     rng = np.random.RandomState(1)
     for _ in range(3):
         img = rand_image(rng)
-        factors = np.float32([rng.uniform(0.6, 1.4), rng.uniform(0.6, 1.4), rng.uniform(0.6, 1.4), rng.uniform(-.4, .4)])
+        factors = np.float32(list(rng.uniform(0.6, 1.4, 3)) + [rng.uniform(-0.4, 0.4)])
         order = rng.permutation(4).astype(np.int32)
         expect = img
         for k in order:
@@ -128,17 +128,17 @@ def np_rrc_window(rng, h, w, scale, ratio):
 def test_random_resized_crop_window_against_numpy():
     rng = np.random.RandomState(5)
     scale, ratio = (0.2, 1.0), (3 / 4, 4 / 3)
-    for h, w in ((1, 100), (100, 1), (3, 3)):  # nothing fits in a sliver: the centred fallback
+    for h, w in ((1, 100), (100, 1)):  # nothing fits in a sliver: the centred fallback
         expect = np_rrc_window(rng, h, w, scale, ratio)
-        if h != 3:
-            assert tuple(run(lambda: A.random_resized_crop_window(h, w, scale, ratio, seed=1))) == expect
+        assert tuple(run(lambda: A.random_resized_crop_window(h, w, scale, ratio, seed=1))) == expect
     with tf.Graph().as_default(), tf.Session() as sess:
         win = A.random_resized_crop_window(60, 90, scale, ratio, seed=7)
         got = np.array([sess.run(win) for _ in range(400)])
     ref = np.array([np_rrc_window(rng, 60, 90, scale, ratio) for _ in range(400)])
     y, x, ch, cw = got.T
     assert (y >= 0).all() and (x >= 0).all() and (y + ch <= 60).all() and (x + cw <= 90).all()
-    for stat in (lambda a: a[:, 2] * a[:, 3] / 5400.0, lambda a: np.log(a[:, 3] / a[:, 2]), lambda a: a[:, 0] + a[:, 2] / 2):
+    stats = (lambda a: a[:, 2] * a[:, 3] / 5400.0, lambda a: np.log(a[:, 3] / a[:, 2]), lambda a: a[:, 0] + a[:, 2] / 2)
+    for stat in stats:
         assert abs(stat(got).mean() - stat(ref).mean()) < 4 * stat(ref).std() / math.sqrt(400)
 
 

@@ -126,7 +126,7 @@ def resize_shorter(image, shorter, interpolation="bilinear"):
 
 
 def center_crop(image, size):
-    """Central ``size`` x ``size`` crop at offsets ``round((H - size) / 2)``, ``round((W - size) / 2)`` (torchvision)."""
+    """Central ``size`` x ``size`` crop at offsets ``round((H - size) / 2)``, ``round((W - size) / 2)``."""
     shape = tf.shape(image)
     y = tf.cast(tf.round(tf.cast(shape[0] - size, tf.float32) / 2.0), tf.int32)
     x = tf.cast(tf.round(tf.cast(shape[1] - size, tf.float32) / 2.0), tf.int32)

@@ -119,7 +119,8 @@ def dali_dataset(record_dir, split, batch_size, augment, shuffle, repeat, num_sh
     shape = [batch_size, 3, side, side] if augment.layout == "NCHW" else [batch_size, side, side, 3]
     pipe = build_pipeline(files, augment, batch_size, shuffle, repeat, num_shards, shard_index, seed, device)
     with tf.device("/gpu:%d" % shard_index if device == "gpu" else "/cpu:0"):
-        ds = dali_tf.DALIDataset(pipeline=pipe, batch_size=batch_size, output_shapes=(shape, [batch_size], [batch_size]),
+        ds = dali_tf.DALIDataset(pipeline=pipe, batch_size=batch_size,
+                                 output_shapes=(shape, [batch_size], [batch_size]),
                                  output_dtypes=(tf.float32 if augment.normalize else tf.uint8, tf.int64, tf.int64),
                                  device_id=pipe.device_id)
         if repeat:

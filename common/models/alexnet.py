@@ -49,8 +49,9 @@ def alexnet_counting(images, is_training, num_classes=None, data_format="NHWC", 
     non-negative counting feature. Keys ``fc_6``..``fc_8`` alias ``fc6``..``fc8`` (the original's tensor names).
     """
     ends = {}
+    glorot = tf.glorot_uniform_initializer()
     with tf.variable_scope("alexnet_v2", reuse=tf.AUTO_REUSE), \
-            argscope([Conv2D, FullyConnected], activation=tf.nn.relu, kernel_initializer=tf.glorot_uniform_initializer()):
+            argscope([Conv2D, FullyConnected], activation=tf.nn.relu, kernel_initializer=glorot):
         x = ends["conv1"] = Conv2D("conv1", images, 96, 11, strides=4)
         x = ends["pool1"] = MaxPooling("pool1", x, 3, strides=2, padding="SAME")
         x = ends["conv2"] = Conv2D("conv2", x, 256, 5)

@@ -15,8 +15,9 @@ def kernel_weight_decay(weight_decay):
 
     def getter(getter, *args, **kwargs):
         var = getter(*args, **kwargs)
-        if var.op.name.endswith("/W"):
-            kernels.setdefault(var.op.name, var)
+        name = kwargs.get("name", args[0] if args else "")
+        if name.endswith("/W"):
+            kernels.setdefault(name, var)
         return var
 
     with tf.variable_scope(tf.get_variable_scope(), custom_getter=getter, auxiliary_name_scope=False):

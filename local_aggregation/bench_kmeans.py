@@ -1,0 +1,36 @@
+"""Time LA's per-epoch clustering: ``--runs`` faiss k-means runs of ``--k`` clusters on a random N x 128 bank.
+
+    python -m local_aggregation.bench_kmeans                      # res18_LA: 10 x 30000 on 1,281,167 rows
+    python -m local_aggregation.bench_kmeans --n 100000 --k 1000 --runs 1
+"""
+import argparse
+import time
+
+import faiss
+import numpy as np
+
+from local_aggregation.clustering import run_kmeans
+
+
+def main(argv=None):
+    """Print one table row per run and the total: device, rows, k, seconds."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, default=1281167, help="bank rows")
+    parser.add_argument("--k", type=int, default=30000, help="clusters per run")
+    parser.add_argument("--runs", type=int, default=10, help="k-means runs (seeds 1234 + r)")
+    args = parser.parse_args(argv)
+    bank = np.random.RandomState(0).randn(args.n, 128).astype(np.float32)
+    bank /= np.linalg.norm(bank, axis=1, keepdims=True)
+    device = "GPU (%d)" % faiss.get_num_gpus() if faiss.get_num_gpus() else "CPU"
+    print("| run | device | rows | k | seconds |\n|---|---|---|---|---|")
+    total = 0.0
+    for run in range(args.runs):
+        start = time.time()
+        run_kmeans(bank, [args.k], seed=1234 + run)
+        total += time.time() - start
+        print("| %d | %s | %d | %d | %.2f |" % (run, device, args.n, args.k, time.time() - start), flush=True)
+    print("| all | %s | %d | %d x %d | %.2f |" % (device, args.n, args.runs, args.k, total))
+
+
+if __name__ == "__main__":
+    main()

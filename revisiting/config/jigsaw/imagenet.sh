@@ -1,0 +1,5 @@
+#!/bin/sh
+# Jigsaw puzzles, ResNet50 v1 x8 (release: config/jigsaw/imagenet.sh).
+# Usage: revisiting/config/jigsaw/imagenet.sh --workdir DIR --dataset_dir RECORDS [--gpu 0,1,...] [--run_eval] [any train_and_eval.py flag]
+ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
+exec "${PYTHON:-python}" "$ROOT/revisiting/train_and_eval.py" --config "$ROOT/exp_configs/revisiting.json:jigsaw" "$@"

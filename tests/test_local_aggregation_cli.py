@@ -1,0 +1,110 @@
+"""The release's command lines on the toy records: IR -> LA -> ImageNet / Places205 transfer, resume, bad input."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from common import train as common_train
+from local_aggregation import train, train_transfer
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = ["--batch_size", "16", "--test_batch_size", "20", "--fre_cache_filter", "4", "--fre_valid", "4"]
+
+
+def _cli(script, config, record_dir, cache, *extra):
+    cmd = [sys.executable, os.path.join("local_aggregation", script), "--config", config, "--image_dir", record_dir,
+           "--gpu", "0", "--cache_dir", cache] + TINY + list(extra)
+    out = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+    assert out.returncode == 0, out.stdout[-3000:]
+    return out.stdout
+
+
+def _ckpts(cache, exp):
+    folder = os.path.join(cache, "models", *exp.split("/"))
+    return sorted(int(f[len("model-"):-len(".index")]) for f in os.listdir(folder) if f.endswith(".index"))
+
+
+@pytest.fixture(scope="module")
+def chain(toy_record_dir, tmp_path_factory):
+    """IR (6 steps) then LA (to step 10) with the release's commands and the toy configs."""
+    cache = str(tmp_path_factory.mktemp("la_cli"))
+    ir_log = _cli("train.py", "exp_configs/la_final.json:toy_IR", toy_record_dir, cache, "--train_num_steps", "6")
+    la_log = _cli("train.py", "exp_configs/la_final.json:toy_LA", toy_record_dir, cache, "--load_step", "6",
+                  "--train_num_steps", "10", "--kmeans_k", "8,5", "--instance_k", "64")
+    return cache, ir_log, la_log
+
+
+@pytest.mark.slow
+def test_ir_then_la_continue_the_global_step(chain):
+    cache, ir_log, la_log = chain
+    assert _ckpts(cache, "la_toy/test/toy_IR") == [4, 6]
+    assert _ckpts(cache, "la_toy/test/toy_LA") == [10]  # epochs of 4 steps counted from the loaded step 6
+    assert "Start training with global_step=6" in la_log
+    assert la_log.count("k-means [8, 5] on 160 bank rows") == 1  # at the start; the 10-step epoch ends at the end
+    with open(os.path.join(cache, "models", "la_toy", "test", "toy_LA", "val_log.txt")) as f:
+        rows = [json.loads(line) for line in f]
+    assert [r["step"] for r in rows] == [8, 10] and all(0 <= r["nn1_top1"] <= 1 for r in rows)
+
+
+@pytest.mark.slow
+def test_la_resumes_with_bank_labels_and_step(chain, toy_record_dir):
+    cache = chain[0]
+    log = _cli("train.py", "exp_configs/la_final.json:toy_LA", toy_record_dir, cache, "--load_step", "6",
+               "--train_num_steps", "12", "--kmeans_k", "8,5", "--instance_k", "64")
+    assert "Resuming from" in log and "Start training with global_step=10" in log
+    assert "k-means [8, 5] on 160 bank rows" in log
+    assert _ckpts(cache, "la_toy/test/toy_LA")[-1] == 12
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("config,save_exp", [
+    ("la_trans_final.json:toy_trans", "la_toy/trans_test/toy_LA"),
+    ("la_plc_trans_final.json:plc_trans_res18_LA", "la_pub/plc_trans_test/res18_LA")])
+def test_transfer_writes_per_layer_table(chain, toy_record_dir, config, save_exp):
+    cache = chain[0]
+    extra = ["--load_exp", "la_toy/test/toy_LA", "--load_step", "10", "--train_num_steps", "14"]
+    if config.startswith("la_plc"):  # the Places205 config, scaled to the toy backbone and its 10 classes
+        extra += ["--num_classes", "10", "--width", "0.25", "--image_size", "32"]
+    log = _cli("train_transfer.py", "exp_configs/" + config, toy_record_dir, cache, *extra)
+    assert "Start training with global_step=10" in log
+    folder = os.path.join(cache, "models", *save_exp.split("/"))
+    with open(os.path.join(folder, "results.json")) as f:
+        results = json.load(f)["results"]
+    assert list(results) == ["1", "3", "5", "7", "9"] and all(0 <= r["top1"] <= 1 for r in results.values())
+    assert os.path.getsize(os.path.join(folder, "results.png")) > 0
+
+
+def _error(capsys, main, argv):
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert e.value.code == 2 and len(err) == 1 and err[0].startswith("error: "), err
+    return err[0]
+
+
+@pytest.mark.parametrize("extra,message", [
+    (["--load_exp", "la_toy/test/missing", "--load_step", "6"], "load_exp la_toy/test/missing: no checkpoint model-6"),
+    (["--data_len", "1281167"], "data_len 1281167 differs from the 160 training images"),
+    (["--kmeans_k", "10,300"], "kmeans_k 300 is outside [1, data_len=160]"),
+    (["--gpu", "0,1", "--batch_size", "63"], "batch_size 63 is not divisible by the 2 tower(s)"),
+    (["--gpu", "a"], "--gpu a: expected comma-separated GPU ids")])
+def test_bad_pretraining_input_is_one_error_line(capsys, toy_record_dir, tmp_path, extra, message):
+    argv = ["--config", "exp_configs/la_final.json:toy_LA", "--image_dir", toy_record_dir, "--gpu", "0",
+            "--cache_dir", str(tmp_path), "--load_step", "6", "--kmeans_k", "8", "--instance_k", "64"]
+    assert message in _error(capsys, train.main, argv + extra)
+    assert not os.listdir(str(tmp_path))  # nothing written
+
+
+def test_gpu_ids_beyond_the_machine(capsys, monkeypatch, toy_record_dir, tmp_path):
+    monkeypatch.setattr(common_train, "_physical_gpu_ids", lambda: [0])
+    argv = ["--config", "exp_configs/la_final.json:toy_IR", "--image_dir", toy_record_dir, "--gpu", "0,3",
+            "--cache_dir", str(tmp_path)]
+    assert "GPU 3 does not exist" in _error(capsys, train.main, argv)
+
+
+def test_places_run_on_imagenet_records_is_refused(capsys, toy_record_dir, tmp_path):
+    argv = ["--config", "exp_configs/la_plc_trans_final.json:plc_trans_res18_LA", "--image_dir", toy_record_dir,
+            "--gpu", "0", "--cache_dir", str(tmp_path)]
+    assert "num_classes 205 differs from the 10 classes" in _error(capsys, train_transfer.main, argv)

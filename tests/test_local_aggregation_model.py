@@ -1,0 +1,61 @@
+"""LR schedule, embedding network, 10-crop views and argument checks of the LA model pieces."""
+import numpy as np
+import pytest
+
+from common.tf1 import tf
+from local_aggregation.augmentation import ten_crops, train_augment
+from local_aggregation.model import InstanceModel, backbone, network_embedding, release_lr
+from tensorpack.tfutils.common import get_global_step_var
+
+
+@pytest.mark.parametrize("step,lr", [(1600000, 0.03), (1600001, 0.003), (1873411, 0.003), (1873412, 0.0003)])
+def test_release_lr_at_res18_la_boundaries(step, lr):
+    with tf.Graph().as_default():
+        value = release_lr(0.03, [1600000, 1873411])
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            get_global_step_var().load(step, sess)
+            assert sess.run(value) == pytest.approx(lr)
+
+
+def test_embedding_rows_are_unit_norm():
+    images = np.random.RandomState(0).randn(3, 32, 32, 3).astype(np.float32)
+    with tf.Graph().as_default():
+        ends = network_embedding(tf.constant(images), False, "resnet18", width=0.25)
+        assert "ending_point_9" in ends and ends["embedding"].shape.as_list() == [3, 128]
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            emb = sess.run(ends["embedding"])
+    np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1.0, rtol=1e-5)
+
+
+def test_ten_crops_match_numpy():
+    images = np.random.RandomState(1).rand(2, 9, 9, 3).astype(np.float32)
+    with tf.Graph().as_default(), tf.Session() as sess:
+        got = sess.run(ten_crops(tf.constant(images), 5)).reshape(2, 10, 5, 5, 3)
+    views = [images[:, y:y + 5, x:x + 5] for y, x in ((2, 2), (0, 0), (0, 4), (4, 0), (4, 4))]
+    views += [v[:, :, ::-1] for v in views]
+    np.testing.assert_array_equal(got, np.stack(views, axis=1))
+
+
+def test_argument_errors_name_the_value():
+    with pytest.raises(ValueError, match="instance_k 300 is outside"):
+        InstanceModel("LA", "resnet18", 32, 200, instance_k=300)
+    with pytest.raises(ValueError, match="task 'XX'"):
+        InstanceModel("XX", "resnet18", 32, 200)
+    with pytest.raises(ValueError, match="model_type 'resnet34' is not supported"):
+        backbone("resnet34")
+    with pytest.raises(ValueError, match="bn_momentum 0.9: only the ResNets"):
+        backbone("vggnet_fx", 0.9)
+    with pytest.raises(ValueError, match="train_crop 'nope'"):
+        train_augment("nope", 224)
+    assert backbone("resnet50") == ("resnet50_official", {"version": 2})
+    assert backbone("alexnet_bn_no_drop")[0] == "alexnet_la" and backbone("vggnet_fx")[0] == "vgg16_la"
+
+
+def test_default_augmentation_is_the_release_one():
+    cfg = train_augment("default", 224)
+    assert (cfg.crop, cfg.scale, cfg.grayscale_prob, cfg.grayscale_first, cfg.flip) == \
+        ("random_resized", (0.2, 1.0), 0.2, True, True)
+    assert cfg.color_jitter == (0.4, 0.4, 0.4, 0.4) and cfg.interpolation == "area"
+    assert train_augment("alexnet_crop_flip", 224).crop == "random"
