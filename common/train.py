@@ -205,7 +205,7 @@ def _callbacks(lr_schedule, lr_interp, lr_step_based, max_to_keep, reset_step, g
     if reset_step:
         # distributed workers keep a local global step, not in the checkpoint: put it back where it was
         gs = get_global_step_var()
-        cb = RunOp(lambda: tf.assign(gs, tf.maximum(gs, reset_step)), run_before=True, run_as_trigger=False)
+        cb = RunOp(lambda: tf.assign(gs, tf.maximum(gs, reset_step)).op, run_before=True, run_as_trigger=False)
         cb.chief_only = False
         cbs.append(cb)
     return cbs + list(extra)

@@ -17,10 +17,9 @@ from tensorpack import TFDatasetInput
 from tensorpack.callbacks import EnableCallbackIf, InferenceRunner, ScheduledHyperParamSetter
 
 from common.config import ConfigError
-from common.data.records import ensure_records, read_meta
 from common.train import launch_train
 from counting.conv_restore import ConvWeightsInit, counting_checkpoint
-from counting.data import counting_dataset
+from counting.data import counting_dataset, open_records
 from counting.flags import experiment_dir, parse_flags, resolve_max_iters, setup_release_devices
 from counting.lr_schedules import classifier_lr_schedule
 from counting.probe_model import LinearProbeModel, accuracy_inferencers
@@ -44,8 +43,7 @@ def run(args, cfg):
     session_init = _feature_source(args)
     towers = setup_release_devices(args)
     device = "cpu" if towers.on_cpu else "gpu"  # DALI: mixed JPEG decode and GPU augmentation on a GPU
-    record_dir = ensure_records(args.data_dir)
-    meta = read_meta(record_dir)
+    record_dir, meta = open_records(args.data_dir)
     steps = resolve_max_iters(args, meta["splits"]["train"])
     logdir = args.logdir or experiment_dir(args.ckpt_root, args.exp_name, create=True)
     model = LinearProbeModel(cfg["image_size"], meta["num_classes"], cfg["pool_sizes"], args.opt,

@@ -15,9 +15,8 @@ from tensorpack.callbacks import ScheduledHyperParamSetter
 
 from common import resume
 from common.config import ConfigError
-from common.data.records import ensure_records, read_meta
 from common.train import launch_train
-from counting.data import counting_dataset
+from counting.data import counting_dataset, open_records
 from counting.flags import experiment_dir, parse_flags, resolve_max_iters, setup_release_devices, write_args_json
 from counting.lr_schedules import counting_lr_schedule
 from counting.model import CountingModel
@@ -27,8 +26,8 @@ def run(args, cfg):
     """Train the counting model as ``args``/``cfg`` say; returns the experiment directory."""
     towers = setup_release_devices(args)
     device = "cpu" if towers.on_cpu else "gpu"  # DALI: mixed JPEG decode and GPU augmentation on a GPU
-    record_dir = ensure_records(args.data_dir)
-    steps = resolve_max_iters(args, read_meta(record_dir)["splits"]["train"])
+    record_dir, meta = open_records(args.data_dir)
+    steps = resolve_max_iters(args, meta["splits"]["train"])
     logdir = args.logdir or experiment_dir(args.ckpt_root, args.exp_name, create=True)
     model = CountingModel(args.batch_size, cfg["image_size"], args.logits_dim, args.opt, args.learning_rate,
                           args.learning_rate_var_name, margin=cfg["margin"], backbone=args.backbone)

@@ -6,8 +6,18 @@ mean/std normalisation, horizontal flip. Validation: shorter side to ``resize_si
 """
 from common.data.augment import AugmentConfig
 from common.data.input import make_dataset
+from common.data.records import ensure_records, read_meta
 
-__all__ = ["train_augment", "val_augment", "counting_dataset"]
+__all__ = ["train_augment", "val_augment", "counting_dataset", "open_records"]
+
+
+def open_records(data_dir):
+    """``(record_dir, meta)`` for ``--data_dir`` (records, or a JPEG folder built once); errors name the flag."""
+    try:
+        record_dir = ensure_records(data_dir)
+        return record_dir, read_meta(record_dir)
+    except ValueError as e:
+        raise ValueError("--data_dir: %s" % e)
 
 
 def train_augment(cfg):

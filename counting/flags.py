@@ -13,11 +13,11 @@ from tensorpack import logger
 from common.config import ConfigError, add_config_args, load_config
 from common.train import _physical_gpu_ids, add_train_args, setup_devices  # request: make it public
 
-__all__ = ["DEFAULT_CONFIG", "OPTIMIZERS", "build_parser", "parse_flags", "experiment_dir", "resolve_max_iters",
-           "num_devices", "write_args_json",
-           "setup_release_devices"]
+__all__ = ["CONFIG_FILE", "DEFAULT_CONFIG", "OPTIMIZERS", "build_parser", "parse_flags", "experiment_dir",
+           "resolve_max_iters", "num_devices", "write_args_json", "setup_release_devices"]
 
-DEFAULT_CONFIG = "exp_configs/counting.json:imagenet_alexnet"
+CONFIG_FILE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "exp_configs", "counting.json")
+DEFAULT_CONFIG = CONFIG_FILE + ":imagenet_alexnet"
 OPTIMIZERS = ("momentum", "adam", "gd", "rms", "adadelta")
 NETS = {"alexnet": "alexnet_counting", "alexnet_counting": "alexnet_counting"}
 
@@ -102,7 +102,8 @@ def setup_release_devices(args):
     same per-tower batch semantics; the substitution is logged.
     """
     if args.gpu and not args.cpu_towers and not _physical_gpu_ids():
-        logger.warn("no GPU on this machine: --gpu %s runs as %d tower(s) on the CPU" % (args.gpu, num_devices(args.gpu)))
+        logger.warn("no GPU on this machine: --gpu %s runs as %d tower(s) on the CPU"
+                    % (args.gpu, num_devices(args.gpu)))
         args.cpu_towers, args.gpu = num_devices(args.gpu), ""
     return setup_devices(args)
 

@@ -1,4 +1,4 @@
-"""The counting pretext task: x/y pairing, the randomly resized whole image D(.), the 2x2 tiles T_j(.), and the loss.
+"""Counting model: x/y pairing, the randomly resized whole image D(.), the 2x2 tiles T_j(.), phi and the loss.
 
 Spec sections 4.1-4.5: a tower batch of B images is split into x = rows 0..B/2-1 and y = rows B/2..B-1;
 each image is downsampled to half size with one of five resize methods drawn per sample, and cut into
@@ -14,7 +14,7 @@ from common.tf1 import tf
 from counting.optimizers import learning_rate_variable, make_optimizer
 
 __all__ = ["RESIZE_METHODS", "RESIZE_THRESHOLDS", "split_pairs", "resize_like_tf2", "random_downsample",
-           "tiles", "counting_loss", "tile_distances", "count_vectors", "CountingModel"]
+           "tiles", "counting_loss", "tile_distances", "count_vectors", "counting_tower", "CountingModel"]
 
 # Per-sample method choice of the release: r ~ U[0,1), r < 0.2 bilinear, < 0.4 lanczos5, < 0.6 area,
 # < 0.8 nearest, else bicubic.
@@ -119,6 +119,19 @@ def count_vectors(views, logits_dim, backbone="alexnet_counting", data_format="N
     return tf.split(endpoints["logits"], sizes, axis=0)
 
 
+def counting_tower(imgs, logits_dim, margin=10.0, backbone="alexnet_counting", data_format="NHWC"):
+    """One tower of spec 4.1-4.5 on a ``[B, S, S, 3]`` batch; returns ``(loss, pair, unpair, phi)``.
+
+    ``phi`` lists the ten count vectors: D_x, D_y, T_x1..T_x4, T_y1..T_y4.
+    """
+    x, y = split_pairs(imgs)
+    half = imgs.shape.as_list()[1] // 2
+    views = [random_downsample(x, half)[0], random_downsample(y, half)[0]] + tiles(x) + tiles(y)
+    phi = count_vectors(views, logits_dim, backbone, data_format)
+    loss, pair, unpair = counting_loss(phi[0], phi[1], phi[2:6], phi[6:10], margin)
+    return loss, pair, unpair, phi
+
+
 class CountingModel(ModelDesc):
     """Phase 1 (``Counter_Model``, ``linear_classifier=False``): the counting loss on one tower batch."""
 
@@ -134,12 +147,8 @@ class CountingModel(ModelDesc):
                 tf.TensorSpec([self.batch_size], tf.int64, "index")]
 
     def build_graph(self, imgs, label, index):
-        x, y = split_pairs(imgs)
-        d_x, _ = random_downsample(x, self.image_size // 2)
-        d_y, _ = random_downsample(y, self.image_size // 2)
-        phi = count_vectors([d_x, d_y] + tiles(x) + tiles(y), self.logits_dim, self.backbone)
+        loss, pair, unpair, phi = counting_tower(imgs, self.logits_dim, self.margin, self.backbone)
         phi_d_x, phi_d_y, phi_t_x, phi_t_y = phi[0], phi[1], phi[2:6], phi[6:10]
-        loss, pair, unpair = counting_loss(phi_d_x, phi_d_y, phi_t_x, phi_t_y, self.margin)
         loss = tf.identity(loss, name="loss_sum")
         if get_current_tower_context().is_main_training_tower:
             scalars = {"loss/loss": loss, "loss/pair": pair, "loss/unpair": unpair,

@@ -13,12 +13,12 @@ import time
 
 from common.tf1 import tf
 from counting import classifier_trn, counter_trn
-from counting.flags import parse_flags
+from counting.flags import CONFIG_FILE, parse_flags
 from counting.report import format_table, reference_columns, write_probe_report
 
 __all__ = ["run"]
 
-CONFIG = "exp_configs/counting.json:toy"
+CONFIG = CONFIG_FILE + ":toy"
 
 
 def _phase(script, phase, argv):

@@ -5,6 +5,7 @@ training images under the test transform; the bank itself is never overwritten b
 """
 import json
 import os
+import sys
 
 from tensorpack import Callback, logger
 from tensorpack.tfutils.tower import PredictTowerContext
@@ -88,6 +89,8 @@ class KnnMonitor(Callback):
         self.results["epoch%d_knn%d_top1" % (self.epoch_num, self.epoch_k)] = acc["top1"]
 
     def _after_train(self):
+        if sys.exc_info()[0] is not None:  # training failed: nothing to evaluate, nothing to write
+            return
         self.results.update(_final_results(self.trainer.sess, self.val, self.train, self.cfg, self.n_data,
                                            self.num_classes, self.recompute))
         logger.info("kNN results: %s" % json.dumps(self.results, sort_keys=True))

@@ -37,9 +37,10 @@ def train(cfg, data, logdir, towers, trainer="replicated", cluster=None, epoch_k
                               gather_from_towers(trainer_, "features"), gather_from_towers(trainer_, "label"))
     monitor = KnnMonitor(cfg, data.n_train, data.num_classes, data.val, data.train_eval, epoch_k=epoch_k,
                          recompute=recompute)
-    launch_train(model, lambda: data.train(batch), logdir, steps, cfg["epochs"], towers, trainer=trainer,
-                 lr_schedule=lr_schedule(cfg), callbacks=[monitor], post_step=post_step, cluster=cluster,
-                 experiment=dict({k: v for k, v in cfg.items() if k != "epochs"}, data=data.name))
+    with tf.Graph().as_default():  # a fresh graph per run, so that runs can follow each other in one process
+        launch_train(model, lambda: data.train(batch), logdir, steps, cfg["epochs"], towers, trainer=trainer,
+                     lr_schedule=lr_schedule(cfg), callbacks=[monitor], post_step=post_step, cluster=cluster,
+                     experiment=dict({k: v for k, v in cfg.items() if k != "epochs"}, data=data.name))
     return monitor.results
 
 
@@ -74,6 +75,15 @@ def train_logdir(args, checkpoint):
     return os.path.dirname(checkpoint)
 
 
+def _op_error_line(message):
+    """The informative line of a TensorFlow run-time error (the failed assertion, else the first line)."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    for line in lines:
+        if line.startswith("assertion failed:") or "out of range" in line or "not in [" in line:
+            return line.split(" [Condition")[0].replace("assertion failed: ", "").strip("[]")
+    return lines[0] if lines else message
+
+
 def run_cli(fn, args):
     """Run ``fn(args)``; bad input ends with one ``error: ...`` line on stderr and exit status 2."""
     try:
@@ -81,6 +91,6 @@ def run_cli(fn, args):
     except (ValueError, ConfigError, FloatingPointError) as e:
         message = str(e)
     except tf.errors.OpError as e:
-        message = e.message.strip().splitlines()[0]
+        message = _op_error_line(e.message)
     print("error: %s" % message, file=sys.stderr)
     sys.exit(2)

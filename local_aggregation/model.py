@@ -1,6 +1,6 @@
-"""Instance Recognition (NCE) and Local Aggregation objectives against a memory bank (spec section 8).
+"""The release's ``instance_model.py``: IR (NCE) and LA objectives against a memory bank (spec section 8),
+the embedding network (registry backbone -> 128-d -> L2 norm) and the TensorPack ``InstanceModel``.
 
-Also the embedding network (registry backbone -> 128-d -> L2 norm) and the TensorPack ``InstanceModel``.
 Scores are ``P(j | f) = exp(v_j . f / t) / Z`` with the release's constant partition function
 ``Z = 2876934.2 / 1281167 * N`` (never estimated from data, Decision 5).
 """
@@ -15,9 +15,9 @@ from common.tf1 import tf
 from common.train import gather_from_towers
 from local_aggregation.clustering import cluster_labels_variable
 
-__all__ = ["IMAGENET_Z", "IMAGENET_LEN", "LA_EPS", "partition_z", "ir_loss", "la_loss", "cluster_close_mask",
-           "ir_objective", "la_objective", "EMBED_DIM", "INSTANCE_M", "MODEL_TYPES", "backbone", "backbone_endpoints", "network_embedding", "release_lr",
-           "InstanceModel"]
+__all__ = ["IMAGENET_Z", "IMAGENET_LEN", "LA_EPS", "EMBED_DIM", "INSTANCE_M", "RELEASE_BN_MOMENTUM", "MODEL_TYPES",
+           "partition_z", "ir_loss", "la_loss", "cluster_close_mask", "ir_objective", "la_objective", "backbone",
+           "backbone_endpoints", "network_embedding", "release_lr", "InstanceModel"]
 
 IMAGENET_Z = 2876934.2
 IMAGENET_LEN = 1281167

@@ -147,7 +147,7 @@ def _task_setup(cfg, workdir):
     """(task model_fn, net) with the jigsaw permutation file placed next to the checkpoints."""
     if cfg["task"] == "jigsaw":
         cfg["permutations_file"] = cfg.get("permutations_file") or os.path.join(workdir, PERMUTATIONS_FILE)
-        ensure_permutations(cfg["permutations_file"])
+        ensure_permutations(cfg["permutations_file"], n=int(cfg.get("num_permutations") or 100))
     net = get_net(cfg["architecture"], cfg["filters_factor"], cfg["mode"], cfg["last_relu"], cfg["weight_decay"],
                   cfg["task"])
     return get_task(cfg["task"]), net

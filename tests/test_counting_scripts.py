@@ -86,7 +86,7 @@ def test_bad_input_errors(toy_record_dir, tmp_path, capsys):
     line = _error_line(counter_trn.main, base + ["--exp_name", "c", "--batch_size", "5"], capsys)
     assert "--batch_size 5" in line and "even" in line
     line = _error_line(counter_trn.main, base + ["--exp_name", "c", "--data_dir", str(tmp_path)], capsys)
-    assert line.startswith("error: ") and str(tmp_path) in line
+    assert line.startswith("error: --data_dir: ") and str(tmp_path) in line
     line = _error_line(classifier_trn.main, base + ["--exp_name", "p", "--pretrained", "--cnt_exp_name", "nope",
                                                     "--data_dir", toy_record_dir], capsys)
     assert line.startswith("error: --cnt_exp_name") and "nope" in line

@@ -102,35 +102,53 @@ def _free_ports(n):
     return ports
 
 
-@pytest.mark.slow
-def test_two_workers_and_one_ps_agree(tmp_path):
-    ps_port, w0, w1 = _free_ports(3)
-    common = [sys.executable, os.path.abspath(__file__), "--logdir", str(tmp_path / "log"),
-              "--ps_hosts", "127.0.0.1:%d" % ps_port, "--worker_hosts", "127.0.0.1:%d,127.0.0.1:%d" % (w0, w1)]
-    logs = [open(str(tmp_path / ("%s.txt" % n)), "w") for n in ("ps", "w0", "w1")]
-    procs = [subprocess.Popen(common + ["--job_name", "ps", "--task_index", "0"], cwd=ROOT, stdout=logs[0],
-                              stderr=subprocess.STDOUT)]
+def _run_workers(tmp_path, common, tag, extra=()):
+    """Start both workers, wait for them, return their JSON dumps."""
+    procs = []
     try:
         for i in range(2):
+            log = open(str(tmp_path / ("%s_w%d.txt" % (tag, i))), "w")
             procs.append(subprocess.Popen(common + ["--job_name", "worker", "--task_index", str(i), "--out",
-                                                    str(tmp_path / ("w%d.json" % i))],
-                                          cwd=ROOT, stdout=logs[i + 1], stderr=subprocess.STDOUT))
-        for i, p in enumerate(procs[1:]):
-            assert p.wait(timeout=240) == 0, open(str(tmp_path / ("w%d.txt" % i))).read()[-3000:]
+                                                    str(tmp_path / ("%s_w%d.json" % (tag, i)))] + list(extra),
+                                          cwd=ROOT, stdout=log, stderr=subprocess.STDOUT))
+        for i, p in enumerate(procs):
+            assert p.wait(timeout=240) == 0, open(str(tmp_path / ("%s_w%d.txt" % (tag, i)))).read()[-3000:]
     finally:
         for p in procs:
             if p.poll() is None:
                 p.kill()
                 p.wait()
-    results = [json.load(open(str(tmp_path / ("w%d.json" % i)))) for i in range(2)]
-    w_ref, b_ref = numpy_two_worker_sgd(STEPS_PER_EPOCH * EPOCHS)
+    return [json.load(open(str(tmp_path / ("%s_w%d.json" % (tag, i))))) for i in range(2)]
+
+
+def _check_workers(results, steps):
+    w_ref, b_ref = numpy_two_worker_sgd(steps)
     for r in results:
-        assert r["global_step"] == STEPS_PER_EPOCH * EPOCHS
+        assert r["global_step"] == steps
         np.testing.assert_allclose(np.ravel(r["W"]), np.ravel(r["tower0/W"]), rtol=1e-6)
         np.testing.assert_allclose(np.ravel(r["W"]), w_ref, rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(np.ravel(r["b"]), [b_ref], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(results[0]["tower0/W"], results[1]["tower0/W"], rtol=1e-6)
-    assert os.path.basename(tf.train.latest_checkpoint(str(tmp_path / "log"))) == "model-4"
+
+
+@pytest.mark.slow
+def test_two_workers_and_one_ps_agree_and_resume(tmp_path):
+    ps_port, w0, w1 = _free_ports(3)
+    common = [sys.executable, os.path.abspath(__file__), "--logdir", str(tmp_path / "log"),
+              "--ps_hosts", "127.0.0.1:%d" % ps_port, "--worker_hosts", "127.0.0.1:%d,127.0.0.1:%d" % (w0, w1)]
+    ps = subprocess.Popen(common + ["--job_name", "ps", "--task_index", "0"], cwd=ROOT,
+                          stdout=open(str(tmp_path / "ps.txt"), "w"), stderr=subprocess.STDOUT)
+    try:
+        _check_workers(_run_workers(tmp_path, common, "first"), STEPS_PER_EPOCH * EPOCHS)
+        assert os.path.basename(tf.train.latest_checkpoint(str(tmp_path / "log"))) == "model-4"
+        # relaunch with one more epoch: the chief restores model-4, both workers continue at step 4
+        # (the input restarts, but 4 steps are exactly one pass over each worker's shard)
+        _check_workers(_run_workers(tmp_path, common, "resumed", ["--epochs", str(EPOCHS + 1)]),
+                       STEPS_PER_EPOCH * (EPOCHS + 1))
+    finally:
+        ps.kill()
+        ps.wait()
+    assert os.path.basename(tf.train.latest_checkpoint(str(tmp_path / "log"))) == "model-6"
 
 
 class DumpVariables(Callback):
@@ -154,6 +172,7 @@ def main():
     """One process of the 2-worker + 1-ps test (workers read shard ``task_index`` of the rows)."""
     parser = train.add_train_args(argparse.ArgumentParser())
     parser.add_argument("--out", default="")
+    parser.add_argument("--epochs", type=int, default=EPOCHS)
     args = parser.parse_args()
     towers = train.setup_devices(args)
     cluster = distributed.cluster_from_args(args)
@@ -164,7 +183,7 @@ def main():
             .repeat().batch(BATCH, drop_remainder=True)
 
     with tf.Graph().as_default():
-        train.launch_train(TinySGD(), dataset, args.logdir, STEPS_PER_EPOCH, EPOCHS, towers, cluster=cluster,
+        train.launch_train(TinySGD(), dataset, args.logdir, STEPS_PER_EPOCH, args.epochs, towers, cluster=cluster,
                            trainer=args.trainer,
                            callbacks=[DumpVariables(args.out)] if args.out else [], experiment="tiny-dist")
 

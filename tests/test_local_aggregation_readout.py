@@ -61,3 +61,18 @@ def test_layer_keys_by_index_and_by_name():
     assert list(layer_poolers(ends, ["conv1", "0"])) == ["conv1", "ending_point_0"]
     with pytest.raises(ValueError, match="layer '7' not found"):
         endpoint_name(ends, "7")
+
+
+@pytest.mark.parametrize("model_type,layers,sizes", [
+    ("resnet18", "1,3,5,7,9", [50176, 50176, 100352, 50176, 25088]),
+    ("resnet50", "1,4,8,14,17", [50176, 50176, 100352, 50176, 100352]),
+    ("alexnet_bn_no_drop", "conv1,conv2,conv3,conv4,conv5", [186624, 129792, 55296, 55296, 36864]),
+    ("vggnet_fx", "0,1,2,3,4", [200704, 100352, 50176, 100352, 100352])])
+def test_transfer_feature_sizes_of_the_four_backbones(model_type, layers, sizes):
+    from local_aggregation.model import network_embedding
+    with tf.Graph().as_default():
+        ends = network_embedding(tf.zeros([1, 224, 224, 3]), False, model_type)
+        assert ends["embedding"].shape.as_list() == [1, 128]
+        got = [flatten(pool(ends[name])).shape.as_list()[1]
+               for name, pool in layer_poolers(ends, layers.split(",")).items()]
+    assert got == sizes

@@ -19,7 +19,8 @@ RNG = np.random.RandomState(0)
 
 
 def built(name, num_classes=1000, size=224, data_format="NHWC", **options):
-    """(trainable parameters, {endpoint: shape without batch}, number of weight-decay terms) of one build."""
+    """(trainable parameters, {endpoint: shape without batch}, weight-decay terms, parameters without the
+    ``logits`` layer) of one build."""
     return _built(name, num_classes, size, data_format, tuple(sorted(options.items())))
 
 
@@ -31,7 +32,9 @@ def _built(name, num_classes, size, data_format, options):
         ends = get_model(name)(images, False, num_classes=num_classes, data_format=data_format, weight_decay=1e-4,
                                **options)
         shapes = {k: v.shape.as_list()[1:] for k, v in ends.items()}
-        return count_parameters(), shapes, len(tf.get_collection(tf.GraphKeys.REGULARIZATION_LOSSES))
+        trunk = [v for v in tf.trainable_variables() if not v.op.name.startswith("logits/")]
+        return (count_parameters(), shapes, len(tf.get_collection(tf.GraphKeys.REGULARIZATION_LOSSES)),
+                count_parameters(trunk))
 
 
 def conv_params(k, c_in, c_out, bias=True, bn=False):
@@ -107,7 +110,7 @@ SPEC_COUNTS = [
     ("alexnet_counting", 1000, 128, {}, 34066792), ("alexnet_counting", 128, 128, {}, 30494208),
     ("alexnet_counting", None, 128, {}, 3747200),
     # revisiting 1.5: the x4 (standard) ResNet50 v1, exact
-    ("resnet50_official", 1000, 224, {"version": 1}, 25557032),
+    ("resnet50_official", 1000, 224, {"version": 1, "width": 1.0}, 25557032),
 ]
 
 
@@ -117,15 +120,17 @@ def test_spec_parameter_counts(name, num_classes, size, options, expected):
     assert built(name, num_classes, size, **options)[0] == expected
 
 
-REVISITING_TABLE = [  # (version, filters_factor, head, millions) from revisiting spec 1.5
-    (1, 1, None, 1.481), (1, 1, 1000, 1.994), (2, 1, None, 1.479), (2, 1, 1000, 1.992), (1, 4, None, 23.508),
-    (2, 4, None, 23.500), (2, 4, 1000, 25.549), (2, 8, 1000, 97.989), (2, 12, 1000, 217.319), (2, 16, 1000, 383.540)]
+REVISITING_TABLE = [  # (version, filters_factor, millions without head, with a 1000-way head): revisiting 1.5
+    (1, 1, 1.481, 1.994), (2, 1, 1.479, 1.992), (1, 4, 23.508, 25.557), (2, 4, 23.500, 25.549),
+    (2, 8, None, 97.989), (2, 12, None, 217.319), (2, 16, None, 383.540)]
 
 
-@pytest.mark.parametrize("version,factor,num_classes,millions", REVISITING_TABLE)
-def test_revisiting_resnet50_widths(version, factor, num_classes, millions):
-    params = built("resnet50_official", num_classes, 224, version=version, width=factor / 4)[0]
-    assert round(params / 1e6, 3) == millions
+@pytest.mark.parametrize("version,factor,trunk,total", REVISITING_TABLE)
+def test_revisiting_resnet50_widths(version, factor, trunk, total):
+    params, _, _, trunk_params = built("resnet50_official", 1000, 224, version=version, width=factor / 4)
+    assert round(params / 1e6, 3) == total and params - trunk_params == 2048 * factor // 4 * 1000 + 1000
+    if trunk is not None:
+        assert round(trunk_params / 1e6, 3) == trunk
 
 
 def test_revisiting_vgg19_count_from_layer_table():
@@ -154,27 +159,27 @@ def test_la_alexnet_and_vgg_counts_from_layer_tables():
 # ---------------------------------------------------------------- endpoint shapes (spec values)
 
 def test_classification_shapes():
-    _, s, _ = built("resnet50")
+    _, s, _, _ = built("resnet50")
     assert s["conv1"] == [112, 112, 64] and s["pool1"] == [56, 56, 64]
     assert [s["conv%d" % i] for i in range(2, 6)] == [[56, 56, 256], [28, 28, 512], [14, 14, 1024], [7, 7, 2048]]
     assert s["pre_logits"] == [2048] and s["logits"] == [1000]
-    _, s, _ = built("resnet18")
+    _, s, _, _ = built("resnet18")
     assert [s["conv%d" % i][2] for i in range(2, 6)] == [64, 128, 256, 512] and s["pre_logits"] == [512]
-    _, s, _ = built("alexnet")
+    _, s, _, _ = built("alexnet")
     assert [s[k][:2] for k in ("conv1", "pool1", "pool2", "pool5")] == [[55, 55], [27, 27], [13, 13], [6, 6]]
     assert s["pool5"] == [6, 6, 256]
-    _, s, _ = built("zfnet_bn")
+    _, s, _, _ = built("zfnet_bn")
     assert s["conv1"][:2] == [110, 110] and s["conv2"][:2] == [26, 26] and s["pool5"] == [6, 6, 256]
-    _, s, _ = built("vgg19")
+    _, s, _, _ = built("vgg19")
     assert [s["pool%d" % i][0] for i in range(1, 6)] == [112, 56, 28, 14, 7] and s["pool5"] == [7, 7, 512]
 
 
 def test_counting_shapes_at_128_and_256():
-    _, s, _ = built("alexnet_counting", 1000, 128)
+    _, s, _, _ = built("alexnet_counting", 1000, 128)
     assert [s[k] for k in ("conv1", "pool1", "conv2", "pool2", "conv3", "conv4", "conv5", "pool5")] == \
         [[32, 32, 96], [16, 16, 96], [16, 16, 256], [8, 8, 256], [8, 8, 384], [8, 8, 384], [8, 8, 256], [3, 3, 256]]
     assert s["fc_6"] == s["fc7"] == [4096] and s["fc8"] == s["logits"] == [1000]
-    _, s, _ = built("alexnet_counting", None, 256)
+    _, s, _, _ = built("alexnet_counting", None, 256)
     assert [s["conv%d" % i] for i in range(1, 6)] == \
         [[64, 64, 96], [32, 32, 256], [16, 16, 384], [16, 16, 384], [16, 16, 256]]
     assert "fc6" not in s and "logits" not in s
@@ -185,37 +190,37 @@ def test_counting_shapes_at_128_and_256():
     (50, [(64, 56), (64, 56), (256, 56), (256, 56), (256, 56)] + [(512, 28)] * 4 + [(1024, 14)] * 6 +
      [(2048, 7)] * 3)])
 def test_la_ending_points_nchw(depth, expected):
-    _, s, _ = built("resnet%d_official" % depth, 128, 224, data_format="NCHW")
+    _, s, _, _ = built("resnet%d_official" % depth, 128, 224, data_format="NCHW")
     points = sorted((k for k in s if k.startswith("ending_point_")), key=lambda k: int(k.split("_")[-1]))
     assert [tuple(s[k][:2]) for k in points] == expected and s[points[-1]][1] == 7
     assert s["logits"] == [128]
 
 
 def test_la_vgg_and_alexnet_endpoints():
-    _, s, _ = built("vgg16_la", 128)
+    _, s, _, _ = built("vgg16_la", 128)
     assert [s["ending_point_%d" % i] for i in range(5)] == \
         [[224, 224, 64], [112, 112, 128], [56, 56, 256], [28, 28, 512], [14, 14, 512]]
-    _, s, _ = built("alexnet_la", 128)
+    _, s, _, _ = built("alexnet_la", 128)
     assert [s["conv%d" % i] for i in range(1, 6)] == \
         [[54, 54, 64], [26, 26, 192], [12, 12, 384], [12, 12, 384], [12, 12, 256]]
     assert s["fc7"] == [4096] and s["logits"] == [128]
 
 
 def test_revisiting_shapes():
-    _, s, _ = built("resnet50_official", None, 224, version=2, width=0.25)
+    _, s, _, _ = built("resnet50_official", 1000, 224, version=2, width=0.25)
     assert [s[k] for k in ("after_root", "block1", "block2", "block3", "block4", "pre_logits")] == \
         [[56, 56, 16], [56, 56, 64], [28, 28, 128], [14, 14, 256], [7, 7, 512], [512]]
-    _, s, _ = built("resnet50_official", None, 64, version=1, width=0.25, root_conv_stride=1, strides=(2, 2, 1))
+    _, s, _, _ = built("resnet50_official", None, 64, version=1, width=0.25, root_conv_stride=1, strides=(2, 2, 1))
     assert [s[k][:2] for k in ("after_root", "block1", "block2", "block3", "block4")] == \
         [[32, 32], [32, 32], [16, 16], [8, 8], [8, 8]]
-    _, s, _ = built("vgg19_revisiting")
+    _, s, _, _ = built("vgg19_revisiting")
     assert [s["block%d" % i] for i in range(1, 6)] == \
         [[224, 224, 64], [112, 112, 128], [56, 56, 256], [28, 28, 512], [14, 14, 512]]
     assert s["fc6"] == s["pre_logits"] == [1, 1, 4096] and s["logits"] == [1000]
 
 
 def test_cifar_stem_for_instance_discrimination():
-    _, s, _ = built("resnet18", 128, 32, stem="cifar", width=0.25)
+    _, s, _, _ = built("resnet18", 128, 32, stem="cifar", width=0.25)
     assert s["conv1"] == [32, 32, 16] and "pool1" not in s
     assert [s["conv%d" % i][:2] for i in range(2, 6)] == [[32, 32], [16, 16], [8, 8], [4, 4]]
 

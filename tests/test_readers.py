@@ -2,6 +2,8 @@
 import colorsys
 import io
 import math
+import subprocess
+import sys
 
 import cv2
 import numpy as np
@@ -13,6 +15,7 @@ from common.data.augment import AugmentConfig
 from common.data.input import make_dataset
 from common.data.records import list_shards
 from common.tf1 import tf
+from tests.test_build_tfrs import read_records
 
 GRAY = np.array(A.GRAY_WEIGHTS)
 
@@ -202,7 +205,6 @@ READERS = ("tfdata", "dali")
 
 @pytest.mark.parametrize("reader", READERS)
 def test_one_epoch_covers_every_index_once(toy_record_dir, reader):
-    from tests.test_build_tfrs import read_records
     truth = {r[2]: r[1] for r in read_records(toy_record_dir, "train")}
     images, labels, index = read_epoch(toy_record_dir, "train", 32, RAW, reader=reader, shuffle=True, repeat=False,
                                        drop_remainder=False, seed=1)
@@ -249,6 +251,18 @@ def test_training_stream_repeats_with_full_augmentation(toy_record_dir, reader):
     assert -2.2 < images.min() < -1.0 and 1.5 < images.max() < 2.7 and images.std() > 0.3
 
 
+@pytest.mark.parametrize("reader", READERS)
+def test_batches_have_static_shapes(toy_record_dir, reader):
+    for crop in ("random_resized", "center", "random", "resize"):
+        for layout, shape in (("NHWC", [8, 40, 40, 3]), ("NCHW", [8, 3, 40, 40])):
+            with tf.Graph().as_default():
+                ds = make_dataset(toy_record_dir, "train", 8, AugmentConfig(size=40, crop=crop, layout=layout),
+                                  reader=reader)
+                images, labels, index = tf.data.make_initializable_iterator(ds).get_next()
+            assert images.shape.as_list() == shape and labels.shape.as_list() == index.shape.as_list() == [8]
+            assert (images.dtype, labels.dtype, index.dtype) == (tf.float32, tf.int64, tf.int64)
+
+
 def test_make_dataset_errors(toy_record_dir, tmp_path):
     with pytest.raises(ValueError, match="unknown reader 'torch': expected one of tfdata, dali"):
         make_dataset(toy_record_dir, "train", 4, RAW, reader="torch")
@@ -259,3 +273,17 @@ def test_make_dataset_errors(toy_record_dir, tmp_path):
     with pytest.raises(ValueError, match="no validation-\\* TFRecord shards in %s" % tmp_path):
         make_dataset(str(tmp_path), "validation", 4, RAW)
     assert len(list_shards(toy_record_dir, "train")) == 2
+
+
+@pytest.mark.slow
+def test_input_benchmark_command_line(toy_record_dir):
+    run = subprocess.run([sys.executable, "-m", "bench.input", "--data", toy_record_dir, "--images", "64", "--batch",
+                          "16", "--readers", "tfdata,dali"], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    rows = [line for line in run.stdout.splitlines() if line.startswith("| ") and "images/s" not in line]
+    assert [r.split("|")[1].strip().split(" ")[0] for r in rows] == ["opencv", "tfdata", "tfdata", "dali", "dali"]
+    assert all(float(r.split("|")[3]) > 0 for r in rows) and "target <= 1.5" in run.stdout
+    bad = subprocess.run([sys.executable, "-m", "bench.input", "--data", toy_record_dir, "--readers", "torch"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1] == \
+        "error: unknown reader(s) torch: expected tfdata, dali"

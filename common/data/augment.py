@@ -130,7 +130,7 @@ def center_crop(image, size):
     shape = tf.shape(image)
     y = tf.cast(tf.round(tf.cast(shape[0] - size, tf.float32) / 2.0), tf.int32)
     x = tf.cast(tf.round(tf.cast(shape[1] - size, tf.float32) / 2.0), tf.int32)
-    return image[y:y + size, x:x + size]
+    return tf.image.crop_to_bounding_box(image, y, x, size, size)
 
 
 def random_crop(image, size, seed=None):

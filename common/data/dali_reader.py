@@ -91,8 +91,7 @@ def build_pipeline(files, cfg, batch_size, shuffle, repeat, num_shards, shard_in
         return images, labels, index
 
     device_id = shard_index if device == "gpu" else None
-    return pipe(batch_size=batch_size, num_threads=NUM_THREADS, device_id=device_id,
-                seed=-1 if seed is None else seed)
+    return pipe(batch_size=batch_size, num_threads=NUM_THREADS, device_id=device_id, seed=seed)
 
 
 def count_records(files):

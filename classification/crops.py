@@ -1,0 +1,66 @@
+"""Test-time geometry in numpy/OpenCV: shorter-side resize, centre crop, the 10 crops, normalisation.
+
+Images are HxWx3 uint8 RGB arrays. ``ten_crop`` returns the four corner crops and the centre crop followed by
+their horizontal mirrors (the standard AlexNet protocol, spec 5.2).
+"""
+import cv2
+import numpy as np
+
+INTERPOLATION = {"bilinear": cv2.INTER_LINEAR, "bicubic": cv2.INTER_CUBIC, "area": cv2.INTER_AREA}
+
+
+def resize_shorter(image, shorter, interpolation="bicubic"):
+    """Resize so that the shorter side is ``shorter`` (the longer side rounded), keeping the aspect ratio."""
+    h, w = image.shape[:2]
+    scale = float(shorter) / min(h, w)
+    size = (max(shorter, int(round(w * scale))), max(shorter, int(round(h * scale))))
+    if (w, h) == size:
+        return image
+    return cv2.resize(image, size, interpolation=INTERPOLATION[interpolation])
+
+
+def crop(image, y, x, size):
+    """The ``size`` x ``size`` window at row ``y``, column ``x``."""
+    return image[y:y + size, x:x + size]
+
+
+def center_offsets(height, width, size):
+    """Offsets ``(y, x)`` of the centred ``size`` crop: ``(H - size) // 2``, ``(W - size) // 2``."""
+    if height < size or width < size:
+        raise ValueError("image of %dx%d is smaller than the %d px crop" % (height, width, size))
+    return (height - size) // 2, (width - size) // 2
+
+
+def center_crop(image, size):
+    """The centred ``size`` x ``size`` crop."""
+    y, x = center_offsets(image.shape[0], image.shape[1], size)
+    return crop(image, y, x, size)
+
+
+def ten_crop(image, size):
+    """``[10, size, size, C]``: top-left, top-right, bottom-left, bottom-right, centre, then their mirrors."""
+    h, w = image.shape[:2]
+    cy, cx = center_offsets(h, w, size)
+    five = [crop(image, y, x, size) for y, x in ((0, 0), (0, w - size), (h - size, 0), (h - size, w - size),
+                                                  (cy, cx))]
+    return np.stack(five + [c[:, ::-1] for c in five])
+
+
+def square_center_crop(image):
+    """The largest centred square of ``image``."""
+    side = min(image.shape[:2])
+    return center_crop(image, side)
+
+
+def normalize(images, mean, std):
+    """float32 ``(images / 255 - mean) / std`` over the last (channel) axis; ``mean``/``std`` in [0, 1] units."""
+    return ((np.asarray(images, np.float32) / 255.0 - np.asarray(mean, np.float32))
+            / np.asarray(std, np.float32)).astype(np.float32)
+
+
+def test_views(image, size, shorter, crops=1, interpolation="bicubic"):
+    """uint8 views of one image for evaluation: ``[1, size, size, 3]`` centre crop or ``[10, ...]`` 10-crop."""
+    if crops not in (1, 10):
+        raise ValueError("crops must be 1 or 10, got %r" % crops)
+    resized = resize_shorter(image, shorter, interpolation)
+    return center_crop(resized, size)[None] if crops == 1 else ten_crop(resized, size)

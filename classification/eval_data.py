@@ -1,0 +1,64 @@
+"""Evaluation images straight from the project's TFRecords, decoded with OpenCV (no TF session needed).
+
+``RecordImages`` is a TensorPack DataFlow of ``[rgb uint8 image, label, index]``; ``validation_flow`` turns it
+into normalised centre-crop batches ``[image, label, index]`` for the validation callbacks during training.
+"""
+import cv2
+import numpy as np
+from tensorpack.dataflow import BatchData, DataFlow, MapData, MultiThreadMapData
+
+from classification.crops import normalize, test_views
+from common.data.records import list_shards, read_meta
+from common.tf1 import tf
+
+
+def decode_rgb(encoded, what="image"):
+    """Encoded image bytes -> HxWx3 uint8 RGB; ValueError naming ``what`` if it is not an image."""
+    image = cv2.imdecode(np.frombuffer(encoded, np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise ValueError("%s is not a readable image" % what)
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+class RecordImages(DataFlow):
+    """``[image, label, index]`` of every record of ``split`` in stored order (image: RGB uint8)."""
+
+    def __init__(self, record_dir, split, limit=None):
+        self.files = list_shards(record_dir, split)
+        count = read_meta(record_dir)["splits"][split]
+        self.count = count if limit is None else min(count, limit)
+
+    def __len__(self):
+        return self.count
+
+    def __iter__(self):
+        seen = 0
+        for path in self.files:
+            for serialized in tf.python_io.tf_record_iterator(path):
+                if seen == self.count:
+                    return
+                feat = tf.train.Example.FromString(serialized).features.feature
+                name = feat["filename"].bytes_list.value[0].decode("utf-8")
+                yield [decode_rgb(feat["images"].bytes_list.value[0], "%s record %s" % (path, name)),
+                       feat["labels"].int64_list.value[0], feat["index"].int64_list.value[0]]
+                seen += 1
+
+
+def eval_view_fn(cfg, crops):
+    """``[image, label, index] -> [views (crops x S x S x 3 uint8), label, index]`` with the config's geometry."""
+    def fn(dp):
+        return [test_views(dp[0], cfg["image_size"], cfg["resize_shorter"], crops, cfg["interpolation"])] + dp[1:]
+    return fn
+
+
+def validation_flow(record_dir, cfg, batch_size, threads=2, limit=None):
+    """Normalised centre-crop batches ``[float32 [B, S, S, 3], int64 [B], int64 [B]]`` (last batch smaller)."""
+    views = eval_view_fn(cfg, 1)
+
+    def one(dp):
+        dp = views(dp)
+        return [normalize(dp[0][0], cfg["mean"], cfg["std"]), np.int64(dp[1]), np.int64(dp[2])]
+
+    images = RecordImages(record_dir, "validation", limit)
+    flow = MultiThreadMapData(images, threads, one, strict=True) if threads > 1 else MapData(images, one)
+    return BatchData(flow, batch_size, remainder=True)

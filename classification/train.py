@@ -1,0 +1,118 @@
+"""Train a supervised classifier (AlexNet, ZFNet-BN, ResNet v1/v2, SE-ResNet) on TFRecords, on 1..n devices.
+
+    python classification/train.py --config exp_configs/classification.json:KEY [--gpu 0,1,2,3] [--data TFRS]
+        [--batch TOTAL] [--epochs N] [--logdir DIR] [--set NAME=VALUE ...]
+
+One device: TensorPack's SimpleTrainer; several: SyncMultiGPUTrainerReplicated (``--trainer ps``: parameter
+server); validation top-1/top-5 error every epoch (data-parallel over the towers), checkpoints every epoch plus
+the best one (``min-val-error-top1``), auto-resume from ``--logdir``, TensorBoard, ``stats.json``.
+``--data`` is a record dir or an ImageNet-style image folder (built into records once).
+"""
+import argparse
+import os
+import sys
+
+from tensorpack.callbacks import (ClassificationError, DataParallelInferenceRunner, GPUUtilizationTracker,
+                                  InferenceRunner, MinSaver, ScheduledHyperParamSetter)
+
+from classification.augment import train_augment
+from classification.eval_data import validation_flow
+from classification.model import ClassifierModel
+from classification.predictor import run_info, write_run_info
+from classification.schedule import lr_schedule
+from common.config import ConfigError, add_config_args, config_from_args
+from common.data.input import make_dataset
+from common.data.records import ensure_records, read_meta
+from common.distributed import cluster_from_args
+from common.train import add_train_args, launch_train, per_tower_batch, setup_devices
+
+LRN_MODELS = ("alexnet",)
+
+
+def build_parser():
+    """``--config`` plus the data, batch and launch flags."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_config_args(parser)
+    parser.add_argument("--data", help="TFRecord dir or ImageNet-style folder (default: the config's data)")
+    parser.add_argument("--batch", type=int, help="TOTAL batch over all towers (default: the config's batch)")
+    parser.add_argument("--epochs", type=int, help="number of epochs (default: the config's epochs)")
+    parser.add_argument("--steps_per_epoch", type=int, help="default: training images // total batch")
+    parser.add_argument("--reader", choices=["tfdata", "dali"], help="input pipeline (default: the config's)")
+    parser.add_argument("--data_format", choices=["auto", "NHWC", "NCHW"], default="auto",
+                        help="auto: NCHW on GPUs, NHWC on the CPU and for LRN AlexNet")
+    add_train_args(parser)
+    return parser
+
+
+def resolve_data_format(choice, cfg, on_cpu):
+    """``NCHW`` on GPUs (cuDNN's fast layout), ``NHWC`` on the CPU and for LRN AlexNet, unless chosen."""
+    if choice != "auto":
+        return choice
+    return "NHWC" if on_cpu or cfg["model"] in LRN_MODELS else "NCHW"
+
+
+def check_data(cfg, meta, record_dir):
+    """The records must have the config's number of classes."""
+    if meta["num_classes"] != cfg["num_classes"]:
+        raise ValueError("--data %s has %d classes but the config expects num_classes=%d"
+                         % (record_dir, meta["num_classes"], cfg["num_classes"]))
+
+
+def validation_callbacks(record_dir, cfg, batch, towers):
+    """Top-1/top-5 validation error every epoch: one inference tower, or one per training tower."""
+    infs = [ClassificationError("wrong-top1", "val-error-top1"), ClassificationError("wrong-top5", "val-error-top5")]
+    flow = validation_flow(record_dir, cfg, batch, threads=cfg.get("workers", 2))
+    if len(towers) > 1:
+        return [DataParallelInferenceRunner(flow, infs, list(towers))]
+    return [InferenceRunner(flow, infs)]
+
+
+def train(cfg, record_dir, logdir, towers, total_batch, trainer="replicated", cluster=None, data_format="NHWC",
+          steps_per_epoch=None):
+    """Train ``cfg`` on ``record_dir`` into ``logdir`` (resuming there); returns the logdir."""
+    meta = read_meta(record_dir)
+    check_data(cfg, meta, record_dir)
+    batch = per_tower_batch(total_batch, towers)
+    workers = cluster.num_workers if cluster is not None else 1
+    steps = steps_per_epoch or meta["splits"]["train"] // (total_batch * workers)
+    if steps <= 0:
+        raise ValueError("--batch %d: larger than the %d training images" % (total_batch, meta["splits"]["train"]))
+    augment = train_augment(cfg)
+    shard = dict(num_shards=workers, shard_index=cluster.task_index) if cluster is not None else {}
+
+    def dataset():
+        return make_dataset(record_dir, "train", batch, augment, reader=cfg["reader"], **shard)
+
+    piecewise, warmup = lr_schedule(cfg, total_batch)
+    callbacks = validation_callbacks(record_dir, cfg, cfg["val_batch"], towers)
+    callbacks.append(MinSaver("val-error-top1", checkpoint_dir=logdir))
+    if warmup is not None:
+        callbacks.append(ScheduledHyperParamSetter("learning_rate", warmup, interp="linear"))
+    if not towers.on_cpu:
+        callbacks.append(GPUUtilizationTracker())
+    if cluster is None or cluster.is_chief:
+        write_run_info(logdir, run_info(cfg, meta["class_names"]))
+    launch_train(ClassifierModel(cfg, data_format), dataset, logdir, steps, cfg["epochs"], towers, trainer=trainer,
+                 lr_schedule=piecewise, callbacks=callbacks, cluster=cluster, experiment={"config": cfg})
+    return logdir
+
+
+def main(argv=None):
+    """Entry point; bad input is one ``error:`` line and exit status 2."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        cfg = config_from_args(args, {"epochs": args.epochs, "reader": args.reader})
+        towers = setup_devices(args)
+        record_dir = ensure_records(args.data or cfg["data"])
+        logdir = args.logdir or os.path.join("train_log", "classification-" + args.config.rsplit(":", 1)[1])
+        fmt = resolve_data_format(args.data_format, cfg, towers.on_cpu)
+        train(cfg, record_dir, logdir, towers, args.batch or cfg["batch"], args.trainer, cluster_from_args(args),
+              fmt, args.steps_per_epoch)
+    except (ValueError, ConfigError) as e:
+        parser.exit(2, "error: %s\n" % e)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,129 @@
+"""Build the project's TFRecords from mini-ImageNet as the classification release lays it out.
+
+    python dataset_miscs/build_tfrs_mini_imagenet.py --data_dir data/miniImageNet --image_root IMAGES \
+        --save_dir OUT [--random_seed 0] [--workers W]
+
+``--data_dir`` holds ``labels_to_content.txt`` (one class per line: ``<label> <name>``, or just the name, the
+line number being the label) and the image lists ``train_labels.txt``, ``valid_labels.txt`` (or
+``val_labels.txt``) and optionally ``test_labels.txt``, each line ``<image path> <integer label>`` with paths
+relative to ``--image_root``. Writes train and validation shards into ``--save_dir`` (with ``labels.txt`` and
+``meta.json`` carrying the class names) and, when a test list exists, the test images as the validation split
+of the record dir ``<save_dir>/test``. Every list is checked before anything is written.
+"""
+import argparse
+import json
+import os
+import sys
+
+if __package__ in (None, ""):
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from common.data.fsutil import ensure_writable_dir  # noqa: E402
+from common.data.records import LABELS_FILE, META_FILE  # noqa: E402
+from common.data.writer import build_split  # noqa: E402
+from dataset_miscs.build_tfrs import default_shards  # noqa: E402
+
+CLASS_FILE = "labels_to_content.txt"
+LISTS = {"train": ("train_labels.txt",), "validation": ("valid_labels.txt", "val_labels.txt"),
+         "test": ("test_labels.txt",)}
+TEST_DIR = "test"
+
+
+def read_class_names(path):
+    """Class names by label from ``labels_to_content.txt``; labels must be 0..C-1."""
+    if not os.path.isfile(path):
+        raise ValueError("class name file %s does not exist" % path)
+    names = {}
+    with open(path) as f:
+        lines = [line.strip() for line in f if line.strip()]
+    for n, line in enumerate(lines):
+        head, _, rest = line.partition(" ")
+        label, name = (int(head), rest.strip()) if head.isdigit() and rest.strip() else (n, line)
+        if label in names:
+            raise ValueError("%s line %d: label %d appears twice" % (path, n + 1, label))
+        names[label] = name
+    if sorted(names) != list(range(len(names))):
+        raise ValueError("%s: labels must be 0..%d" % (path, len(names) - 1))
+    return [names[k] for k in range(len(names))]
+
+
+def read_image_list(path, image_root, num_classes):
+    """``[(image path, label, filename)]`` of a ``path label`` list; one-line errors naming file and line."""
+    entries = []
+    with open(path) as f:
+        for n, line in enumerate(f, 1):
+            parts = line.split()
+            if not parts:
+                continue
+            if len(parts) != 2 or not parts[1].lstrip("-").isdigit():
+                raise ValueError("%s line %d: expected '<image path> <integer label>', got %r" % (path, n, line.strip()))
+            label = int(parts[1])
+            if not 0 <= label < num_classes:
+                raise ValueError("%s line %d: label %d outside 0..%d" % (path, n, label, num_classes - 1))
+            image = os.path.join(image_root, parts[0])
+            if not os.path.isfile(image):
+                raise ValueError("%s line %d: image %s does not exist" % (path, n, image))
+            entries.append((image, label, parts[0]))
+    if not entries:
+        raise ValueError("%s lists no images" % path)
+    return entries
+
+
+def find_lists(data_dir):
+    """``{split: list file}`` for train, validation (required) and test (optional)."""
+    found = {}
+    for split, names in LISTS.items():
+        paths = [os.path.join(data_dir, n) for n in names if os.path.isfile(os.path.join(data_dir, n))]
+        if paths:
+            found[split] = paths[0]
+        elif split != "test":
+            raise ValueError("%s has no %s" % (data_dir, " or ".join(names)))
+    return found
+
+
+def _write_meta(save_dir, counts, class_names, source):
+    with open(os.path.join(save_dir, LABELS_FILE), "w") as f:
+        f.writelines("%s %d\n" % (name, k) for k, name in enumerate(class_names))
+    with open(os.path.join(save_dir, META_FILE), "w") as f:
+        json.dump({"splits": counts, "num_classes": len(class_names), "class_names": class_names,
+                   "source": os.path.abspath(source)}, f, indent=1)
+
+
+def build_mini_imagenet(data_dir, image_root, save_dir, random_seed=0, workers=None, log=print):
+    """Check every list, then write ``save_dir`` (train, validation) and ``save_dir/test``; returns save_dir."""
+    class_names = read_class_names(os.path.join(data_dir, CLASS_FILE))
+    lists = {s: read_image_list(p, image_root, len(class_names)) for s, p in find_lists(data_dir).items()}
+    ensure_writable_dir(save_dir, "save dir")
+    counts = {}
+    for split in ("train", "validation"):
+        entries = lists[split]
+        counts[split] = build_split(entries, save_dir, split, default_shards(len(entries), split),
+                                    random_seed if split == "train" else None, workers, log=log)["count"]
+    _write_meta(save_dir, counts, class_names, data_dir)
+    if "test" in lists:
+        test_dir = os.path.join(save_dir, TEST_DIR)
+        ensure_writable_dir(test_dir, "test save dir")
+        count = build_split(lists["test"], test_dir, "validation", default_shards(len(lists["test"]), "validation"),
+                            None, workers, log=log)["count"]
+        _write_meta(test_dir, {"validation": count}, class_names, data_dir)
+    return save_dir
+
+
+def main(argv=None):
+    """Command line entry point."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--data_dir", required=True, help="folder with labels_to_content.txt and the *_labels.txt lists")
+    p.add_argument("--image_root", required=True, help="root the list paths are relative to")
+    p.add_argument("--save_dir", required=True, help="output record directory")
+    p.add_argument("--random_seed", type=int, default=0, help="seed of the train-list permutation")
+    p.add_argument("--workers", type=int, default=None, help="processes (default: all cores for large sets)")
+    args = p.parse_args(argv)
+    try:
+        build_mini_imagenet(args.data_dir, args.image_root, args.save_dir, args.random_seed, args.workers)
+    except ValueError as e:
+        print("error: %s" % e, file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
