@@ -23,7 +23,6 @@ from common.tf1 import tf
 
 WARMUP_BATCHES = 3
 DEFAULT_SIZE = 224
-REPEATS = 3  # timed windows per row; the best one is reported (the machine is shared)
 
 
 def load_encoded(record_dir, split, count):
@@ -37,7 +36,7 @@ def load_encoded(record_dir, split, count):
     return out
 
 
-def opencv_decode_rate(encoded, threads):
+def opencv_decode_rate(encoded, threads, repeats):
     """Best images/s of ``cv2.imdecode`` over ``encoded``, one contiguous chunk per thread; also the shapes."""
     def decode(chunk):
         return [cv2.imdecode(np.frombuffer(buf, np.uint8), cv2.IMREAD_COLOR).shape for buf in chunk]
@@ -46,14 +45,14 @@ def opencv_decode_rate(encoded, threads):
     best = 0.0
     with ThreadPoolExecutor(threads) as pool:
         decode(encoded[:64])
-        for _ in range(REPEATS):
+        for _ in range(repeats):
             start = time.perf_counter()
             shapes = [shape for part in pool.map(decode, chunks) for shape in part]
             best = max(best, len(encoded) / (time.perf_counter() - start))
     return best, shapes
 
 
-def reader_rate(record_dir, split, reader, cfg, batch, images):
+def reader_rate(record_dir, split, reader, cfg, batch, images, repeats):
     """Best images/s of ``make_dataset`` over windows of ``images`` images (after warm-up), repeating the split."""
     steps = max(1, images // batch)
     with tf.Graph().as_default():
@@ -65,7 +64,7 @@ def reader_rate(record_dir, split, reader, cfg, batch, images):
             for _ in range(WARMUP_BATCHES):
                 sess.run(nxt)
             best = 0.0
-            for _ in range(REPEATS):
+            for _ in range(repeats):
                 start = time.perf_counter()
                 for _ in range(steps):
                     sess.run(nxt)
@@ -83,6 +82,7 @@ def main(argv=None):
     p.add_argument("--size", type=int, default=None,
                    help="crop size (default: the images' size when they all share one, else 224)")
     p.add_argument("--threads", type=int, default=os.cpu_count(), help="threads of the raw OpenCV decode")
+    p.add_argument("--repeats", type=int, default=3, help="timed windows per row, the best is reported")
     p.add_argument("--readers", default=",".join(READERS), help="comma-separated subset of %s" % ", ".join(READERS))
     args = p.parse_args(argv)
     try:
@@ -95,7 +95,7 @@ def main(argv=None):
     except ValueError as e:
         print("error: %s" % e, file=sys.stderr)
         return 2
-    raw, shapes = opencv_decode_rate(encoded, args.threads)
+    raw, shapes = opencv_decode_rate(encoded, args.threads, args.repeats)
     same = len(set(shapes)) == 1
     size = args.size or (shapes[0][0] if same else DEFAULT_SIZE)
     decode_cfg = AugmentConfig(size=size, crop="none" if same else "center", normalize=False)
@@ -104,7 +104,8 @@ def main(argv=None):
     rows = [("opencv imdecode (%d threads)" % args.threads, "decode", raw)]
     for reader in readers:
         for name, cfg in (("decode" if same else "decode+center crop", decode_cfg), ("train aug", train_cfg)):
-            rows.append((reader, name, reader_rate(record_dir, args.split, reader, cfg, args.batch, len(encoded))))
+            rows.append((reader, name, reader_rate(record_dir, args.split, reader, cfg, args.batch, len(encoded),
+                                                    args.repeats)))
     print("\n%d images of %s (%s), batch %d, %d CPU cores\n" % (len(encoded), record_dir, args.split, args.batch,
                                                               os.cpu_count()))
     print("| %-28s | %-18s | %10s | %12s |" % ("pipeline", "work", "images/s", "raw / this"))

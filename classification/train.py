@@ -67,6 +67,11 @@ def validation_callbacks(record_dir, cfg, batch, towers):
     return [InferenceRunner(flow, infs)]
 
 
+def experiment(cfg, total_batch):
+    """What identifies a run for auto-resume: the config and total batch (more ``epochs`` may be added later)."""
+    return {"config": {k: v for k, v in cfg.items() if k != "epochs"}, "total_batch": total_batch}
+
+
 def train(cfg, record_dir, logdir, towers, total_batch, trainer="replicated", cluster=None, data_format="NHWC",
           steps_per_epoch=None):
     """Train ``cfg`` on ``record_dir`` into ``logdir`` (resuming there); returns the logdir."""
@@ -93,7 +98,7 @@ def train(cfg, record_dir, logdir, towers, total_batch, trainer="replicated", cl
     if cluster is None or cluster.is_chief:
         write_run_info(logdir, run_info(cfg, meta["class_names"]))
     launch_train(ClassifierModel(cfg, data_format), dataset, logdir, steps, cfg["epochs"], towers, trainer=trainer,
-                 lr_schedule=piecewise, callbacks=callbacks, cluster=cluster, experiment={"config": cfg})
+                 lr_schedule=piecewise, callbacks=callbacks, cluster=cluster, experiment=experiment(cfg, total_batch))
     return logdir
 
 

@@ -16,9 +16,16 @@ import os
 import types
 
 from common.tf1 import tf
+from tensorpack import DistributedTrainerParameterServer, DistributedTrainerReplicated
+from tensorpack.graph_builder import distributed as tp_builder_module
+from tensorpack.graph_builder.distributed import DataParallelBuilder, DistributedReplicatedBuilder
+from tensorpack.tfutils import distributed as tp_session_module
+from tensorpack.graph_builder.utils import allreduce_grads_naive, split_grad_list
+from tensorpack.utils.argtools import memoized
 
-__all__ = ["Cluster", "add_cluster_args", "cluster_from_args", "start_server", "variable_placement", "create_local_global_step", "GreedyLoadBalancingStrategy",
-           "byte_size_load_fn", "tf1_names_for_tensorpack", "make_distributed_trainer"]
+__all__ = ["Cluster", "add_cluster_args", "cluster_from_args", "start_server", "variable_placement",
+           "create_local_global_step", "GreedyLoadBalancingStrategy", "byte_size_load_fn", "tf1_names_for_tensorpack",
+           "AveragingReplicatedBuilder", "make_distributed_trainer"]
 
 
 class Cluster(collections.namedtuple("Cluster", ["ps", "worker", "job_name", "task_index"])):
@@ -148,9 +155,7 @@ class _TF1Namespace(types.ModuleType):
 @contextlib.contextmanager
 def tf1_names_for_tensorpack():
     """Inside: TensorPack's distributed builder and session creator see TF1 names (restored on exit)."""
-    from tensorpack.graph_builder import distributed as builder_module
-    from tensorpack.tfutils import distributed as session_module
-    modules = [builder_module, session_module]
+    modules = [tp_builder_module, tp_session_module]
     saved = [m.tf for m in modules]
     namespace = _TF1Namespace()
     for m in modules:
@@ -162,61 +167,52 @@ def tf1_names_for_tensorpack():
             m.tf = old
 
 
-def _replicated_builder_class():
-    from tensorpack.graph_builder.distributed import DataParallelBuilder, DistributedReplicatedBuilder
-    from tensorpack.graph_builder.utils import allreduce_grads_naive, override_to_local_variable, split_grad_list
-    from tensorpack.tfutils.common import get_global_step_var
-    from tensorpack.utils.argtools import memoized
+class AveragingReplicatedBuilder(DistributedReplicatedBuilder):
+    """TensorPack 0.11's distributed replicated builder with two fixes.
 
-    class AveragingReplicatedBuilder(DistributedReplicatedBuilder):
-        """TensorPack 0.11's distributed replicated builder with two fixes.
+    It applies the tower-AVERAGED gradients to the ps (0.11's ``build`` zips the raw per-tower gradient lists
+    with the variables, which fails for one tower and mismatches them for several), and it puts barriers
+    around the initial ps -> tower copy.
+    """
 
-        It applies the tower-AVERAGED gradients to the ps (0.11's ``build`` zips the raw per-tower gradient
-        lists with the variables, which fails for one tower and mismatches them for several), and it puts
-        barriers around the initial ps -> tower copy.
-        """
-
-        def build(self, get_grad_fn, get_opt_fn):
-            """Return (train op, initial ps -> towers sync op, model-variable sync op or None)."""
-            with override_to_local_variable():
-                get_global_step_var()
-            get_opt_fn = memoized(get_opt_fn)
-            get_opt_fn()  # the optimizer's variables (learning rate) are made outside the towers
-            grad_list = DataParallelBuilder.build_on_towers(self.towers, get_grad_fn, devices=self.raw_devices,
-                                                            use_vs=[True] * len(self.towers))
-            DataParallelBuilder._check_grad_list(grad_list)
-            all_grads, all_vars = split_grad_list(grad_list)
-            averaged = allreduce_grads_naive(all_grads, devices=self.raw_devices)
-            with tf.device(self.param_server_device):
-                ps_var_grads = self._apply_shadow_vars(list(zip(averaged, all_vars[0])))
-                var_update_ops = self._apply_gradients_and_copy(get_opt_fn(), grad_list, ps_var_grads)
-                self._shadow_vars = [v for _, v in ps_var_grads]
-                self._shadow_model_vars = self._shadow_model_variables(self._shadow_vars)
-            main_fetch = tf.group(*var_update_ops, name="main_fetches")
-            train_op = self._add_sync_queues_and_barrier("post_copy_barrier", [main_fetch])
-            # 0.11 copies ps -> towers with no barrier, so a late worker could copy after another worker's first
-            # update (or before the chief restored a checkpoint): wait for all workers before and after the copy
-            ready = self._add_sync_queues_and_barrier("before_initial_sync", [])
-            with tf.control_dependencies([ready]), tf.name_scope("initial_sync_variables"):
-                copy_op = self._get_initial_sync_op()
-            initial_sync_op = self._add_sync_queues_and_barrier("after_initial_sync", [copy_op])
-            model_sync_op = None
-            if self._shadow_model_vars and self.is_chief:
-                with tf.name_scope("sync_model_variables"):
-                    model_sync_op = self._get_sync_model_vars_op()
-            return train_op, initial_sync_op, model_sync_op
-
-    return AveragingReplicatedBuilder
+    def build(self, get_grad_fn, get_opt_fn):
+        """Return (train op, initial ps -> towers sync op, model-variable sync op or None)."""
+        if tf.train.get_global_step() is None:
+            create_local_global_step()
+        get_opt_fn = memoized(get_opt_fn)
+        get_opt_fn()  # the optimizer's variables (learning rate) are made outside the towers
+        grad_list = DataParallelBuilder.build_on_towers(self.towers, get_grad_fn, devices=self.raw_devices,
+                                                        use_vs=[True] * len(self.towers))
+        DataParallelBuilder._check_grad_list(grad_list)
+        all_grads, all_vars = split_grad_list(grad_list)
+        averaged = allreduce_grads_naive(all_grads, devices=self.raw_devices)
+        with tf.device(self.param_server_device):
+            ps_var_grads = self._apply_shadow_vars(list(zip(averaged, all_vars[0])))
+            var_update_ops = self._apply_gradients_and_copy(get_opt_fn(), grad_list, ps_var_grads)
+            self._shadow_vars = [v for _, v in ps_var_grads]
+            self._shadow_model_vars = self._shadow_model_variables(self._shadow_vars)
+        main_fetch = tf.group(*var_update_ops, name="main_fetches")
+        train_op = self._add_sync_queues_and_barrier("post_copy_barrier", [main_fetch])
+        # 0.11 copies ps -> towers with no barrier, so a late worker could copy after another worker's first
+        # update (or before the chief restored a checkpoint): wait for all workers before and after the copy
+        ready = self._add_sync_queues_and_barrier("before_initial_sync", [])
+        with tf.control_dependencies([ready]), tf.name_scope("initial_sync_variables"):
+            copy_op = self._get_initial_sync_op()
+        initial_sync_op = self._add_sync_queues_and_barrier("after_initial_sync", [copy_op])
+        model_sync_op = None
+        if self._shadow_model_vars and self.is_chief:
+            with tf.name_scope("sync_model_variables"):
+                model_sync_op = self._get_sync_model_vars_op()
+        return train_op, initial_sync_op, model_sync_op
 
 
 def make_distributed_trainer(kind, towers, server):
     """TensorPack's ``DistributedTrainerReplicated`` (``kind="replicated"``, with the averaging fix above) or
     ``DistributedTrainerParameterServer`` (``"ps"``). Build it (and train) inside ``tf1_names_for_tensorpack()``.
     """
-    from tensorpack import DistributedTrainerParameterServer, DistributedTrainerReplicated
     if kind == "replicated":
         trainer = DistributedTrainerReplicated(list(towers), server)
-        trainer._builder = _replicated_builder_class()(list(towers), server)
+        trainer._builder = AveragingReplicatedBuilder(list(towers), server)
         return trainer
     if kind == "ps":
         return DistributedTrainerParameterServer(list(towers), server, caching_device="cpu")

@@ -162,8 +162,6 @@ def _session_config(n_towers, on_cpu):
 
 
 def _make_trainer(kind, towers, server):
-    if kind not in TRAINERS:
-        raise ValueError("--trainer %r: expected one of %s" % (kind, ", ".join(TRAINERS)))
     if server is not None:
         return distributed.make_distributed_trainer(kind, towers, server)
     if len(towers) == 1:

@@ -7,6 +7,7 @@ prints the per-layer table of both feature sets next to the release's and the pa
 writes it to ``WORK_DIR/probe_table.{json,md,png}`` and returns the rows of the cross-method table.
 """
 import collections
+import json
 import os
 import sys
 import time
@@ -16,7 +17,7 @@ from counting import classifier_trn, counter_trn
 from counting.flags import CONFIG_FILE, parse_flags
 from counting.report import format_table, reference_columns, write_probe_report
 
-__all__ = ["run"]
+__all__ = ["run", "loss_curve"]
 
 CONFIG = CONFIG_FILE + ":toy"
 
@@ -36,11 +37,18 @@ def _row(method, results, seconds, notes):
             "notes": "best layer %s; %s" % (best, notes)}
 
 
+def loss_curve(exp_dir):
+    """Per-epoch counting loss (``loss/loss``, pair, unpair) from the experiment's ``stats.json``."""
+    with open(os.path.join(exp_dir, "stats.json")) as f:
+        return [(r["epoch_num"], r["loss/loss"], r["loss/pair"], r["loss/unpair"]) for r in json.load(f)]
+
+
 def run(record_dir, work_dir, config=CONFIG):
     """Pretrain counting, probe counting and random frozen features; print the table, return the rows."""
     common = ["--config", config, "--data_dir", record_dir, "--ckpt_root", os.path.join(work_dir, "ckpt"),
               "--gpu", ""]
-    _, cnt_seconds = _phase(counter_trn, "counter", common + ["--exp_name", "cnt_toy"])
+    cnt_dir, cnt_seconds = _phase(counter_trn, "counter", common + ["--exp_name", "cnt_toy"])
+    curve = loss_curve(cnt_dir)
     counted, probe_seconds = _phase(classifier_trn, "classifier",
                                     common + ["--exp_name", "cls_toy", "--pretrained", "--cnt_exp_name", "cnt_toy"])
     random, random_seconds = _phase(classifier_trn, "classifier",
@@ -49,11 +57,13 @@ def run(record_dir, work_dir, config=CONFIG):
     columns.update(reference_columns())
     title = "Counting linear probes, top-1 per layer"
     write_probe_report(columns, work_dir, title)
+    print("counting loss per epoch (loss = pair + unpair): " + ", ".join(
+        "%d: %.2f = %.2f + %.2f" % point for point in curve))
     print(format_table(columns, title))
     print("counting pretraining %.0f s, probes %.0f s (counting) + %.0f s (random)"
           % (cnt_seconds, probe_seconds, random_seconds))
     return [_row("counting (AlexNet-v2, linear probes)", counted, cnt_seconds + probe_seconds,
-                 "train_seconds = pretraining + probes"),
+                 "train_seconds = pretraining + probes; counting loss %.2f -> %.2f" % (curve[0][1], curve[-1][1])),
             _row("random-init AlexNet-v2 (frozen, linear probes)", random, random_seconds,
                  "baseline for counting")]
 

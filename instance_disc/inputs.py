@@ -20,8 +20,8 @@ JITTER = (0.4, 0.4, 0.4, 0.4)
 
 
 def train_augment(cfg):
-    """The release's ImageNet training augmentation at ``cfg['image_size']``."""
-    return AugmentConfig(size=cfg["image_size"], crop="random_resized", scale=(0.2, 1.0), flip=True,
+    """The release's ImageNet training augmentation at ``cfg['image_size']`` (crop area ``cfg['crop_scale']``)."""
+    return AugmentConfig(size=cfg["image_size"], crop="random_resized", scale=tuple(cfg["crop_scale"]), flip=True,
                          color_jitter=JITTER, grayscale_prob=0.2, grayscale_first=True)
 
 
@@ -30,8 +30,11 @@ def test_augment(cfg):
     return AugmentConfig(size=cfg["image_size"], crop="center", resize_shorter=cfg["resize_size"])
 
 
-def record_data(cfg, record_dir, meta):
-    """``Data`` over a TFRecord directory: shuffled repeating train batches, finite val/train-eval passes."""
+def record_data(cfg, record_dir, meta, device="cpu"):
+    """``Data`` over a TFRecord directory: shuffled repeating train batches, finite val/train-eval passes.
+
+    ``device="gpu"`` lets the DALI reader (``cfg['reader'] == "dali"``) decode and augment on the GPU.
+    """
     n_train = int(meta["splits"]["train"])
     num_classes = int(meta["num_classes"])
 
@@ -41,13 +44,14 @@ def record_data(cfg, record_dir, meta):
 
     def train(batch):
         return make_dataset(record_dir, "train", batch, train_augment(cfg), reader=cfg["reader"], shuffle=True,
-                            repeat=True)
+                            repeat=True, device=device)
     return Data(record_dir, n_train, num_classes, train, finite("validation"), finite("train"))
 
 
-def cifar_train_image(image):
-    """CIFAR training view of a uint8 HWC image: crop (0.2-1) to 32 -> jitter -> grayscale p=0.2, normalised."""
-    image = random_resized_crop(tf.cast(image, tf.float32), int(image.shape[0]), scale=(0.2, 1.0))
+def cifar_train_image(image, scale=(0.2, 1.0)):
+    """CIFAR training view of a uint8 HWC image: crop (area ``scale``) to 32 -> jitter -> grayscale p=0.2,
+    normalised."""
+    image = random_resized_crop(tf.cast(image, tf.float32), int(image.shape[0]), scale=scale)
     return normalize(random_grayscale(color_jitter(image, JITTER), 0.2), CIFAR_MEAN, CIFAR_STD)
 
 
@@ -72,7 +76,8 @@ def array_data(cfg, name, train_images, train_labels, test_images, test_labels):
     num_classes = int(max(train_labels.max(), test_labels.max())) + 1
 
     def train(batch):
-        return _array_dataset(train_images, train_labels, batch, cifar_train_image, True, True, True)
+        return _array_dataset(train_images, train_labels, batch,
+                              lambda image: cifar_train_image(image, tuple(cfg["crop_scale"])), True, True, True)
 
     def finite(images, labels):
         return lambda: _array_dataset(images, labels, cfg["val_batch_size"], cifar_test_image, False, False, False)

@@ -22,7 +22,7 @@ def build_parser():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("data", metavar="DIR", help="TFRecord directory or ImageNet-style folder (train/, val/)")
     parser.add_argument("-a", "--arch", help="backbone: resnet18, resnet34, resnet50, resnet101, resnet152")
-    parser.add_argument("-j", "--workers", type=int, help="input pipeline threads")
+    parser.add_argument("-j", "--workers", type=int, help="accepted for compatibility: tf.data autotunes its threads")
     parser.add_argument("-b", "--batch-size", type=int, help="global mini-batch size (256)")
     parser.add_argument("--momentum", type=float, help="SGD momentum (0.9)")
     parser.add_argument("--wd", "--weight-decay", dest="weight_decay", type=float, help="weight decay (1e-4)")
@@ -62,7 +62,7 @@ def run(args):
     cfg = resolve_config(args)
     record_dir = ensure_records(args.data)
     meta = read_meta(record_dir)
-    data = record_data(cfg, record_dir, meta)
+    data = record_data(cfg, record_dir, meta, device="cpu" if towers.on_cpu else "gpu")
     checkpoint = check_against_data(cfg, data.n_train, args.data, args.resume, training=not args.evaluate)
     if args.evaluate:
         if not checkpoint:

@@ -16,7 +16,8 @@ from common.models.registry import get_model
 from common.tf1 import tf
 from instance_disc.nce import instance_loss
 
-__all__ = ["BANK_SCOPE", "objective_name", "embedding", "InstanceModel", "bank_update_op"]
+__all__ = ["BANK_SCOPE", "objective_name", "backbone_endpoints", "embedding_head", "embedding", "InstanceModel",
+           "bank_update_op"]
 
 BANK_SCOPE = "instance"
 
@@ -26,19 +27,25 @@ def objective_name(cfg):
     return "softmax" if int(cfg["nce_k"]) == 0 else cfg["loss"]
 
 
-def embedding(images, is_training, cfg):
-    """L2-normalised ``[B, low_dim]`` features of NHWC ``images``: ``cfg["arch"]``'s ``pre_logits`` -> linear head.
-
-    The head is a linear layer with bias and PyTorch's default init U(+-1/sqrt(fan_in)), as the release.
-    """
+def backbone_endpoints(images, is_training, cfg):
+    """The registry backbone ``cfg['arch']`` (width, stem from ``cfg``): a dict of endpoint tensors."""
     options = {"stem": cfg["stem"]} if cfg.get("stem", "imagenet") != "imagenet" else {}
-    endpoints = get_model(cfg["arch"])(images, is_training, width=cfg.get("width", 1), **options)
-    pooled = tf.layers.flatten(endpoints["pre_logits"])
+    return get_model(cfg["arch"])(images, is_training, width=cfg.get("width", 1), **options)
+
+
+def embedding_head(pooled, cfg):
+    """``[B, C]`` pooled features -> linear ``cfg['low_dim']`` (bias; PyTorch's U(+-1/sqrt(fan_in)) init) -> L2 norm."""
+    pooled = tf.layers.flatten(pooled)
     bound = 1.0 / math.sqrt(int(pooled.shape[-1]))
     init = tf.random_uniform_initializer(-bound, bound)
     logits = tf.layers.dense(pooled, cfg["low_dim"], kernel_initializer=init, bias_initializer=init,
                              name="embed_fc")
     return tf.nn.l2_normalize(logits, axis=1, name="features")
+
+
+def embedding(images, is_training, cfg):
+    """L2-normalised ``[B, low_dim]`` features of NHWC ``images``: the backbone's ``pre_logits`` -> head."""
+    return embedding_head(backbone_endpoints(images, is_training, cfg)["pre_logits"], cfg)
 
 
 def _banks(cfg, n_data):

@@ -15,7 +15,7 @@ __all__ = ["CONFIG_FILE", "FLAG_KEYS", "add_instance_args", "resolve_config", "c
 CONFIG_FILE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "exp_configs",
                            "instance_disc.json")
 # argparse dest -> config key
-FLAG_KEYS = {"arch": "arch", "workers": "workers", "epochs": "epochs", "batch_size": "batch_size", "lr": "lr",
+FLAG_KEYS = {"arch": "arch", "epochs": "epochs", "batch_size": "batch_size", "lr": "lr",
              "momentum": "momentum", "weight_decay": "weight_decay", "low_dim": "low_dim", "nce_k": "nce_k",
              "nce_t": "nce_t", "nce_m": "nce_m", "loss": "loss", "reader": "reader",
              "steps_per_epoch": "steps_per_epoch", "image_size": "image_size"}

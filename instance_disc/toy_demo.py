@@ -3,6 +3,7 @@
     python -m instance_disc.toy_demo --data data/toy/records --work-dir data/toy/runs/instance_disc
 """
 import argparse
+import json
 import os
 import time
 
@@ -20,15 +21,20 @@ __all__ = ["CONFIG_KEY", "run"]
 CONFIG_KEY = "toy"
 
 
-def run(record_dir, work_dir, config_key=CONFIG_KEY):
-    """Train on ``record_dir`` into ``work_dir``, print the per-paper table, return the cross-method rows."""
-    cfg = load_config("%s:%s" % (CONFIG_FILE, config_key))
+def run(record_dir, work_dir, overrides=None):
+    """Train on ``record_dir`` into ``work_dir``, print the per-paper table, return the cross-method rows.
+
+    ``overrides``: ``{key: value}`` on top of the ``toy`` config (the tests shrink the run with it).
+    """
+    spec = "%s:%s" % (CONFIG_FILE, CONFIG_KEY)
+    cfg = load_config(spec, overrides)
     data = record_data(cfg, record_dir, read_meta(record_dir))
     random_init = evaluate(cfg, data, None, recompute=True)
     logdir = os.path.join(work_dir, "train")
+    sets = sum((["--set", "%s=%s" % (k, v if isinstance(v, str) else json.dumps(v))]
+                for k, v in sorted((overrides or {}).items())), [])
     start = time.time()
-    trained = main_script.main([record_dir, "--config", "%s:%s" % (CONFIG_FILE, config_key), "--logdir", logdir,
-                                "--recompute-memory"])
+    trained = main_script.main([record_dir, "--config", spec, "--logdir", logdir, "--recompute-memory"] + sets)
     seconds = time.time() - start
     precision = show_neighbors(cfg, record_dir, latest_checkpoint(logdir), os.path.join(work_dir, "neighbors.png"))
     key = "knn%d_recomputed" % cfg["knn_k"]

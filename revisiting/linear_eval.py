@@ -96,7 +96,8 @@ def run(cfg, workdir, record_dir):
     endpoints = trunk_options(spec["architecture"])[3] + ("logits",)
     model = LinearProbeModel(frozen_features(net, spec["num_classes"], cfg["pool_mode"], cfg["combine_patches"]),
                              {name: None for name in endpoints}, num_classes, image_shape=probe.as_list()[1:],
-                             lr=points[0][1], weight_decay=float(cfg.get("weight_decay") or 0.0))
+                             lr=points[0][1], weight_decay=float(cfg.get("weight_decay") or 0.0),
+                             optimizer_fn=tf.train.AdamOptimizer if cfg["optimizer"] == "adam" else None)
     return run_linear_eval(
         model, lambda: make_input(record_dir, cfg["train_split"], cfg["batch_size"], train_pp, True,
                                   cfg.get("random_seed")),

@@ -1,4 +1,4 @@
-"""The pretext losses: softmax cross-entropy and TF-contrib's semi-hard triplet loss (written without tf.contrib)."""
+"""The pretext losses: softmax cross-entropy and TF-contrib's semi-hard triplet loss (written without contrib)."""
 from common.tf1 import tf
 
 
@@ -8,7 +8,7 @@ def softmax_loss(logits, labels):
 
 
 def triplet_semihard_loss(labels, embeddings, margin):
-    """Semi-hard triplet loss on squared Euclidean distances (``tf.contrib.losses.metric_learning``'s definition).
+    """Semi-hard triplet loss on squared Euclidean distances (the definition of contrib's metric_learning module).
 
     For every anchor-positive pair (a, p), a != p: the negative is the closest one farther than the
     positive, or the farthest negative if none is; loss = sum of max(0, margin + d_ap - d_an) / #pairs.

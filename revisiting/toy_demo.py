@@ -13,8 +13,8 @@ from revisiting.data import split_size
 from revisiting.export import export_module, export_path
 from common.config import load_config
 
-PRETEXT_STEPS = {"rotation": 300, "jigsaw": 300}
-EVAL_STEPS = 150
+PRETEXT_STEPS = {"rotation": 400, "jigsaw": 300}
+EVAL_STEPS = 200
 EVALS = {"rotation": "toy_eval_rotation_or_exemplar", "jigsaw": "toy_eval_jigsaw_or_relative_patch_location"}
 
 
@@ -25,14 +25,15 @@ def _cli(key, record_dir, workdir, *extra):
         raise RuntimeError("revisiting toy demo: train_and_eval %s failed" % " ".join(argv))
 
 
-def _epochs_for(key, record_dir, steps):
+def _schedule(key, record_dir, steps):
+    """``--epochs`` for ``steps`` steps on ``record_dir`` and ``--decay_epochs`` at 70% of them."""
     cfg = load_config("%s:%s" % (train_and_eval.CONFIG_FILE, key))
-    return "%.6f" % (steps * cfg["batch_size"] / float(split_size(record_dir, cfg["train_split"])))
+    epochs = steps * cfg["batch_size"] / float(split_size(record_dir, cfg["train_split"]))
+    return ["--epochs", "%.6f" % epochs, "--decay_epochs", "%.6f" % (0.7 * epochs)]
 
 
 def _linear_eval(task, module, record_dir, workdir):
-    _cli(EVALS[task], record_dir, workdir, "--hub_module", module,
-         "--epochs", _epochs_for(EVALS[task], record_dir, EVAL_STEPS))
+    _cli(EVALS[task], record_dir, workdir, "--hub_module", module, *_schedule(EVALS[task], record_dir, EVAL_STEPS))
     with open(os.path.join(workdir, "results.json")) as f:
         return json.load(f)["results"]
 
@@ -54,7 +55,7 @@ def run(record_dir, work_dir):
         key = "toy_" + task
         workdir = os.path.join(work_dir, task)
         start = time.time()
-        _cli(key, record_dir, workdir, "--epochs", _epochs_for(key, record_dir, PRETEXT_STEPS[task]))
+        _cli(key, record_dir, workdir, *_schedule(key, record_dir, PRETEXT_STEPS[task]))
         seconds = time.time() - start
         _cli(key, record_dir, workdir, "--run_eval")
         with open(os.path.join(workdir, "eval_results.json")) as f:

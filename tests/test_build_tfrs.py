@@ -13,7 +13,7 @@ from PIL import Image
 from common.data.records import (FEATURES, ensure_records, index_path, list_shards, read_meta, write_index)
 from common.data.writer import build_split, shard_plan
 from common.tf1 import tf
-from dataset_miscs.build_tfrs import build_tfrecords, default_shards
+from dataset_miscs.build_tfrs import build_tfrecords, default_shards, main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -176,15 +176,19 @@ def test_write_index_rejects_truncated_file(tmp_path, toy_record_dir):
             write_index(str(cut), str(tmp_path / "cut.idx"))
 
 
-@pytest.mark.slow
-def test_command_line_errors_and_workers(toy_image_dir, tmp_path):
-    script = os.path.join(ROOT, "dataset_miscs", "build_tfrs.py")
+def test_main_errors_are_one_line(toy_image_dir, tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("keep")
-    bad = subprocess.run([sys.executable, script, "--img_folder", toy_image_dir, "--save_dir", str(blocker / "x")],
-                         capture_output=True, text=True)
-    lines = [line for line in bad.stderr.splitlines() if line.startswith("error:")]
-    assert bad.returncode == 2 and lines == ["error: cannot write to save dir %s: Not a directory" % (blocker / "x")]
+    assert main(["--img_folder", toy_image_dir, "--save_dir", str(blocker / "x")]) == 2
+    assert capsys.readouterr().err == "error: cannot write to save dir %s: Not a directory\n" % (blocker / "x")
+    assert blocker.read_text() == "keep"
+    assert main(["--img_folder", str(tmp_path / "none"), "--save_dir", str(tmp_path / "o")]) == 2
+    assert capsys.readouterr().err == "error: image folder %s does not exist\n" % (tmp_path / "none")
+
+
+@pytest.mark.slow
+def test_command_line_with_workers(toy_image_dir, tmp_path):
+    script = os.path.join(ROOT, "dataset_miscs", "build_tfrs.py")
     out = tmp_path / "rec"
     ok = subprocess.run([sys.executable, script, "--img_folder", toy_image_dir, "--save_dir", str(out),
                          "--train_shards", "3", "--workers", "2"], capture_output=True, text=True)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from common.tf1 import tf
-from instance_disc import cifar, main, show_neighbors
+from instance_disc import cifar, linear_eval, main, show_neighbors, toy_demo
 from tests.test_instance_disc_tools import write_fake_cifar
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -125,3 +125,19 @@ def test_neighbour_grid_script(trained, toy_record_dir, tmp_path):
     out = str(tmp_path / "nn.png")
     precision = show_neighbors.main([toy_record_dir, "--resume", trained, "--out", out, "--num-queries", "3"] + TINY)
     assert os.path.getsize(out) > 1000 and 0 <= precision <= 1
+
+
+def test_linear_probe_script_on_endpoints(trained, toy_record_dir, tmp_path):
+    results = linear_eval.main([toy_record_dir, "--resume", trained, "--layers", "conv4,pre_logits,embedding",
+                                "--steps", "3", "--linear-batch-size", "16", "--out-dir", str(tmp_path)] + TINY)
+    assert set(results) == {"conv4", "pre_logits", "embedding"}
+    assert os.path.isfile(str(tmp_path / "results.png"))
+
+
+def test_toy_demo_rows(toy_record_dir, tmp_path):
+    rows = toy_demo.run(toy_record_dir, str(tmp_path), overrides={
+        "nce_k": 64, "epochs": 1, "steps_per_epoch": 2, "image_size": 32, "resize_size": 36, "batch_size": 16,
+        "val_batch_size": 20})
+    assert [r["method"] for r in rows] == ["instance_disc NCE (resnet18)", "instance_disc random init (resnet18)"]
+    assert all(0 <= r["knn_top1"] <= 1 for r in rows) and rows[0]["train_seconds"] > 0
+    assert os.path.isfile(str(tmp_path / "neighbors.png"))

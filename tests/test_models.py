@@ -412,6 +412,35 @@ def test_tensorpack_towers_share_or_replicate_variables(vs_name):
         assert all(t.name.startswith("tower1/") for t in reg1.op.inputs)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("trainer,copies", [("replicated", 2), ("ps", 1)])
+def test_trains_under_tensorpack_trainers_with_two_towers(tmp_path, trainer, copies):
+    """Two CPU towers through the project's launcher: per-tower decay terms, variables copied or shared."""
+    from tensorpack import ModelDesc
+    from common.train import Towers, launch_train
+    scopes = []
+
+    class Model(ModelDesc):
+        def inputs(self):
+            return [tf.TensorSpec([2, 32, 32, 3], tf.float32, "img"), tf.TensorSpec([2], tf.int32, "label")]
+
+        def build_graph(self, img, label):
+            ends = get_model("resnet18")(img, True, num_classes=4, weight_decay=1e-4, width=0.25)
+            reg = regularization_loss()
+            scopes.append({t.name.split("/")[0] for t in reg.op.inputs})
+            xent = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=label, logits=ends["logits"])
+            return tf.add(tf.reduce_mean(xent), reg, name="cost")
+
+        def optimizer(self):
+            return tf.train.GradientDescentOptimizer(0.01)
+
+    with tf.Graph().as_default():
+        data = tf.data.Dataset.from_tensors((tf.ones([2, 32, 32, 3]), tf.zeros([2], tf.int32))).repeat()
+        launch_train(Model(), data, str(tmp_path), 1, 1, Towers([0, 1], on_cpu=True), trainer=trainer)
+        n_vars = len(tf.trainable_variables())
+    assert scopes == [{"tower0"}, {"tower1"}] and n_vars == copies * 62
+
+
 # ---------------------------------------------------------------- summary command
 
 def test_summary_prints_endpoints_and_parameter_count(capsys):

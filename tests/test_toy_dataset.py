@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from dataset_miscs.make_toy_dataset import CLASS_NAMES_FILE, make_toy_dataset, wnid
+from dataset_miscs.make_toy_dataset import CLASS_NAMES_FILE, main, make_toy_dataset, wnid
 from dataset_miscs.toy_shapes import CLASSES
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -80,6 +80,12 @@ def test_command_line(tmp_path):
     run = subprocess.run(args, capture_output=True, text=True, cwd=str(tmp_path))
     assert run.returncode == 0, run.stderr
     assert cv2.imread(str(tmp_path / "grid.png")).shape == (12 * 48, 2 * 48, 3)
-    bad = subprocess.run(args[:2] + ["--out", str(tmp_path / "grid.png" / "x")], capture_output=True, text=True)
-    assert bad.returncode == 2 and bad.stderr.strip().startswith("error: cannot write to output dir")
-    assert len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_main_error_is_one_line(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("keep")
+    assert main(["--out", str(blocker / "x")]) == 2
+    assert capsys.readouterr().err == "error: cannot write to output dir %s: Not a directory\n" % (blocker / "x")
+    assert main(["--out", str(tmp_path / "t"), "--num-classes", "0"]) == 2
+    assert capsys.readouterr().err.startswith("error: --num-classes must be in 1..12")
