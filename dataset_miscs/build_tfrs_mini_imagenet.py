@@ -55,7 +55,8 @@ def read_image_list(path, image_root, num_classes):
             if not parts:
                 continue
             if len(parts) != 2 or not parts[1].lstrip("-").isdigit():
-                raise ValueError("%s line %d: expected '<image path> <integer label>', got %r" % (path, n, line.strip()))
+                raise ValueError("%s line %d: expected '<image path> <integer label>', got %r"
+                                 % (path, n, line.strip()))
             label = int(parts[1])
             if not 0 <= label < num_classes:
                 raise ValueError("%s line %d: label %d outside 0..%d" % (path, n, label, num_classes - 1))
