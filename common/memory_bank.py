@@ -4,6 +4,7 @@ The variables live in a fresh variable scope named by the caller (outside any to
 tower of a multi-tower trainer that builds a bank with the same name gets the same variable. They are
 non-trainable global variables, so checkpoints save them and optimizers never touch them.
 """
+import contextlib
 import math
 
 import numpy as np
@@ -21,6 +22,14 @@ def uniform_init_bound(dim):
 def _bank_scope(name):
     """A variable scope named ``name`` that ignores the enclosing (tower) scope and reuses by name."""
     return tf.variable_scope(tf.VariableScope(tf.AUTO_REUSE, name=name))
+
+
+def _device_scope(device):
+    """``tf.device(device)``, or no change of placement when ``device`` is None.
+
+    (``tf.device(None)`` would clear the enclosing placement, e.g. a parameter server's device setter.)
+    """
+    return tf.device(device) if device is not None else contextlib.nullcontext()
 
 
 def _check_indices(indices, size, what):
@@ -63,7 +72,7 @@ class MemoryBank(object):
             initializer = tf.random_uniform_initializer(-bound, bound, seed=seed)
         else:
             initializer = tf.zeros_initializer()
-        with tf.device(device), _bank_scope(name):
+        with _device_scope(device), _bank_scope(name):
             self.var = tf.get_variable(var_name, [self.size, self.dim], tf.float32, initializer=initializer,
                                        trainable=False)
 
@@ -98,7 +107,7 @@ class LabelBank(object):
         if int(size) <= 0:
             raise ValueError("LabelBank %r: size must be positive, got %s" % (name, size))
         self.name, self.size = name, int(size)
-        with tf.device(device), _bank_scope(name):
+        with _device_scope(device), _bank_scope(name):
             self.var = tf.get_variable(var_name, [self.size], tf.int64, initializer=tf.zeros_initializer(),
                                        trainable=False)
 

@@ -1,4 +1,4 @@
-"""Command-line flags of the release's ``main.py`` / ``cifar.py`` mapped onto a config of exp_configs/instance_disc.json.
+"""The release's ``main.py`` / ``cifar.py`` flags mapped onto a config of exp_configs/instance_disc.json.
 
 Flags left unset keep the config's value; ``--set NAME=VALUE`` overrides any key. Checks that need the
 dataset size (``--nce-k`` larger than the dataset, a resume checkpoint whose bank has another size) are

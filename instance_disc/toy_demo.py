@@ -43,7 +43,8 @@ def run(record_dir, work_dir, overrides=None):
           "kNN top-1 (memory bank) |" % (cfg["arch"], cfg["loss"], cfg["nce_k"], cfg["nce_t"], cfg["epochs"]))
     print("|---|---|---|")
     print("| random init | %.1f%% | - |" % (100 * random_init[key]["top1"]))
-    print("| trained (%.0f s) | %.1f%% | %.1f%% |" % (seconds, 100 * trained[key]["top1"], 100 * trained[bank_key]["top1"]))
+    print("| trained (%.0f s) | %.1f%% | %.1f%% |"
+          % (seconds, 100 * trained[key]["top1"], 100 * trained[bank_key]["top1"]))
     print("neighbour grid: %s (%.0f%% of the top-10 neighbours share the query's class)"
           % (os.path.join(work_dir, "neighbors.png"), 100 * precision))
     note = "weighted kNN K=%d, sigma=%g, %s px" % (cfg["knn_k"], cfg["nce_t"], cfg["image_size"])

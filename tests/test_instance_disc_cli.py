@@ -15,8 +15,8 @@ from tests.test_instance_disc_tools import write_fake_cifar
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = os.path.join(ROOT, "exp_configs", "instance_disc.json") + ":toy"
 # the release's flags, shrunk to the CPU: 32 px crops of a width-1/4 ResNet-18, 2 steps per epoch
-TINY = ["--config", CONFIG, "--nce-k", "64", "--image-size", "32", "--set", "resize_size=36", "--set", "val_batch_size=20",
-        "--steps-per-epoch", "2"]
+TINY = ["--config", CONFIG, "--nce-k", "64", "--image-size", "32", "--set", "resize_size=36",
+        "--set", "val_batch_size=20", "--steps-per-epoch", "2"]
 RELEASE = ["--arch", "resnet18", "--nce-k", "64", "--nce-t", "0.07", "--nce-m", "0.5", "--low-dim", "128",
            "--lr", "0.03", "-b", "16", "--epochs", "1"]
 
