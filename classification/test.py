@@ -59,7 +59,9 @@ def _count_wrong(totals, key, scores, labels):
 
 def evaluate(cfg, record_dir, checkpoints, batch=32, limit=None, threads=2):
     """``{"models": [{"checkpoint", "1-crop": {"top1", "top5"}, "10-crop": {...}}], "average": {...} or None,
-    "images": N}`` with top-k error fractions, over the validation split of ``record_dir``."""
+    "images": N}`` with top-k error fractions, over the validation split of ``record_dir``.
+
+    A checkpoint None is the untrained (randomly initialised) model."""
     meta = read_meta(record_dir)
     if meta["num_classes"] != cfg["num_classes"]:
         raise ValueError("--data %s has %d classes but the config expects num_classes=%d"
@@ -96,7 +98,7 @@ def format_results(results, model_name, dataset):
     """Markdown table in the release's style: one row per model and protocol, plus the "Average" rows."""
     lines = ["| model | dataset | protocol | top-1 err | top-5 err | top-1 acc | top-5 acc |",
              "|---|---|---|---|---|---|---|"]
-    rows = [("%s (%s)" % (model_name, m["checkpoint"]), m) for m in results["models"]]
+    rows = [("%s (%s)" % (model_name, m["checkpoint"] or "random init"), m) for m in results["models"]]
     if results["average"] is not None:
         rows.append(("Average (%d models)" % len(results["models"]), results["average"]))
     for name, r in rows:

@@ -42,7 +42,8 @@ def run(record_dir, work_dir, config=CONFIG):
     trained = evaluate(cfg, record_dir, [checkpoint])
     untrained = evaluate(cfg, record_dir, [None])
     print(format_results(trained, cfg["model"], "toy validation"))
-    print(format_results(untrained, cfg["model"] + " untrained", "toy validation"))
+    print(format_results(untrained, cfg["model"], "toy validation"))
+    print("training: %.0f s (%d epochs)" % (seconds, cfg["epochs"]))
 
     info = read_run_info(checkpoint)
     image, label, _ = next(iter(RecordImages(record_dir, "validation")))

@@ -24,6 +24,7 @@ from common.config import ConfigError, add_config_args, config_from_args
 from common.data.input import make_dataset
 from common.data.records import ensure_records, read_meta
 from common.distributed import cluster_from_args
+from common.resume import check_experiment
 from common.train import add_train_args, launch_train, per_tower_batch, setup_devices
 
 LRN_MODELS = ("alexnet",)
@@ -84,9 +85,10 @@ def train(cfg, record_dir, logdir, towers, total_batch, trainer="replicated", cl
         raise ValueError("--batch %d: larger than the %d training images" % (total_batch, meta["splits"]["train"]))
     augment = train_augment(cfg)
     shard = dict(num_shards=workers, shard_index=cluster.task_index) if cluster is not None else {}
+    decode = "gpu" if cfg["reader"] == "dali" and not towers.on_cpu else "cpu"  # DALI: nvJPEG mixed decode
 
     def dataset():
-        return make_dataset(record_dir, "train", batch, augment, reader=cfg["reader"], **shard)
+        return make_dataset(record_dir, "train", batch, augment, reader=cfg["reader"], device=decode, **shard)
 
     piecewise, warmup = lr_schedule(cfg, total_batch)
     callbacks = validation_callbacks(record_dir, cfg, cfg["val_batch"], towers)
@@ -95,10 +97,12 @@ def train(cfg, record_dir, logdir, towers, total_batch, trainer="replicated", cl
         callbacks.append(ScheduledHyperParamSetter("learning_rate", warmup, interp="linear"))
     if not towers.on_cpu:
         callbacks.append(GPUUtilizationTracker())
+    run = experiment(cfg, total_batch)
+    check_experiment(logdir, run)  # another experiment's directory: refused before classifier.json is written
     if cluster is None or cluster.is_chief:
         write_run_info(logdir, run_info(cfg, meta["class_names"]))
     launch_train(ClassifierModel(cfg, data_format), dataset, logdir, steps, cfg["epochs"], towers, trainer=trainer,
-                 lr_schedule=piecewise, callbacks=callbacks, cluster=cluster, experiment=experiment(cfg, total_batch))
+                 lr_schedule=piecewise, callbacks=callbacks, cluster=cluster, experiment=run)
     return logdir
 
 

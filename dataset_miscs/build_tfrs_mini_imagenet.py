@@ -1,7 +1,7 @@
 """Build the project's TFRecords from mini-ImageNet as the classification release lays it out.
 
     python dataset_miscs/build_tfrs_mini_imagenet.py --data_dir data/miniImageNet --image_root IMAGES \
-        --save_dir OUT [--random_seed 0] [--workers W]
+        --save_dir OUT [--random_seed 0] [--workers W] [--split_from FOLDER --split 500,50,50]
 
 ``--data_dir`` holds ``labels_to_content.txt`` (one class per line: ``<label> <name>``, or just the name, the
 line number being the label) and the image lists ``train_labels.txt``, ``valid_labels.txt`` (or
@@ -9,11 +9,18 @@ line number being the label) and the image lists ``train_labels.txt``, ``valid_l
 relative to ``--image_root``. Writes train and validation shards into ``--save_dir`` (with ``labels.txt`` and
 ``meta.json`` carrying the class names) and, when a test list exists, the test images as the validation split
 of the record dir ``<save_dir>/test``. Every list is checked before anything is written.
+
+``--split_from FOLDER`` first writes those files (spec 6): FOLDER holds one sub-folder per class (e.g. the 100
+ILSVRC-2012 train folders of mini-ImageNet's classes, full resolution); classes are the sorted folder names
+(names from a ``class_names.txt`` in FOLDER or its parent when present), each class's sorted files are permuted
+with ``--random_seed`` and cut into ``--split`` train / valid / test counts; paths are relative to FOLDER.
 """
 import argparse
 import json
 import os
 import sys
+
+import numpy as np
 
 if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -26,6 +33,7 @@ CLASS_FILE = "labels_to_content.txt"
 LISTS = {"train": ("train_labels.txt",), "validation": ("valid_labels.txt", "val_labels.txt"),
          "test": ("test_labels.txt",)}
 TEST_DIR = "test"
+NAMES_FILE = "class_names.txt"  # "<class folder> <name>" lines, as dataset_miscs/make_toy_dataset.py writes
 
 
 def read_class_names(path):
@@ -81,6 +89,44 @@ def find_lists(data_dir):
     return found
 
 
+def split_lists(folder, counts, seed=0):
+    """``(class names, {list file: ["path label", ...]})``: a seeded per-class train/valid/test split of FOLDER."""
+    if not os.path.isdir(folder):
+        raise ValueError("--split_from %s: no such folder" % folder)
+    classes = sorted(d for d in os.listdir(folder) if os.path.isdir(os.path.join(folder, d)) and d[0] != ".")
+    if not classes:
+        raise ValueError("--split_from %s: no class sub-folders" % folder)
+    names = {}
+    parent = os.path.dirname(os.path.normpath(folder))
+    for names_file in (os.path.join(folder, NAMES_FILE), os.path.join(parent, NAMES_FILE)):
+        if os.path.isfile(names_file):
+            with open(names_file) as f:
+                names = dict(line.strip().split(None, 1) for line in f if len(line.split()) > 1)
+            break
+    lists = {"train_labels.txt": [], "valid_labels.txt": [], "test_labels.txt": []}
+    bounds = np.cumsum([0] + list(counts))
+    for label, c in enumerate(classes):
+        files = sorted(f for f in os.listdir(os.path.join(folder, c)) if f[0] != ".")
+        if len(files) < bounds[-1]:
+            raise ValueError("--split_from %s: class %s has %d images, fewer than the %d of --split %s"
+                             % (folder, c, len(files), bounds[-1], ",".join(map(str, counts))))
+        order = [files[i] for i in np.random.RandomState(seed).permutation(len(files))]
+        for name, lo, hi in zip(lists, bounds[:-1], bounds[1:]):
+            lists[name] += ["%s/%s %d" % (c, f, label) for f in order[lo:hi]]
+    return [names.get(c, c) for c in classes], lists
+
+
+def write_split_lists(folder, data_dir, counts, seed=0):
+    """Write ``labels_to_content.txt`` and the three list files of ``split_lists`` into ``data_dir``."""
+    class_names, lists = split_lists(folder, counts, seed)
+    os.makedirs(data_dir, exist_ok=True)
+    with open(os.path.join(data_dir, CLASS_FILE), "w") as f:
+        f.writelines("%d %s\n" % (k, name) for k, name in enumerate(class_names))
+    for name, lines in lists.items():
+        with open(os.path.join(data_dir, name), "w") as f:
+            f.writelines(line + "\n" for line in lines)
+
+
 def _write_meta(save_dir, counts, class_names, source):
     with open(os.path.join(save_dir, LABELS_FILE), "w") as f:
         f.writelines("%s %d\n" % (name, k) for k, name in enumerate(class_names))
@@ -113,13 +159,23 @@ def main(argv=None):
     """Command line entry point."""
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data_dir", required=True, help="folder with labels_to_content.txt and the *_labels.txt lists")
-    p.add_argument("--image_root", required=True, help="root the list paths are relative to")
+    p.add_argument("--image_root", help="root the list paths are relative to (default: --split_from)")
     p.add_argument("--save_dir", required=True, help="output record directory")
     p.add_argument("--random_seed", type=int, default=0, help="seed of the train-list permutation")
     p.add_argument("--workers", type=int, default=None, help="processes (default: all cores for large sets)")
+    p.add_argument("--split_from", help="first write the lists from this folder of class sub-folders")
+    p.add_argument("--split", default="500,50,50", help="train,valid,test images per class for --split_from")
     args = p.parse_args(argv)
     try:
-        build_mini_imagenet(args.data_dir, args.image_root, args.save_dir, args.random_seed, args.workers)
+        if args.split_from:
+            counts = [int(x) for x in args.split.split(",") if x.strip().isdigit()]
+            if len(counts) != 3:
+                raise ValueError("--split %s: expected three counts TRAIN,VALID,TEST" % args.split)
+            write_split_lists(args.split_from, args.data_dir, counts, args.random_seed)
+        image_root = args.image_root or args.split_from
+        if not image_root:
+            raise ValueError("--image_root is required (the root the list paths are relative to)")
+        build_mini_imagenet(args.data_dir, image_root, args.save_dir, args.random_seed, args.workers)
     except ValueError as e:
         print("error: %s" % e, file=sys.stderr)
         return 2

@@ -12,6 +12,7 @@ from common.data.records import read_meta
 from common.resume import latest_checkpoint
 from instance_disc import main as main_script
 from instance_disc.inputs import record_data
+from instance_disc.model import objective_name
 from instance_disc.options import CONFIG_FILE
 from instance_disc.runner import evaluate
 from instance_disc.show_neighbors import show_neighbors
@@ -40,7 +41,7 @@ def run(record_dir, work_dir, overrides=None):
     key = "knn%d_recomputed" % cfg["knn_k"]
     bank_key = "knn%d_bank" % cfg["knn_k"]
     print("\n| instance_disc (toy, %s, %s, K=%d, T=%g, %d epochs) | kNN top-1 (train feats recomputed) | "
-          "kNN top-1 (memory bank) |" % (cfg["arch"], cfg["loss"], cfg["nce_k"], cfg["nce_t"], cfg["epochs"]))
+          "kNN top-1 (memory bank) |" % (cfg["arch"], objective_name(cfg), cfg["nce_k"], cfg["nce_t"], cfg["epochs"]))
     print("|---|---|---|")
     print("| random init | %.1f%% | - |" % (100 * random_init[key]["top1"]))
     print("| trained (%.0f s) | %.1f%% | %.1f%% |"
@@ -48,7 +49,8 @@ def run(record_dir, work_dir, overrides=None):
     print("neighbour grid: %s (%.0f%% of the top-10 neighbours share the query's class)"
           % (os.path.join(work_dir, "neighbors.png"), 100 * precision))
     note = "weighted kNN K=%d, sigma=%g, %s px" % (cfg["knn_k"], cfg["nce_t"], cfg["image_size"])
-    return [{"method": "instance_disc NCE (%s)" % cfg["arch"], "knn_top1": trained[key]["top1"],
+    objective = {"nce": "NCE", "softmax": "full softmax", "softmax_ce": "Softmax-CE"}[objective_name(cfg)]
+    return [{"method": "instance_disc %s (%s)" % (objective, cfg["arch"]), "knn_top1": trained[key]["top1"],
              "train_seconds": seconds, "notes": note},
             {"method": "instance_disc random init (%s)" % cfg["arch"], "knn_top1": random_init[key]["top1"],
              "notes": note}]

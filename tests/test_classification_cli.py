@@ -114,3 +114,16 @@ def test_checkpoint_with_other_class_count_is_refused(trained):
     info = dict(read_run_info(checkpoint), num_classes=5)
     with pytest.raises(ValueError, match="does not fit a resnet18 model with 5 classes: 'linear/W'"):
         Classifier(info, checkpoint)
+
+
+@pytest.mark.slow
+def test_logdir_of_another_experiment_is_refused_before_writing(trained, toy_record_dir, capsys):
+    from classification import train
+    info_file = os.path.join(trained, "classifier.json")
+    with open(info_file) as f:
+        before = f.read()
+    msg = _exit_error(train.main, ["--config", CONFIG, "--data", toy_record_dir, "--logdir", trained, "--batch", "16",
+                                   "--steps_per_epoch", "2", "--epochs", "3"] + TINY + ["--set", "width=0.5"], capsys)
+    assert "--logdir" in msg and "another experiment" in msg
+    with open(info_file) as f:
+        assert f.read() == before

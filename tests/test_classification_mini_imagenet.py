@@ -4,6 +4,7 @@ import glob
 import json
 import os
 
+import numpy as np
 import pytest
 
 from classification.eval_data import RecordImages
@@ -73,3 +74,27 @@ def test_bad_list_is_one_error_line_and_writes_nothing(mini_layout, toy_image_di
     assert code == 2 and len(err) == 1 and err[0].startswith("error: ") and message in err[0]
     assert "valid_labels.txt line %d" % (len(lists["valid_labels.txt"]) + 1) in err[0]
     assert not os.path.exists(out)
+
+
+def test_split_from_folder_is_seeded_disjoint_and_per_class(toy_image_dir, tmp_path):
+    folder = os.path.join(toy_image_dir, "train")
+    data = str(tmp_path / "lists")
+    mini.write_split_lists(folder, data, (10, 3, 3), seed=5)
+    read = lambda name: open(os.path.join(data, name)).read().split("\n")[:-1]  # noqa: E731
+    train, valid, test = read("train_labels.txt"), read("valid_labels.txt"), read("test_labels.txt")
+    assert (len(train), len(valid), len(test)) == (100, 30, 30)
+    assert not set(train) & set(valid) and not set(valid) & set(test) and not set(train) & set(test)
+    classes = sorted(os.listdir(folder))
+    files = sorted(os.listdir(os.path.join(folder, classes[2])))
+    order = [files[i] for i in np.random.RandomState(5).permutation(len(files))]
+    assert [l for l in valid if l.endswith(" 2")] == ["%s/%s 2" % (classes[2], f) for f in order[10:13]]
+    with open(os.path.join(toy_image_dir, "class_names.txt")) as f:
+        first = dict(l.split(None, 1) for l in f if l.strip())[classes[0]].strip()
+    assert mini.read_class_names(os.path.join(data, "labels_to_content.txt"))[0] == first
+    out = str(tmp_path / "records")
+    assert mini.main(["--data_dir", data, "--split_from", folder, "--split", "10,3,3", "--random_seed", "5",
+                      "--save_dir", out, "--workers", "1"]) == 0
+    with open(os.path.join(out, "meta.json")) as f:
+        assert json.load(f)["splits"] == {"train": 100, "validation": 30}
+    with pytest.raises(ValueError, match="fewer than the 20"):
+        mini.split_lists(folder, (10, 5, 5))
