@@ -28,11 +28,6 @@ def topk_wrong(scores, labels, k):
     return ~np.any(order == labels[:, None], axis=1)
 
 
-def topk_errors(scores, labels, ks=(1, 5)):
-    """``{"top1": e1, "top5": e5}``: fraction of images whose label is outside the top k, for each k."""
-    return {"top%d" % k: float(np.mean(topk_wrong(scores, labels, k))) for k in ks}
-
-
 def topk_classes(probs, k):
     """``[(class id, probability)]`` of the ``k`` most likely classes of one softmax vector, best first."""
     order = np.argsort(-np.asarray(probs), kind="stable")[:k]

@@ -4,6 +4,7 @@
 """
 import collections
 import json
+import logging
 import math
 import os
 import sys
@@ -86,6 +87,7 @@ def _op_error_line(message):
 
 def run_cli(fn, args):
     """Run ``fn(args)``; bad input ends with one ``error: ...`` line on stderr and exit status 2."""
+    logging.raiseExceptions = False  # TensorPack logs a failed run with a stray format argument: stay quiet
     try:
         return fn(args)
     except (ValueError, ConfigError, FloatingPointError) as e:

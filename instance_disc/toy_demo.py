@@ -1,4 +1,4 @@
-"""Instance discrimination on the toy records: kNN of the trained ResNet-18 (NCE) next to its random initialisation.
+"""Instance discrimination on the toy records: kNN of the trained ResNet-18 next to its random initialisation.
 
     python -m instance_disc.toy_demo --data data/toy/records --work-dir data/toy/runs/instance_disc
 """

@@ -26,12 +26,13 @@ def endpoint_name(endpoints, key):
     raise ValueError("get_all_layers: layer %r not found; this backbone has %s" % (key, ", ".join(endpoints)))
 
 
-def quirk_pool(x):
-    """The release's VGG pooling: transpose an NHWC tensor by (0, 2, 3, 1), then the 200,000 rule."""
-    return avg_pool_if_large(tf.transpose(x, [0, 2, 3, 1]))
+def quirk_pool(x, data_format="NHWC"):
+    """The release's VGG pooling: transpose the NHWC tensor by (0, 2, 3, 1), then the 200,000 rule."""
+    nhwc = x if data_format == "NHWC" else tf.transpose(x, [0, 2, 3, 1])
+    return avg_pool_if_large(tf.transpose(nhwc, [0, 2, 3, 1]))
 
 
 def layer_poolers(endpoints, keys, data_format="NHWC", vgg_quirk=False):
     """Ordered ``{endpoint name: pooling fn}`` for the layer ``keys`` of ``get_all_layers``."""
-    pool = quirk_pool if vgg_quirk else functools.partial(avg_pool_if_large, data_format=data_format)
+    pool = functools.partial(quirk_pool if vgg_quirk else avg_pool_if_large, data_format=data_format)
     return collections.OrderedDict((endpoint_name(endpoints, key), pool) for key in keys)

@@ -49,7 +49,7 @@ def run(args):
     epoch_steps = data_len // args.batch_size
     if epoch_steps < 1:
         raise ValueError("batch_size %d is larger than the %d training images" % (args.batch_size, data_len))
-    ks = parse_kmeans_k(args.kmeans_k, data_len) if args.task == "LA" else [data_len]
+    ks = parse_kmeans_k(args.kmeans_k, data_len) if args.task == "LA" else []
     logdir = exp_dir(args.cache_dir, "%s/%s/%s" % (args.db_name, args.col_name, args.exp_id))
     load_path = None
     if args.load_exp and resume.latest_checkpoint(logdir) is None:
@@ -60,9 +60,10 @@ def run(args):
         print("%s is already at global step %d >= train_num_steps %d: nothing to train"
               % (logdir, start, args.train_num_steps))
         return logdir
+    boundaries = parse_int_list(args.lr_boundaries, "lr_boundaries")
     model = InstanceModel(args.task, args.model_type, args.image_size, data_len, args.instance_k, args.instance_t,
-                          len(ks), args.weight_decay, args.init_lr, parse_int_list(args.lr_boundaries, "lr_boundaries"),
-                          args.width, "NHWC" if towers.on_cpu else "NCHW", args.bn_momentum)
+                          max(len(ks), 1), args.weight_decay, args.init_lr, boundaries, args.width,
+                          "NHWC" if towers.on_cpu else "NCHW", args.bn_momentum)
     per_tower = args.batch_size // len(towers)
     num_classes = int(read_meta(record_dir)["num_classes"])
     callbacks = [KnnMonitor(model, lambda: make_validation_dataset(record_dir, args), num_classes, args.fre_valid,

@@ -64,9 +64,9 @@ def run(args):
         callbacks.append(StopAtStep(args.train_num_steps))
     experiment = {k: getattr(args, k) for k in ("save_exp", "model_type", "get_all_layers", "num_classes", "width",
                                                  "image_size", "vgg_quirk")}
-    launch_train(model, lambda: make_train_dataset(record_dir, args, per_tower, args.train_crop), logdir, save_every, max_epoch, towers, trainer=args.trainer,
-                 callbacks=callbacks, session_init=PartialRestore(load_path) if load_path else None,
-                 experiment=experiment)
+    launch_train(model, lambda: make_train_dataset(record_dir, args, per_tower, args.train_crop), logdir,
+                 save_every, max_epoch, towers, trainer=args.trainer, callbacks=callbacks,
+                 session_init=PartialRestore(load_path) if load_path else None, experiment=experiment)
     return logdir
 
 

@@ -1,4 +1,5 @@
-"""The release's multi-GPU entry point, kept as an alias: ``train_transfer.py --gpu a,b,c,d`` already trains synchronous towers."""
+"""The release's multi-GPU entry point, an alias: ``train_transfer.py --gpu a,b,c,d`` already trains synchronous
+towers."""
 import os
 import sys
 

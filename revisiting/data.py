@@ -5,12 +5,10 @@ Split names of the release map onto the record splits: ``train``/``trainval`` ->
 """
 from common.tf1 import tf
 from common.data.records import FEATURES, list_shards, read_meta
-from revisiting.preprocess import get_preprocess_fn
+from revisiting.preprocess import PARAMS, get_preprocess_fn
 
 SPLITS = {"train": "train", "trainval": "train", "val": "validation", "test": "validation",
           "validation": "validation"}
-PREPROCESS_PARAMS = ("resize_size", "crop_size", "smaller_size", "splits_per_side", "patch_jitter",
-                     "grayscale_probability", "num_of_inception_patches", "randomize_resize_method")
 
 
 def record_split(split):
@@ -27,7 +25,7 @@ def split_size(record_dir, split):
 
 def preprocess_fn(cfg, is_training):
     """``get_preprocess_fn`` for the config's ``preprocessing`` string and parameters."""
-    params = {k: cfg.get(k) for k in PREPROCESS_PARAMS}
+    params = {k: cfg.get(k) for k in PARAMS}
     return get_preprocess_fn(cfg["preprocessing"], is_training, **params)
 
 

@@ -42,7 +42,7 @@ def trunk_options(architecture, filters_factor=None, mode="v2", last_relu=True, 
     if key == "resnet50":
         if mode not in ("v1", "v2"):
             raise ValueError("--mode %r: expected v1 or v2" % mode)
-        options["version"] = int(mode[1])
+        options.update(version=int(mode[1]), bn_momentum=0.99, bn_epsilon=1e-3)  # spec 1: TF BN defaults
     return name, width, options, endpoints
 
 

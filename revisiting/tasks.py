@@ -11,7 +11,6 @@ TASKS = {
     "jigsaw": jigsaw.model_fn,
     "exemplar": exemplar.model_fn,
 }
-PATCH_TASKS = ("relative_patch_location", "jigsaw")
 
 
 def get_task(name):

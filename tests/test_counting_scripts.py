@@ -102,3 +102,21 @@ def test_bad_input_errors(toy_record_dir, tmp_path, capsys):
     line = _error_line(classifier_trn.main, base + ["--exp_name", "p2", "--pretrained", "--cnt_exp_name", "foreign",
                                                     "--data_dir", toy_record_dir, "--reader", "tfdata"], capsys)
     assert line.startswith("error: checkpoint") and "not a counting AlexNet" in line
+
+
+@pytest.mark.slow
+def test_toy_demo_runs_both_feature_sets(toy_record_dir, tmp_path, capsys):
+    from counting import toy_demo
+    from counting.flags import CONFIG_FILE
+    tiny = {"batch_size": 4, "epoch": 1, "max_iters": 2, "opt": "adam", "reader": "tfdata"}
+    config = tmp_path / "tiny.json"
+    config.write_text(json.dumps({"tiny": {
+        "base": CONFIG_FILE + ":toy",
+        "counter": dict(tiny, learning_rate=3e-4, logits_dim=16, learning_rate_var_name="lr_cnt"),
+        "classifier": dict(tiny, learning_rate=3e-3, learning_rate_var_name="lr_cls")}}))
+    rows = toy_demo.run(toy_record_dir, str(tmp_path / "work"), config=str(config) + ":tiny")
+    assert [r["method"].split(" ")[0] for r in rows] == ["counting", "random-init"]
+    assert all(0.0 <= r["linear_top1"] <= 1.0 and r["train_seconds"] > 0 for r in rows)
+    out = capsys.readouterr().out
+    assert "counting loss per epoch" in out and "| conv1 |" in out
+    assert os.path.isfile(str(tmp_path / "work" / "probe_table.png"))

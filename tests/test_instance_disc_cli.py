@@ -81,12 +81,13 @@ def test_two_towers_update_the_bank_once_with_the_global_batch(toy_record_dir, t
 
 
 def _error(fn, argv, capsys):
+    capsys.readouterr()
     with pytest.raises(SystemExit) as exit_info:
         fn(argv)
     assert exit_info.value.code == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("error: ")
-    return err[0]
+    lines = capsys.readouterr().err.strip().splitlines()  # TensorPack's progress bar may come first
+    assert [line for line in lines if line.startswith("error: ")] == lines[-1:]
+    return lines[-1]
 
 
 def test_bad_input_is_one_error_line_and_writes_nothing(toy_record_dir, trained, tmp_path, capsys):

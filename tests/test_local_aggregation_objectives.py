@@ -122,7 +122,8 @@ def test_la_gradient_flows_to_embedding_only():
     with tf.Graph().as_default():
         f = tf.Variable(_unit(np.random.RandomState(6).randn(3, 8)))
         bank = tf.Variable(_unit(np.random.RandomState(7).randn(20, 8)), trainable=False)
-        loss = la_objective(f, bank, tf.zeros([1, 20], tf.int64) + tf.range(20, dtype=tf.int64), tf.constant([0, 1, 2], tf.int64), k=5)
+        labels = tf.range(20, dtype=tf.int64)[None]
+        loss = la_objective(f, bank, labels, tf.constant([0, 1, 2], tf.int64), k=5)
         grad_f, grad_bank = tf.gradients(loss, [f, bank])
         assert grad_bank is None
         assert np.abs(_run(grad_f)).sum() > 0

@@ -76,3 +76,11 @@ def test_transfer_feature_sizes_of_the_four_backbones(model_type, layers, sizes)
         got = [flatten(pool(ends[name])).shape.as_list()[1]
                for name, pool in layer_poolers(ends, layers.split(",")).items()]
     assert got == sizes
+
+
+def test_vgg_quirk_is_layout_independent():
+    x = np.random.RandomState(3).rand(1, 30, 80, 90).astype(np.float32)
+    with tf.Graph().as_default(), tf.Session() as sess:
+        nhwc, nchw = sess.run([quirk_pool(tf.constant(x)),
+                               quirk_pool(tf.constant(x.transpose(0, 3, 1, 2)), data_format="NCHW")])
+    np.testing.assert_allclose(nhwc, nchw, rtol=1e-6)

@@ -102,6 +102,13 @@ def test_trunk_options_patch_tasks_and_widths():
     assert trunk_options("revnet50", 16, task="jigsaw")[:3] == (
         "revnet50", 4.0, {"last_relu": True, "root_conv_stride": 1, "strides": (2, 2, 1)})
     assert trunk_options("vgg19", None, task="jigsaw")[:3] == ("vgg19_revisiting", 1.0, {})
+    assert trunk_options("resnet50", 8, mode="v1")[2] == {"last_relu": True, "version": 1, "bn_momentum": 0.99,
+                                                          "bn_epsilon": 1e-3}
+    with tf.Graph().as_default():  # spec 1.5: patch-task shapes of a 64x64 patch (ResNet50 v1, ff=1)
+        ends = get_net("resnet50", 1, mode="v1", task="jigsaw")(tf.zeros([2, 64, 64, 3]), True, num_classes=8)
+        assert [ends[k].shape.as_list()[1] for k in ("after_root", "block1", "block2", "block3", "block4")] == \
+            [32, 32, 16, 8, 8]
+        assert ends["pre_logits"].shape.as_list() == [2, 512] and ends["logits"].shape.as_list() == [2, 8]
     with pytest.raises(ValueError, match="--filters_factor 5 is not supported by --architecture revnet50"):
         trunk_options("revnet50", 5)
     with pytest.raises(ValueError, match="--architecture 'alexnet'"):
@@ -116,7 +123,7 @@ def test_exported_module_signatures_load_and_match_builder(tmp_path):
     assert spec["num_classes"] == 4 and spec["input_shape"] == [None, 32, 32, 3]
     images = RNG.rand(3, 32, 32, 3).astype(np.float32)
     with tf.Graph().as_default(), tf.Session() as sess:
-        meta = tf.saved_model.loader.load(sess, [tf.saved_model.tag_constants.SERVING], module)
+        meta = tf.saved_model.load(sess, [tf.saved_model.tag_constants.SERVING], module)  # compat.v1 loader
         assert set(meta.signature_def) == {"default", "representation"}
         rep = meta.signature_def["representation"]
         assert set(rep.outputs) == {"after_root", "block1", "block2", "block3", "block4", "pre_logits", "logits"}

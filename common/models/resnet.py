@@ -32,19 +32,22 @@ def resnet_basicblock(x, ch_out, stride, last_bn=bn_zero_init):
     return tf.nn.relu(out + _shortcut(x, ch_out, stride, activation=bn))
 
 
-def resnet_bottleneck(x, ch_out, stride, last_bn=bn_zero_init):
-    """v1 bottleneck, stride on the 3x3 ("v1.5"): 1x1 -> 3x3 -> 1x1 (4 ch_out, last_bn), + shortcut, ReLU."""
+def _bottleneck_branch(x, ch_out, stride, last_bn):
+    """1x1 -> BN-ReLU -> 3x3 (stride, "v1.5") -> BN-ReLU -> 1x1 (4 ch_out) -> last_bn."""
     out = Conv2D("conv1", x, ch_out, 1, activation=BNReLU)
     out = Conv2D("conv2", out, ch_out, 3, strides=stride, activation=BNReLU)
-    out = Conv2D("conv3", out, ch_out * 4, 1, activation=last_bn)
+    return Conv2D("conv3", out, ch_out * 4, 1, activation=last_bn)
+
+
+def resnet_bottleneck(x, ch_out, stride, last_bn=bn_zero_init):
+    """v1 bottleneck: the branch + shortcut (BN projection), ReLU."""
+    out = _bottleneck_branch(x, ch_out, stride, last_bn)
     return tf.nn.relu(out + _shortcut(x, ch_out * 4, stride, activation=bn))
 
 
 def se_bottleneck(x, ch_out, stride, last_bn=bn_zero_init):
     """SE bottleneck: v1 bottleneck whose residual branch is gated by squeeze-and-excitation (ratio 16)."""
-    out = Conv2D("conv1", x, ch_out, 1, activation=BNReLU)
-    out = Conv2D("conv2", out, ch_out, 3, strides=stride, activation=BNReLU)
-    out = Conv2D("conv3", out, ch_out * 4, 1, activation=last_bn)
+    out = _bottleneck_branch(x, ch_out, stride, last_bn)
     squeeze = GlobalAvgPooling("gap", out)
     squeeze = FullyConnected("fc1", squeeze, ch_out // 4, activation=tf.nn.relu)
     squeeze = FullyConnected("fc2", squeeze, ch_out * 4, activation=tf.nn.sigmoid)

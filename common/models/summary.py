@@ -45,7 +45,10 @@ def main(argv=None):
     try:
         endpoints, n_params = summarize(args.name, args.num_classes, args.width, args.image_size, args.data_format)
     except ValueError as e:
-        print("error: %s" % e, file=sys.stderr)
+        message = str(e).splitlines()[0]
+        if "Negative dimension size" in message:  # TensorFlow's shape error of a too small input
+            message = "--image-size %d is too small for %s" % (args.image_size, args.name)
+        print("error: %s" % message, file=sys.stderr)
         return 2
     for key, shape in endpoints:
         print("%-18s %s" % (key, shape))
