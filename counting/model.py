@@ -157,7 +157,7 @@ class CountingModel(ModelDesc):
             scalars.update(tile_distances(phi_d_x, phi_d_y, phi_t_x, phi_t_y))
             for name, value in sorted(scalars.items()):
                 tf.summary.scalar(name, value)
-            add_moving_summary(loss)
+            add_moving_summary(loss, tf.identity(pair, name="loss_pair"), tf.identity(unpair, name="loss_unpair"))
         return loss
 
     def optimizer(self):

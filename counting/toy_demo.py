@@ -38,9 +38,9 @@ def _row(method, results, seconds, notes):
 
 
 def loss_curve(exp_dir):
-    """Per-epoch counting loss (``loss/loss``, pair, unpair) from the experiment's ``stats.json``."""
+    """Per-epoch counting loss, pair and unpair (moving averages over steps) from the run's ``stats.json``."""
     with open(os.path.join(exp_dir, "stats.json")) as f:
-        return [(r["epoch_num"], r["loss/loss"], r["loss/pair"], r["loss/unpair"]) for r in json.load(f)]
+        return [(r["epoch_num"], r["loss_sum"], r["loss_pair"], r["loss_unpair"]) for r in json.load(f)]
 
 
 def run(record_dir, work_dir, config=CONFIG):
@@ -57,7 +57,7 @@ def run(record_dir, work_dir, config=CONFIG):
     columns.update(reference_columns())
     title = "Counting linear probes, top-1 per layer"
     write_probe_report(columns, work_dir, title)
-    print("counting loss per epoch (loss = pair + unpair): " + ", ".join(
+    print("counting loss at the end of each epoch, moving average (loss = pair + unpair): " + ", ".join(
         "%d: %.2f = %.2f + %.2f" % point for point in curve))
     print(format_table(columns, title))
     print("counting pretraining %.0f s, probes %.0f s (counting) + %.0f s (random)"

@@ -50,7 +50,8 @@ def test_readme_command_lines_end_to_end(toy_record_dir, tmp_path):
     assert (args["nr_gpu"], args["batch_size"], args["learning_rate_var_name"]) == (4, 4, "lr_cnt")
     first = _stats(cnt_dir)
     assert len(first) == 1 and first[0]["global_step"] == 2 and math.isfinite(first[0]["loss/loss"])
-    assert {"loss/pair", "loss/unpair", "count/D_x", "count/T_x_4", "tile_distance_x_y", "opt/lr"} <= set(first[0])
+    assert {"loss/pair", "loss/unpair", "loss_sum", "loss_pair", "count/D_x", "count/T_x_4", "tile_distance_x_y",
+            "opt/lr"} <= set(first[0])
 
     _script("counter_trn.py", README_CNT + _tiny(toy_record_dir, root, epochs=2))  # auto-resume: epoch 2 only
     assert [r["global_step"] for r in _stats(cnt_dir)] == [2, 4]
@@ -118,5 +119,5 @@ def test_toy_demo_runs_both_feature_sets(toy_record_dir, tmp_path, capsys):
     assert [r["method"].split(" ")[0] for r in rows] == ["counting", "random-init"]
     assert all(0.0 <= r["linear_top1"] <= 1.0 and r["train_seconds"] > 0 for r in rows)
     out = capsys.readouterr().out
-    assert "counting loss per epoch" in out and "| conv1 |" in out
+    assert "counting loss at the end of each epoch" in out and "| conv1 |" in out
     assert os.path.isfile(str(tmp_path / "work" / "probe_table.png"))
