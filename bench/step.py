@@ -178,4 +178,7 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the registry of the importable ``bench.step`` (the one the papers' bench_step modules register
+    # into), not this ``__main__`` copy of the module.
+    from bench import step as _bench_step
+    sys.exit(_bench_step.main())
