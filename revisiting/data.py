@@ -4,7 +4,8 @@ Split names of the release map onto the record splits: ``train``/``trainval`` ->
 -> ``validation`` (the project's records hold the official train and validation sets only).
 """
 from common.tf1 import tf
-from common.data.records import FEATURES, list_shards, read_meta
+from common.data.input import make_dataset
+from common.data.records import read_meta
 from revisiting.preprocess import PARAMS, get_preprocess_fn
 
 SPLITS = {"train": "train", "trainval": "train", "val": "validation", "test": "validation",
@@ -30,20 +31,9 @@ def preprocess_fn(cfg, is_training):
 
 
 def make_input(record_dir, split, batch_size, preprocess, is_training, seed=None):
-    """``tf.data.Dataset`` of ``(image, label)`` batches (fixed batch size): shuffled and repeated forever in
-    training, one pass in order otherwise. ``preprocess`` maps ``{"image": uint8 HWC, "label"}`` dicts."""
-    shards = list_shards(record_dir, record_split(split))
-    files = tf.data.Dataset.from_tensor_slices(shards)
-    if is_training:
-        files = files.shuffle(len(shards), seed=seed)
-    data = files.interleave(tf.data.TFRecordDataset, cycle_length=min(len(shards), 8))
-    if is_training:
-        data = data.shuffle(10000, seed=seed).repeat()
-
-    def parse(record):
-        example = tf.io.parse_single_example(record, FEATURES)
-        image = tf.image.decode_jpeg(example["images"], channels=3)
-        out = preprocess({"image": image, "label": example["labels"]})
-        return tf.cast(out["image"], tf.float32), tf.cast(out["label"], tf.int64)
-    data = data.map(parse, num_parallel_calls=4)
-    return data.batch(batch_size, drop_remainder=True).prefetch(2)
+    """``tf.data.Dataset`` of ``(image, label)`` batches (fixed batch size) from ``common.data.input.make_dataset``:
+    shuffled and repeated forever in training, one pass in order otherwise. ``preprocess`` maps
+    ``{"image": uint8 HWC, "label", "index"}`` dicts."""
+    data = make_dataset(record_dir, record_split(split), batch_size, None, shuffle=is_training, repeat=is_training,
+                        seed=seed, preprocess=preprocess)
+    return data.map(lambda ex: (tf.cast(ex["image"], tf.float32), tf.cast(ex["label"], tf.int64)))

@@ -289,3 +289,17 @@ def test_input_benchmark_command_line(toy_record_dir):
 def test_input_benchmark_bad_reader(toy_record_dir, capsys):
     assert bench_main(["--data", toy_record_dir, "--readers", "torch"]) == 2
     assert capsys.readouterr().err == "error: unknown reader(s) torch: expected tfdata, dali\n"
+
+
+def test_repeated_training_stream_is_a_permutation_per_epoch(toy_record_dir):
+    """Memory-bank methods need it: no index twice in a batch, each epoch a permutation (minus its remainder)."""
+    batch, per_epoch = 48, 160 // 48
+    with tf.Graph().as_default():
+        it = tf.data.make_initializable_iterator(make_dataset(toy_record_dir, "train", batch, RAW, seed=3))
+        nxt = it.get_next()
+        with tf.Session() as sess:
+            sess.run(it.initializer)
+            epochs = [np.concatenate([sess.run(nxt)[2] for _ in range(per_epoch)]) for _ in range(3)]
+    for index in epochs:
+        assert len(np.unique(index)) == len(index) == per_epoch * batch
+    assert not np.array_equal(epochs[0], epochs[1])

@@ -5,11 +5,13 @@ READERS = ("tfdata", "dali")
 
 
 def make_dataset(record_dir, split, batch_size, augment, reader="tfdata", shuffle=None, repeat=None, num_shards=1,
-                 shard_index=0, seed=None, drop_remainder=True, device="cpu"):
+                 shard_index=0, seed=None, drop_remainder=True, device="cpu", preprocess=None):
     """``tf.data.Dataset`` of ``(image, label, index)`` batches (label, index int64) from ``record_dir``.
 
     shuffle / repeat default to ``split == "train"``; worker ``shard_index`` of ``num_shards`` reads a disjoint
     part; ``device`` ("cpu" or "gpu") only matters for DALI (GPU: mixed JPEG decode and GPU augmentation).
+    ``preprocess`` (tf.data reader only, with ``augment=None``): a per-example function from the decoded dict
+    ``{"image": uint8 HxWx3, "label", "index"}`` to a dict; the dataset then yields batches of those dicts.
     """
     if reader not in READERS:
         raise ValueError("unknown reader %r: expected one of %s" % (reader, ", ".join(READERS)))
@@ -17,11 +19,15 @@ def make_dataset(record_dir, split, batch_size, augment, reader="tfdata", shuffl
         raise ValueError("unknown split %r: expected one of %s" % (split, ", ".join(SPLITS)))
     if not 0 <= shard_index < num_shards:
         raise ValueError("shard_index %d out of range for num_shards %d" % (shard_index, num_shards))
+    if preprocess is not None and reader != "tfdata":
+        raise ValueError("make_dataset: a per-example preprocess function needs reader='tfdata', got %r" % reader)
+    if preprocess is not None and augment is not None:
+        raise ValueError("make_dataset: give either augment or preprocess, not both")
     shuffle = split == "train" if shuffle is None else shuffle
     repeat = split == "train" if repeat is None else repeat
     args = (record_dir, split, batch_size, augment, shuffle, repeat, num_shards, shard_index, seed, drop_remainder)
     if reader == "tfdata":
         from common.data.tfdata_reader import tfdata_dataset
-        return tfdata_dataset(*args)
+        return tfdata_dataset(*args, preprocess=preprocess)
     from common.data.dali_reader import dali_dataset
     return dali_dataset(*args, device=device)

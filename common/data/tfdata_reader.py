@@ -1,5 +1,5 @@
 """The ``tf.data`` reader: TFRecord shards -> ``(image, label, index)`` batches, sharded by worker/tower."""
-from common.data.augment import preprocess
+from common.data.augment import DCT_METHOD, preprocess as augment_image
 from common.data.records import FEATURES, list_shards
 from common.tf1 import tf
 
@@ -20,19 +20,19 @@ def shard_files(files, num_shards, shard_index):
 
 
 def tfdata_dataset(record_dir, split, batch_size, augment, shuffle, repeat, num_shards=1, shard_index=0, seed=None,
-                   drop_remainder=True):
+                   drop_remainder=True, preprocess=None):
     """``tf.data.Dataset`` of ``(image, label, index)`` batches read from ``record_dir``'s ``split`` shards.
 
     Worker ``shard_index`` of ``num_shards`` reads every num_shards-th file (or, when the files do not split
     evenly, every num_shards-th record), so the workers together cover each record once per epoch.
+    With ``preprocess``, each example is decoded to ``{"image": uint8 HxWx3, "label", "index"}`` and mapped by
+    it instead of ``augment``; the batches are then dicts.
     """
     files = list_shards(record_dir, split)
     own = shard_files(files, num_shards, shard_index)
     ds = tf.data.Dataset.from_tensor_slices(own if own is not None else files)
     if shuffle:
         ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
-    if repeat:
-        ds = ds.repeat()
     cycle = min(CYCLE_LENGTH, len(files)) if shuffle else 1  # unshuffled: records in stored order
     ds = ds.interleave(tf.data.TFRecordDataset, cycle_length=cycle,
                        num_parallel_calls=tf.data.experimental.AUTOTUNE)
@@ -40,10 +40,17 @@ def tfdata_dataset(record_dir, split, batch_size, augment, shuffle, repeat, num_
         ds = ds.shard(num_shards, shard_index)
     if shuffle:
         ds = ds.shuffle(SHUFFLE_BUFFER, seed=seed, reshuffle_each_iteration=True)
-
     def _map(serialized):
         rec = parse_example(serialized)
-        return preprocess(rec["images"], augment, seed), rec["labels"], rec["index"]
+        if preprocess is not None:
+            image = tf.image.decode_jpeg(rec["images"], channels=3, dct_method=DCT_METHOD)
+            return preprocess({"image": image, "label": rec["labels"], "index": rec["index"]})
+        return augment_image(rec["images"], augment, seed), rec["labels"], rec["index"]
 
     ds = ds.map(_map, num_parallel_calls=tf.data.experimental.AUTOTUNE)
-    return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.experimental.AUTOTUNE)
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    if repeat:
+        # Repeat whole batched epochs: each epoch is a fresh permutation of the split and no batch spans two
+        # epochs, so a batch never holds one index twice (memory-bank scatters cannot collide).
+        ds = ds.repeat()
+    return ds.prefetch(tf.data.experimental.AUTOTUNE)
