@@ -28,9 +28,10 @@ def objective_name(cfg):
 
 
 def backbone_endpoints(images, is_training, cfg):
-    """The registry backbone ``cfg['arch']`` (width, stem from ``cfg``): a dict of endpoint tensors."""
-    options = {"stem": cfg["stem"]} if cfg.get("stem", "imagenet") != "imagenet" else {}
-    return get_model(cfg["arch"])(images, is_training, width=cfg.get("width", 1), **options)
+    """The registry backbone ``cfg['arch']`` (width, stem, ``zero_init`` of the last BN gammas from ``cfg``):
+    a dict of endpoint tensors."""
+    return get_model(cfg["arch"])(images, is_training, width=cfg.get("width", 1), stem=cfg.get("stem", "imagenet"),
+                                  zero_init=bool(cfg.get("zero_init", False)))
 
 
 def embedding_head(pooled, cfg):
