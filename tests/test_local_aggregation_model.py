@@ -59,3 +59,28 @@ def test_default_augmentation_is_the_release_one():
         ("random_resized", (0.2, 1.0), 0.2, True, True)
     assert cfg.color_jitter == (0.4, 0.4, 0.4, 0.4) and cfg.interpolation == "area"
     assert train_augment("alexnet_crop_flip", 224).crop == "random"
+
+
+def test_knn_top1_is_release_1nn_and_weighted_knn():
+    from local_aggregation.knn_monitor import knn_top1
+    rng = np.random.RandomState(2)
+    bank = rng.randn(50, 8).astype(np.float32)
+    bank /= np.linalg.norm(bank, axis=1, keepdims=True)
+    bank_labels, queries = rng.randint(0, 3, 50), bank[:20] + 0.3 * rng.randn(20, 8).astype(np.float32)
+    labels = rng.randint(0, 3, 20)
+    sims = queries @ bank.T
+    nn1 = np.mean(bank_labels[sims.argmax(1)] == labels)
+    top = np.argsort(-sims, axis=1)[:, :5]
+    votes = np.zeros((20, 3))
+    for i in range(20):
+        for j in top[i]:
+            votes[i, bank_labels[j]] += np.exp(sims[i, j] / 0.07)
+    got = knn_top1(bank, bank_labels, queries, labels, 3, knn_k=5)
+    assert got["nn1_top1"] == pytest.approx(nn1) and got["knn_top1"] == pytest.approx(np.mean(votes.argmax(1) == labels))
+
+
+def test_plan_steps_counts_epochs_from_the_start_step(tmp_path):
+    from local_aggregation.schedule import UNLIMITED_EPOCHS, plan_steps
+    assert plan_steps(str(tmp_path), None, 100090, 10009) == (0, 10)  # res18_IR: 10 epochs from scratch
+    assert plan_steps(str(tmp_path), None, 15, 4) == (0, 4)  # 16 steps, StopAtStep ends at 15
+    assert plan_steps(str(tmp_path), None, None, 4) == (0, UNLIMITED_EPOCHS)

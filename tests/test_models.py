@@ -466,3 +466,26 @@ def test_summary_command_line():
     out = subprocess.run([sys.executable, "-m", "common.models.summary", "vgg16", "--num-classes", "1000"],
                          capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "trainable parameters: 138357544"
+
+
+@pytest.mark.parametrize("padding", ["same", "fixed"])
+def test_official_root_pool_padding_against_numpy(padding):
+    """Revisiting pads the root max-pool with zeros then pools VALID; TF official (LA) pools SAME."""
+    from common.models import get_model
+    from common.tf1 import tf
+    rng = np.random.RandomState(0)
+    with tf.Graph().as_default():
+        images = tf.constant(rng.randn(2, 32, 32, 3).astype(np.float32))
+        ends = get_model("resnet18_official")(images, False, width=0.25, root_pool_padding=padding)
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            root, pooled = sess.run([ends["conv1"], ends["after_root"]])
+    # fixed: 1 zero before and after; TF SAME on 16 px: nothing before, 1 after (and never the maximum)
+    pad, fill = ((1, 1), 0.0) if padding == "fixed" else ((0, 1), -np.inf)
+    padded = np.pad(root, [(0, 0), pad, pad, (0, 0)], constant_values=fill)
+    expect = np.zeros_like(pooled)
+    for i in range(8):
+        for j in range(8):
+            expect[:, i, j] = padded[:, 2 * i:2 * i + 3, 2 * j:2 * j + 3].max(axis=(1, 2))
+    assert (root < 0).any()  # v2's root output is not activated, so the zero padding matters
+    np.testing.assert_allclose(pooled, expect, rtol=1e-6)

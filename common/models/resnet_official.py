@@ -55,13 +55,15 @@ def _v2_unit(x, filters, stride, projection, bottleneck):
 
 
 def official_resnet(images, num_classes, depth, width, version, root_conv_stride, strides, last_relu,
-                    bn_momentum, bn_epsilon):
+                    bn_momentum, bn_epsilon, root_pool_padding="same"):
     """Root (7x7 conv, 3x3/2 max-pool), four blocks (projection in each block's first unit), head, endpoints."""
     name = "resnet%d_official" % depth
     if version not in (1, 2):
         raise ValueError("%s: version must be 1 or 2, got %r" % (name, version))
     if version == 1 and not last_relu:
         raise ValueError("%s: last_relu=False needs version=2 (v1 always ends with a ReLU)" % name)
+    if root_pool_padding not in ("same", "fixed"):
+        raise ValueError("%s: root_pool_padding must be 'same' or 'fixed', got %r" % (name, root_pool_padding))
     if len(strides) != 3:
         raise ValueError("%s: strides must give the strides of blocks 2-4 (3 values), got %r" % (name, strides))
     bottleneck = depth >= 50
@@ -72,7 +74,10 @@ def official_resnet(images, num_classes, depth, width, version, root_conv_stride
             argscope(Conv2D, use_bias=False, kernel_initializer=tf.variance_scaling_initializer()):
         x = ends["conv1"] = conv_fixed_padding("conv0", images, base, 7, root_conv_stride,
                                                activation=BNReLU if version == 1 else tf.identity)
-        x = ends["after_root"] = MaxPooling("pool0", x, 3, strides=2, padding="SAME")
+        if root_pool_padding == "fixed":  # the revisiting release: zero-pad 1/1, then VALID
+            x = ends["after_root"] = MaxPooling("pool0", fixed_padding(x, 3), 3, strides=2, padding="VALID")
+        else:  # TF official models (LA): SAME
+            x = ends["after_root"] = MaxPooling("pool0", x, 3, strides=2, padding="SAME")
         points = [x]
         for b, (count, stride) in enumerate(zip(BLOCKS[depth], (1,) + tuple(strides))):
             filters = base * 2 ** b * (4 if bottleneck else 1)
@@ -97,9 +102,10 @@ def _register(depth):
     name = "resnet%d_official" % depth
 
     def build(images, is_training, num_classes=None, data_format="NHWC", weight_decay=0.0, width=1, version=2,
-              root_conv_stride=2, strides=(2, 2, 2), last_relu=True, bn_momentum=0.997, bn_epsilon=1e-5):
+              root_conv_stride=2, strides=(2, 2, 2), last_relu=True, bn_momentum=0.997, bn_epsilon=1e-5,
+              root_pool_padding="same"):
         return official_resnet(images, num_classes, depth, width, version, root_conv_stride, strides, last_relu,
-                               bn_momentum, bn_epsilon)
+                               bn_momentum, bn_epsilon, root_pool_padding)
     build.__name__ = name
     build.__doc__ = "ResNet-%d, TF-official style (fixed padding), v1 or v2; width = filters_factor / 4." % depth
     register(name, widths=RESNET_WIDTHS)(build)
