@@ -33,7 +33,7 @@ from tensorpack.tfutils.common import get_default_sess_config, get_global_step_v
 from tensorpack.tfutils.sesscreate import NewSessionCreator
 from tensorpack.tfutils.sessinit import SaverRestore
 
-__all__ = ["TRAINERS", "Towers", "add_train_args", "setup_devices", "per_tower_batch", "launch_train",
+__all__ = ["TRAINERS", "Towers", "add_train_args", "available_gpus", "parse_gpu_ids", "setup_devices", "per_tower_batch", "launch_train",
            "gather_from_towers"]
 
 TRAINERS = ("replicated", "ps")
@@ -60,7 +60,7 @@ def add_train_args(parser):
     return parser
 
 
-def _physical_gpu_ids():
+def available_gpus():
     """GPU ids this process may use, from ``nvidia-smi -L`` (no TF device initialisation), else none."""
     smi = shutil.which("nvidia-smi")
     if smi is None:
@@ -78,7 +78,8 @@ def _physical_gpu_ids():
     return ids
 
 
-def _parse_gpu_ids(text):
+def parse_gpu_ids(text):
+    """``"0,1,3"`` -> ``[0, 1, 3]``; empty -> ``[]``; a one-line ValueError naming ``--gpu`` otherwise."""
     text = (text or "").strip()
     if not text:
         return []
@@ -101,7 +102,7 @@ def setup_devices(args):
         gpu, cpu_towers = args, 0
     else:
         gpu, cpu_towers = getattr(args, "gpu", ""), getattr(args, "cpu_towers", 0) or 0
-    ids = _parse_gpu_ids(gpu)
+    ids = parse_gpu_ids(gpu)
     if cpu_towers < 0:
         raise ValueError("--cpu_towers %d: must be >= 0" % cpu_towers)
     if ids and cpu_towers:
@@ -109,7 +110,7 @@ def setup_devices(args):
     if not ids:
         os.environ["CUDA_VISIBLE_DEVICES"] = ""
         return Towers(range(max(cpu_towers, 1)), on_cpu=True)
-    available = _physical_gpu_ids()
+    available = available_gpus()
     missing = [i for i in ids if i not in available]
     if missing:
         found = "GPUs %s" % ",".join(map(str, available)) if available else "no GPU"

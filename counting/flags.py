@@ -11,7 +11,7 @@ import os
 from tensorpack import logger
 
 from common.config import ConfigError, add_config_args, load_config
-from common.train import _physical_gpu_ids, add_train_args, setup_devices  # request: make it public
+from common.train import add_train_args, available_gpus, setup_devices
 
 __all__ = ["CONFIG_FILE", "DEFAULT_CONFIG", "OPTIMIZERS", "build_parser", "parse_flags", "experiment_dir",
            "resolve_max_iters", "num_devices", "write_args_json", "setup_release_devices"]
@@ -101,7 +101,7 @@ def setup_release_devices(args):
     This keeps the release's command lines (``--gpu 0,1,2,3``, default ``--gpu 0``) runnable on CPU, with the
     same per-tower batch semantics; the substitution is logged.
     """
-    if args.gpu and not args.cpu_towers and not _physical_gpu_ids():
+    if args.gpu and not args.cpu_towers and not available_gpus():
         logger.warn("no GPU on this machine: --gpu %s runs as %d tower(s) on the CPU"
                     % (args.gpu, num_devices(args.gpu)))
         args.cpu_towers, args.gpu = num_devices(args.gpu), ""

@@ -98,7 +98,7 @@ def test_bad_pretraining_input_is_one_error_line(capsys, toy_record_dir, tmp_pat
 
 
 def test_gpu_ids_beyond_the_machine(capsys, monkeypatch, toy_record_dir, tmp_path):
-    monkeypatch.setattr(common_train, "_physical_gpu_ids", lambda: [0])
+    monkeypatch.setattr(common_train, "available_gpus", lambda: [0])
     argv = ["--config", "exp_configs/la_final.json:toy_IR", "--image_dir", toy_record_dir, "--gpu", "0,3",
             "--cache_dir", str(tmp_path)]
     assert "GPU 3 does not exist" in _error(capsys, train.main, argv)

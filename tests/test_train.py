@@ -232,7 +232,7 @@ def test_logdir_of_another_experiment_is_refused_and_left_untouched(tmp_path):
 
 
 def test_gpu_flag_validation(monkeypatch):
-    monkeypatch.setattr(train, "_physical_gpu_ids", lambda: [0, 1, 2, 3])
+    monkeypatch.setattr(train, "available_gpus", lambda: [0, 1, 2, 3])
     args = train.add_train_args(argparse.ArgumentParser()).parse_args(["--gpu", "1,3"])
     assert train.setup_devices(args) == [0, 1] and os.environ["CUDA_VISIBLE_DEVICES"] == "1,3"
     with pytest.raises(ValueError, match="--gpu 0,4: GPU 4 does not exist"):
@@ -241,7 +241,7 @@ def test_gpu_flag_validation(monkeypatch):
         train.setup_devices("a,b")
     with pytest.raises(ValueError, match="repeated"):
         train.setup_devices("1,1")
-    monkeypatch.setattr(train, "_physical_gpu_ids", lambda: [])
+    monkeypatch.setattr(train, "available_gpus", lambda: [])
     with pytest.raises(ValueError, match="found no GPU"):
         train.setup_devices("0")
     towers = train.setup_devices(argparse.Namespace(gpu="", cpu_towers=3))
