@@ -2,15 +2,16 @@
 
 ``train_crop`` modes of the release: ``default`` (random resized crop of area 0.2-1, grayscale p=0.2 before
 a 0.4 colour jitter in random order, flip), ``resnet_crop_flip``, ``alexnet_crop_flip`` (shorter side to
-256/224 of the crop, random crop, flip) and ``validate_crop`` (centre crop). Images are resized with area
-interpolation; colour ops stay in float (no uint8 truncation after each op, Decision 13).
+256/224 of the crop, random crop, flip) and ``validate_crop`` (centre crop); the 10-crop validation views of
+spec 5.3. Images are resized with area interpolation; colour ops stay in float (no uint8 truncation after each
+op, Decision 13).
 """
-from common.data.augment import AugmentConfig
+from common.data.augment import AugmentConfig, resize
 from common.data.input import make_dataset
 from common.tf1 import tf
 
 __all__ = ["TRAIN_CROPS", "train_augment", "validation_augment", "make_train_dataset", "make_validation_dataset",
-           "ten_crops"]
+           "ten_crop_views"]
 
 TRAIN_CROPS = ("default", "resnet_crop_flip", "alexnet_crop_flip", "validate_crop")
 
@@ -29,11 +30,9 @@ def train_augment(train_crop, image_size):
     return AugmentConfig(size=image_size, interpolation="area", **modes[train_crop])
 
 
-def validation_augment(image_size, ten_crop=False):
-    """Centre crop (shorter side to 256/224 of ``image_size``); ``ten_crop``: the whole centre square, which
-    ``ten_crops`` cuts into the release's 10 views."""
-    cfg = AugmentConfig(size=image_size, crop="center", interpolation="area")
-    return AugmentConfig(size=cfg.shorter_side, crop="center", interpolation="area") if ten_crop else cfg
+def validation_augment(image_size):
+    """Centre crop (shorter side to 256/224 of ``image_size``), area interpolation."""
+    return AugmentConfig(size=image_size, crop="center", interpolation="area")
 
 
 def make_train_dataset(record_dir, args, per_tower, train_crop="default"):
@@ -42,17 +41,26 @@ def make_train_dataset(record_dir, args, per_tower, train_crop="default"):
 
 
 def make_validation_dataset(record_dir, args, ten_crop=False):
-    """The validation split once, in order, last partial batch kept (Decision 20)."""
-    return make_dataset(record_dir, "validation", args.test_batch_size,
-                        validation_augment(args.image_size, ten_crop), reader=args.reader, shuffle=False,
-                        repeat=False, drop_remainder=False)
+    """The validation split once, in order, last partial batch kept (Decision 20); images ``[B, S, S, 3]``,
+    or ``[B, 10, S, S, 3]`` with ``ten_crop`` (tf.data reader only)."""
+    kwargs = dict(reader=args.reader, shuffle=False, repeat=False, drop_remainder=False)
+    if not ten_crop:
+        return make_dataset(record_dir, "validation", args.test_batch_size, validation_augment(args.image_size),
+                            **kwargs)
+    views = lambda ex: (ten_crop_views(ex["image"], args.image_size), ex["label"], ex["index"])  # noqa: E731
+    return make_dataset(record_dir, "validation", args.test_batch_size, None, preprocess=views, **kwargs)
 
 
-def ten_crops(images, size):
-    """``[B, S, S, 3]`` -> ``[B * 10, size, size, 3]``: centre, top-left, top-right, bottom-left, bottom-right,
-    then the same five flipped, per image (spec 5.3)."""
-    full = tf.shape(images)[1]
-    mid, far = (full - size) // 2, full - size
-    views = [images[:, y:y + size, x:x + size] for y, x in ((mid, mid), (0, 0), (0, far), (far, 0), (far, far))]
-    views += [tf.reverse(v, axis=[2]) for v in views]
-    return tf.reshape(tf.stack(views, axis=1), [-1, size, size, 3])
+def ten_crop_views(image, size):
+    """Decoded ``[H, W, 3]`` image -> float ``[10, size, size, 3]`` (spec 5.3): squares of side
+    ``c = int(224 / scale)``, ``scale = 256 / min(H, W)`` (computed as ``floor(224 min(H, W) / 256)``) at the
+    centre (offsets ``int((H - c) / 2)``, ``int((W - c) / 2)``) and the four corners of the full image (top-left,
+    top-right, bottom-left, bottom-right), each area-resized to ``size``, then the same five flipped."""
+    shape = tf.shape(image)
+    h, w = shape[0], shape[1]
+    c = tf.minimum(h, w) * 224 // 256
+    origins = [((h - c) // 2, (w - c) // 2), (0, 0), (0, w - c), (h - c, 0), (h - c, w - c)]
+    image = tf.cast(image, tf.float32)
+    views = [resize(image[y:y + c, x:x + c], [size, size], "area") for y, x in origins]
+    views += [tf.reverse(v, axis=[1]) for v in views]
+    return tf.stack(views)

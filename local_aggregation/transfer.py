@@ -16,7 +16,6 @@ from tensorpack.utils import logger
 
 from common.eval.linear import LinearProbeModel, linear_heads, write_report
 from common.tf1 import tf
-from local_aggregation.augmentation import ten_crops
 from local_aggregation.model import backbone_endpoints, release_lr
 from local_aggregation.readout import layer_poolers
 
@@ -73,9 +72,10 @@ class TransferValidation(Callback):
     def _setup_graph(self):
         self._iterator = tf.data.make_initializable_iterator(self._val_dataset())
         image, label = tuple(self._iterator.get_next())[:2]
-        size = self._model.image_shape[0]
+        if self._ten_crop:  # [B, 10, S, S, 3] -> [B * 10, S, S, 3]
+            image = tf.reshape(image, [-1] + list(self._model.image_shape))
         with tf.variable_scope(tf.get_variable_scope(), reuse=True), PredictTowerContext("transfer_val"):
-            logits = self._model.head_logits(ten_crops(image, size) if self._ten_crop else image)
+            logits = self._model.head_logits(image)
         self._hits = {}
         for name, lg in logits.items():
             probs = tf.nn.softmax(lg)

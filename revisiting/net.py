@@ -1,7 +1,8 @@
 """The release's ``get_net``: architecture flags -> a trunk builder from ``common.models`` under scope ``module``.
 
 Widths follow the release's ``filters_factor`` (ResNet/RevNet: 4 = standard, width = k/4; VGG19: 8 = standard,
-width = k/8). Patch tasks build ResNet/RevNet with root stride 1 and strides (2, 2, 1).
+width = k/8). Patch tasks build ResNet/RevNet with root stride 1 and strides (2, 2, 1). ``resnet18`` (not in the
+release) is the toy demo's small trunk: the ResNet-50 options on the basic-block ResNet-18.
 """
 from common.tf1 import tf
 from common.models import get_model
@@ -12,12 +13,14 @@ ARCHITECTURES = {
     "vgg19": ("vgg19_revisiting", 8, ("block1", "block2", "block3", "block4", "block5", "fc6", "pre_logits")),
     "resnet50": ("resnet50_official", 4, ("after_root", "block1", "block2", "block3", "block4", "pre_logits")),
     "revnet50": ("revnet50", 4, ("after_root", "block1", "block2", "block3", "block4", "pre_logits")),
+    "resnet18": ("resnet18_official", 4, ("after_root", "block1", "block2", "block3", "block4", "pre_logits")),
 }
 PATCH_TASKS = ("relative_patch_location", "jigsaw")
 
 
 def resolve_architecture(architecture):
-    """The release's substring match (``vgg19`` / ``resnet50`` / ``revnet50``) -> key of ARCHITECTURES."""
+    """The release's substring match (``vgg19`` / ``resnet50`` / ``revnet50``, or ``resnet18``) -> key of
+    ARCHITECTURES."""
     for key in ARCHITECTURES:
         if key in str(architecture):
             return key
@@ -39,7 +42,7 @@ def trunk_options(architecture, filters_factor=None, mode="v2", last_relu=True, 
         options["last_relu"] = bool(last_relu)
         if task in PATCH_TASKS:
             options.update(root_conv_stride=1, strides=(2, 2, 1))
-    if key == "resnet50":
+    if key in ("resnet50", "resnet18"):
         if mode not in ("v1", "v2"):
             raise ValueError("--mode %r: expected v1 or v2" % mode)
         options.update(version=int(mode[1]), bn_momentum=0.99, bn_epsilon=1e-3)  # spec 1: TF BN defaults

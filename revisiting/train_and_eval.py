@@ -97,7 +97,7 @@ def check_config(cfg):
             raise ValueError("--eval_model %r: only 'linear' is implemented" % cfg["eval_model"])
         return
     if not cfg.get("architecture"):
-        raise ValueError("--architecture is required: resnet50, revnet50 or vgg19")
+        raise ValueError("--architecture is required: resnet50, revnet50, vgg19 (or resnet18 for toy runs)")
     trunk_options(cfg["architecture"], cfg["filters_factor"], cfg["mode"], cfg["last_relu"], cfg["task"])
     if cfg["task"] == "exemplar":
         if "crop_inception_preprocess_patches" not in ops or not cfg.get("num_of_inception_patches"):

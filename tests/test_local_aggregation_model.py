@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from common.tf1 import tf
-from local_aggregation.augmentation import ten_crops, train_augment
+from local_aggregation.augmentation import ten_crop_views, train_augment
 from local_aggregation.model import InstanceModel, backbone, network_embedding, release_lr
 from tensorpack.tfutils.common import get_global_step_var
 
@@ -29,13 +29,18 @@ def test_embedding_rows_are_unit_norm():
     np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1.0, rtol=1e-5)
 
 
-def test_ten_crops_match_numpy():
-    images = np.random.RandomState(1).rand(2, 9, 9, 3).astype(np.float32)
+@pytest.mark.parametrize("height,width", [(16, 22), (30, 16)])
+def test_ten_crop_views_cut_the_full_image_like_numpy(height, width):
+    image = np.random.RandomState(height).randint(0, 256, (height, width, 3)).astype(np.uint8)
     with tf.Graph().as_default(), tf.Session() as sess:
-        got = sess.run(ten_crops(tf.constant(images), 5)).reshape(2, 10, 5, 5, 3)
-    views = [images[:, y:y + 5, x:x + 5] for y, x in ((2, 2), (0, 0), (0, 4), (4, 0), (4, 4))]
-    views += [v[:, :, ::-1] for v in views]
-    np.testing.assert_array_equal(got, np.stack(views, axis=1))
+        got = sess.run(ten_crop_views(tf.constant(image), 7))
+    side = int(224 / (256.0 / min(height, width)))  # 14: each view is a 2x2 block mean (area resize)
+    origins = [(int((height - side) / 2), int((width - side) / 2)), (0, 0), (0, width - side),
+               (height - side, 0), (height - side, width - side)]
+    views = [image[y:y + side, x:x + side].astype(np.float64).reshape(7, 2, 7, 2, 3).mean(axis=(1, 3))
+             for y, x in origins]
+    views += [v[:, ::-1] for v in views]
+    np.testing.assert_allclose(got, np.stack(views), atol=1e-3)
 
 
 def test_argument_errors_name_the_value():

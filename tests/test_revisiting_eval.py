@@ -104,6 +104,8 @@ def test_trunk_options_patch_tasks_and_widths():
     assert trunk_options("vgg19", None, task="jigsaw")[:3] == ("vgg19_revisiting", 1.0, {})
     assert trunk_options("resnet50", 8, mode="v1")[2] == {"last_relu": True, "version": 1, "bn_momentum": 0.99,
                                                           "bn_epsilon": 1e-3}
+    assert trunk_options("resnet18", 2, task="rotation")[:3] == (  # the toy demo's trunk
+        "resnet18_official", 0.5, {"last_relu": True, "version": 2, "bn_momentum": 0.99, "bn_epsilon": 1e-3})
     with tf.Graph().as_default():  # spec 1.5: patch-task shapes of a 64x64 patch (ResNet50 v1, ff=1)
         ends = get_net("resnet50", 1, mode="v1", task="jigsaw")(tf.zeros([2, 64, 64, 3]), True, num_classes=8)
         assert [ends[k].shape.as_list()[1] for k in ("after_root", "block1", "block2", "block3", "block4")] == \

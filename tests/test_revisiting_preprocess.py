@@ -162,3 +162,33 @@ def test_bad_input_is_one_clear_error():
     with pytest.raises(ValueError, match="crop_size"):
         get_preprocess_fn("crop", True, crop_size="a,b")
     assert len(OPS) == 15
+
+
+def test_make_dataset_preprocess_hook_sees_decoded_examples(toy_record_dir):
+    """common.data.input.make_dataset(preprocess=...): the hook gets uint8 HxWx3 + label + index per example
+    (the same pixels as the reader's raw decode) and its dicts come out batched; DALI refuses hooks."""
+    from common.data.augment import AugmentConfig
+    from common.data.input import make_dataset
+    from revisiting.data import make_input
+
+    def hook(ex):
+        return dict(ex, image=tf.image.rot90(ex["image"], 1), label=ex["label"] + 100)
+    with tf.Graph().as_default():
+        raw = make_dataset(toy_record_dir, "validation", 4, AugmentConfig(size=96, crop="none", normalize=False),
+                           shuffle=False, repeat=False)
+        hooked = make_dataset(toy_record_dir, "validation", 4, None, shuffle=False, repeat=False, preprocess=hook)
+        pairs = make_input(toy_record_dir, "val", 4, get_preprocess_fn("-1_to_1", False), False)
+        with tf.Session() as sess:
+            image, label, index = sess.run(tf.data.make_one_shot_iterator(raw).get_next())
+            out = sess.run(tf.data.make_one_shot_iterator(hooked).get_next())
+            pair_image, pair_label = sess.run(tf.data.make_one_shot_iterator(pairs).get_next())
+    assert out["image"].dtype == np.uint8
+    np.testing.assert_array_equal(out["image"], np.rot90(image, 1, axes=(1, 2)))
+    np.testing.assert_array_equal(out["label"], label + 100)
+    np.testing.assert_array_equal(out["index"], index)
+    np.testing.assert_allclose(pair_image, image / 127.5 - 1.0, atol=1e-6)
+    np.testing.assert_array_equal(pair_label, label)
+    with pytest.raises(ValueError, match="reader='tfdata'"):
+        make_dataset(toy_record_dir, "train", 4, None, reader="dali", preprocess=hook)
+    with pytest.raises(ValueError, match="either augment or preprocess"):
+        make_dataset(toy_record_dir, "train", 4, AugmentConfig(), preprocess=hook)
