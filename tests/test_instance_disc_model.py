@@ -5,7 +5,7 @@ from tensorpack.tfutils.tower import TowerContext
 
 from common.config import load_config
 from common.tf1 import tf
-from instance_disc.model import InstanceModel, bank_update_op, embedding, objective_name
+from instance_disc.model import InstanceModel, backbone_endpoints, bank_update_op, embedding, objective_name
 from instance_disc.options import CONFIG_FILE
 
 N, B, SIZE = 12, 4, 32
@@ -32,6 +32,24 @@ def test_embedding_is_unit_norm_with_torch_default_head_init():
     np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1.0, rtol=1e-5)
     bound = 1 / np.sqrt(kernel.shape[0])
     assert np.abs(kernel).max() <= bound and np.abs(kernel).max() > 0.8 * bound
+
+
+@pytest.mark.parametrize("zero_init", [False, True])
+def test_backbone_keeps_every_bn_gamma_at_one_as_the_release(zero_init):
+    with tf.Graph().as_default(), tf.Session() as sess:
+        backbone_endpoints(tf.zeros([1, SIZE, SIZE, 3]), True, _cfg(zero_init=zero_init))
+        sess.run(tf.global_variables_initializer())
+        gammas = sess.run([v for v in tf.global_variables() if v.name.endswith("gamma:0")])
+    zeroed = sum(int(np.all(g == 0)) for g in gammas)
+    assert all(np.all(g == 1) or np.all(g == 0) for g in gammas)
+    assert zeroed == (8 if zero_init else 0)  # ResNet-18: one last BN per basic block
+
+
+def test_cifar_stem_keeps_32px_to_4x4_at_conv5():
+    with tf.Graph().as_default():
+        ends = backbone_endpoints(tf.zeros([2, 32, 32, 3]), False, _cfg(stem="cifar"))
+        assert "pool1" not in ends
+        assert ends["conv1"].shape.as_list()[1:3] == [32, 32] and ends["conv5"].shape.as_list()[1:3] == [4, 4]
 
 
 @pytest.mark.parametrize("loss,nce_k", [("nce", 5), ("nce", 0), ("softmax_ce", 5)])
