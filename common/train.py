@@ -33,7 +33,7 @@ from tensorpack.tfutils.common import get_default_sess_config, get_global_step_v
 from tensorpack.tfutils.sesscreate import NewSessionCreator
 from tensorpack.tfutils.sessinit import SaverRestore
 
-__all__ = ["TRAINERS", "Towers", "add_train_args", "available_gpus", "parse_gpu_ids", "setup_devices", "per_tower_batch", "launch_train",
+__all__ = ["TRAINERS", "Towers", "add_train_args", "available_gpus", "parse_gpu_ids", "DatasetInput", "setup_devices", "per_tower_batch", "launch_train",
            "gather_from_towers"]
 
 TRAINERS = ("replicated", "ps")
@@ -172,12 +172,42 @@ def _make_trainer(kind, towers, server):
     return SyncMultiGPUTrainerReplicated(list(towers))
 
 
+class DatasetInput(TFDatasetInput):
+    """TensorPack's ``TFDatasetInput`` for any ``tf.data`` dataset, TF2-style ones (DALI's ``DALIDataset``) too.
+
+    Types and shapes come from ``tf.data.get_output_types/shapes``; the initializable iterator is made on the
+    dataset's ``iterator_device`` when it names one (DALI on a GPU refuses a CPU-side iterator).
+    """
+
+    def __init__(self, dataset):
+        self._dataset, self._dataflow = dataset, None
+
+    def _setup(self, input_signature):
+        self._spec = input_signature
+        types = tf.data.get_output_types(self._dataset)
+        types = types if isinstance(types, tuple) else (types,)
+        shapes = tf.data.get_output_shapes(self._dataset)
+        shapes = shapes if isinstance(shapes, tuple) else (shapes,)
+        want = [(k.name, k.dtype, tf.TensorShape(k.shape)) for k in input_signature]
+        if len(types) != len(want):
+            raise ValueError("the dataset yields %d tensors, the model's inputs are %d (%s)"
+                             % (len(types), len(want), ", ".join(w[0] for w in want)))
+        for (name, dtype, shape), t, s in zip(want, types, shapes):
+            if t != dtype or not shape.is_compatible_with(s):
+                raise ValueError("model input %r is %s %s but the dataset yields %s %s"
+                                 % (name, dtype.name, shape, t.name, s))
+        device = getattr(self._dataset, "iterator_device", None)
+        with tf.device(device) if device else contextlib.nullcontext():
+            self._iterator = tf.data.make_initializable_iterator(self._dataset)
+        self._init_op = self._iterator.initializer
+
+
 def _as_input(dataset):
     if isinstance(dataset, InputSource):
         return dataset
     if callable(dataset) and not isinstance(dataset, tf.data.Dataset):
         dataset = dataset()
-    return TFDatasetInput(dataset)
+    return DatasetInput(dataset)
 
 
 def _chain_post_step(trainer, post_step):

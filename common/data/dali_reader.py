@@ -122,11 +122,13 @@ def dali_dataset(record_dir, split, batch_size, augment, shuffle, repeat, num_sh
                                  output_shapes=(shape, [batch_size], [batch_size]),
                                  output_dtypes=(tf.float32 if augment.normalize else tf.uint8, tf.int64, tf.int64),
                                  device_id=pipe.device_id)
-        if repeat:
-            return ds
-        count = shard_size(count_records(files), num_shards, shard_index)
-        if drop_remainder or count % batch_size == 0:
-            return ds.take(count // batch_size)
-        # the last batch is padded with copies of the shard's last record: cut them off
-        ds = ds.take(count // batch_size + 1).apply(tf.data.experimental.unbatch()).take(count)
-        return ds.batch(batch_size)
+        if not repeat:
+            count = shard_size(count_records(files), num_shards, shard_index)
+            if drop_remainder or count % batch_size == 0:
+                ds = ds.take(count // batch_size)
+            else:  # the last batch is padded with copies of the shard's last record: cut them off
+                ds = ds.take(count // batch_size + 1).apply(tf.data.experimental.unbatch()).take(count)
+                ds = ds.batch(batch_size)
+    # where common.train.DatasetInput makes the iterator (DALI on a GPU refuses a CPU-side one)
+    ds.iterator_device = "/gpu:%d" % shard_index if device == "gpu" else None
+    return ds
