@@ -109,11 +109,11 @@ def test_bad_input_is_one_error_line_and_writes_nothing(toy_record_dir, trained,
     assert tf.train.latest_checkpoint(logdir) is None
 
 
-def test_cifar_script_trains_and_tests_on_pickle_batches(tmp_path, capsys):
+def test_cifar_script_trains_and_tests_on_pickle_batches(tmp_path, capsys):  # default: the CIFAR stem
     data_dir = str(tmp_path / "cifar")
     write_fake_cifar(os.path.join(data_dir, "cifar-10-batches-py"), per_batch=8)
     logdir = str(tmp_path / "run")
-    tiny = ["--set", "stem=imagenet", "--set", "width=0.25", "--set", "batch_size=8", "--set", "val_batch_size=8",
+    tiny = ["--set", "width=0.25", "--set", "batch_size=8", "--set", "val_batch_size=8",
             "--epochs", "1", "--steps-per-epoch", "2", "--logdir", logdir]
     results = cifar.main(["--data-dir", data_dir, "--nce-k", "0", "--nce-t", "0.1", "--lr", "0.03"] + tiny)
     assert {"epoch1_knn200_top1", "knn200_bank", "knn200_recomputed"} <= set(results)

@@ -223,6 +223,7 @@ def test_cifar_stem_for_instance_discrimination():
     _, s, _, _ = built("resnet18", 128, 32, stem="cifar", width=0.25)
     assert s["conv1"] == [32, 32, 16] and "pool1" not in s
     assert [s["conv%d" % i][:2] for i in range(2, 6)] == [[32, 32], [16, 16], [8, 8], [4, 4]]
+    assert built("resnet18", 10, 32, stem="cifar")[0] == 11173962  # torchvision-style CIFAR ResNet-18, 10 classes
 
 
 # ---------------------------------------------------------------- weight decay
