@@ -490,3 +490,13 @@ def test_official_root_pool_padding_against_numpy(padding):
             expect[:, i, j] = padded[:, 2 * i:2 * i + 3, 2 * j:2 * j + 3].max(axis=(1, 2))
     assert (root < 0).any()  # v2's root output is not activated, so the zero padding matters
     np.testing.assert_allclose(pooled, expect, rtol=1e-6)
+
+
+def test_a_builder_that_raises_leaves_no_layer_defaults_behind():
+    """TensorPack's argscope is not exception-safe; the registry must undo its BatchNorm/layout settings."""
+    from tensorpack.tfutils.argscope import get_arg_scope
+    before = {k: dict(v) for k, v in get_arg_scope().items()}
+    with tf.Graph().as_default():
+        with pytest.raises(ValueError):
+            get_model("alexnet")(tf.zeros([1, 32, 32, 3]), False)  # too small for AlexNet: raises inside
+    assert {k: dict(v) for k, v in get_arg_scope().items()} == before

@@ -6,6 +6,7 @@ backbone needs: argument checks (width, data format, options), the NHWC -> NCHW 
 ``TowerContext`` when called outside a trainer, BatchNorm/Dropout mode from ``is_training``, and kernel weight decay.
 """
 import contextlib
+import importlib
 import functools
 import inspect
 
@@ -66,6 +67,23 @@ def _tower_context(is_training):
     return _GraphContext(is_training)
 
 
+@contextlib.contextmanager
+def _layer_defaults(data_format, is_training):
+    """Layout and BatchNorm/Dropout mode for every layer of a builder, undone even when the builder raises.
+
+    (TensorPack's ``argscope`` pops its entry only on a clean exit: after an exception its settings, e.g.
+    ``BatchNorm(training=False)``, would leak into every later graph of the process.)
+    """
+    tp_argscope = importlib.import_module("tensorpack.tfutils.argscope")  # the module, not the function
+    depth = len(tp_argscope._ArgScopeStack)
+    try:
+        with argscope([Conv2D, MaxPooling, AvgPooling, GlobalAvgPooling, BatchNorm], data_format=data_format), \
+                argscope(BatchNorm, training=is_training), argscope(Dropout, training=is_training):
+            yield
+    finally:
+        del tp_argscope._ArgScopeStack[depth:]
+
+
 def register(name, widths=None):
     """Decorator registering a builder under ``name``; ``widths`` lists the allowed width factors (None = any)."""
     def decorator(fn):
@@ -78,8 +96,7 @@ def register(name, widths=None):
             if data_format == "NCHW":
                 images = tf.transpose(images, [0, 3, 1, 2])
             with _tower_context(bool(is_training)), kernel_weight_decay(weight_decay), \
-                    argscope([Conv2D, MaxPooling, AvgPooling, GlobalAvgPooling, BatchNorm], data_format=data_format), \
-                    argscope(BatchNorm, training=bool(is_training)), argscope(Dropout, training=bool(is_training)):
+                    _layer_defaults(data_format, bool(is_training)):
                 return fn(images, is_training, num_classes=num_classes, data_format=data_format,
                           weight_decay=weight_decay, width=width, **options)
         if name in _BUILDERS:
