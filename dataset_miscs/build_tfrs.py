@@ -8,14 +8,13 @@ list is permuted with ``--random_seed``, validation stays in order. Writes ``tra
 ``validation-%05d-of-%05d``, DALI index files in ``idx/``, ``labels.txt`` and ``meta.json``.
 """
 import argparse
-import json
 import os
 import sys
 
 if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from common.data.fsutil import ensure_writable_dir  # noqa: E402
-from common.data.records import LABELS_FILE, META_FILE  # noqa: E402
+from common.data.records import LABELS_FILE, write_meta  # noqa: E402
 from common.data.writer import build_split  # noqa: E402
 from dataset_miscs.make_toy_dataset import CLASS_NAMES_FILE  # noqa: E402
 
@@ -85,10 +84,7 @@ def build_tfrecords(img_folder, save_dir, random_seed=0, train_shards=None, val_
         num = shards[split] or default_shards(len(entries), split)
         seed = random_seed if split == "train" else None
         counts[split] = build_split(entries, save_dir, split, num, seed, workers, log=log)["count"]
-    meta = {"splits": counts, "num_classes": len(classes), "class_names": _class_names(img_folder, classes),
-            "source": os.path.abspath(img_folder)}
-    with open(os.path.join(save_dir, META_FILE), "w") as f:
-        json.dump(meta, f, indent=1)
+    write_meta(save_dir, counts, _class_names(img_folder, classes), img_folder)
     return save_dir
 
 

@@ -16,7 +16,6 @@ ILSVRC-2012 train folders of mini-ImageNet's classes, full resolution); classes 
 with ``--random_seed`` and cut into ``--split`` train / valid / test counts; paths are relative to FOLDER.
 """
 import argparse
-import json
 import os
 import sys
 
@@ -25,7 +24,7 @@ import numpy as np
 if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from common.data.fsutil import ensure_writable_dir  # noqa: E402
-from common.data.records import LABELS_FILE, META_FILE  # noqa: E402
+from common.data.records import LABELS_FILE, write_meta  # noqa: E402
 from common.data.writer import build_split  # noqa: E402
 from dataset_miscs.build_tfrs import default_shards  # noqa: E402
 
@@ -130,9 +129,7 @@ def write_split_lists(folder, data_dir, counts, seed=0):
 def _write_meta(save_dir, counts, class_names, source):
     with open(os.path.join(save_dir, LABELS_FILE), "w") as f:
         f.writelines("%s %d\n" % (name, k) for k, name in enumerate(class_names))
-    with open(os.path.join(save_dir, META_FILE), "w") as f:
-        json.dump({"splits": counts, "num_classes": len(class_names), "class_names": class_names,
-                   "source": os.path.abspath(source)}, f, indent=1)
+    write_meta(save_dir, counts, class_names, source)
 
 
 def build_mini_imagenet(data_dir, image_root, save_dir, random_seed=0, workers=None, log=print):

@@ -8,14 +8,13 @@ unparsable lines are printed and skipped); images live under
 kept in CSV order; floor(N / shards) records per file plus a remainder file. Without ``--run`` it only reports.
 """
 import argparse
-import json
 import os
 import sys
 
 if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from common.data.fsutil import ensure_writable_dir  # noqa: E402
-from common.data.records import LABELS_FILE, META_FILE  # noqa: E402
+from common.data.records import LABELS_FILE, write_meta  # noqa: E402
 from common.data.writer import build_split  # noqa: E402
 
 IMAGE_ROOT = os.path.join("data", "vision", "torralba", "deeplearning", "images256")
@@ -67,9 +66,7 @@ def build_places(out_dir, csv_folder, base_dir, run=False, train_shards=SHARDS["
     shards = {"train": train_shards, "validation": val_shards}
     counts = {split: build_split(entries, out_dir, split, shards[split], SHUFFLE_SEED if split == "train" else None,
                                  workers, layout="places", log=log)["count"] for split, entries in lists.items()}
-    meta = {"splits": counts, "num_classes": len(names), "class_names": names, "source": os.path.abspath(csv_folder)}
-    with open(os.path.join(out_dir, META_FILE), "w") as f:
-        json.dump(meta, f, indent=1)
+    write_meta(out_dir, counts, names, csv_folder)
     return counts
 
 

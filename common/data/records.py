@@ -56,6 +56,14 @@ def write_index(shard, out_path):
         f.writelines(lines)
 
 
+def write_meta(record_dir, splits, class_names, source):
+    """Write ``<record_dir>/meta.json``: split sizes, class count and names, and the source it was built from."""
+    meta = {"splits": splits, "num_classes": len(class_names), "class_names": list(class_names),
+            "source": os.path.abspath(source)}
+    with open(os.path.join(record_dir, META_FILE), "w") as f:
+        json.dump(meta, f, indent=1)
+
+
 def read_meta(record_dir):
     """The dict in ``<record_dir>/meta.json`` (splits, num_classes, class_names, source)."""
     path = os.path.join(record_dir, META_FILE)
