@@ -21,9 +21,10 @@ def open_records(data_dir):
 
 
 def train_augment(cfg):
-    """The training ``AugmentConfig`` of both phases for config ``cfg``."""
+    """The training ``AugmentConfig`` of both phases for config ``cfg`` (optional ``grayscale_prob``, default 0)."""
     return AugmentConfig(size=cfg["image_size"], crop="random_resized", scale=tuple(cfg["crop_scale"]),
-                         interpolation="bilinear", flip=True, color_jitter=tuple(cfg["color_jitter"]))
+                         interpolation="bilinear", flip=True, color_jitter=tuple(cfg["color_jitter"]),
+                         grayscale_prob=cfg.get("grayscale_prob", 0.0))
 
 
 def val_augment(cfg):

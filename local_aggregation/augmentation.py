@@ -6,7 +6,7 @@ a 0.4 colour jitter in random order, flip), ``resnet_crop_flip``, ``alexnet_crop
 spec 5.3. Images are resized with area interpolation; colour ops stay in float (no uint8 truncation after each
 op, Decision 13).
 """
-from common.data.augment import AugmentConfig, resize
+from common.data.augment import AugmentConfig, normalize, resize
 from common.data.input import make_dataset
 from common.tf1 import tf
 
@@ -41,13 +41,13 @@ def make_train_dataset(record_dir, args, per_tower, train_crop="default"):
 
 
 def make_validation_dataset(record_dir, args, ten_crop=False):
-    """The validation split once, in order, last partial batch kept (Decision 20); images ``[B, S, S, 3]``,
-    or ``[B, 10, S, S, 3]`` with ``ten_crop`` (tf.data reader only)."""
+    """The validation split once, in order, last partial batch kept (Decision 20); normalised images
+    ``[B, S, S, 3]``, or ``[B, 10, S, S, 3]`` with ``ten_crop`` (tf.data reader only)."""
     kwargs = dict(reader=args.reader, shuffle=False, repeat=False, drop_remainder=False)
     if not ten_crop:
         return make_dataset(record_dir, "validation", args.test_batch_size, validation_augment(args.image_size),
                             **kwargs)
-    views = lambda ex: (ten_crop_views(ex["image"], args.image_size), ex["label"], ex["index"])  # noqa: E731
+    views = lambda ex: (normalize(ten_crop_views(ex["image"], args.image_size)), ex["label"], ex["index"])  # noqa: E731
     return make_dataset(record_dir, "validation", args.test_batch_size, None, preprocess=views, **kwargs)
 
 

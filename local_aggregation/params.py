@@ -58,6 +58,8 @@ TRANSFER_FLAGS = [
     ("train_crop", str, "default", "default, resnet_crop_flip, alexnet_crop_flip or validate_crop"),
     ("num_classes", int, 1000, "classes of the target dataset (1000 ImageNet, 205 Places205)"),
     ("vgg_quirk", bool, False, "pool VGG features over width and channels as the release did"),
+    ("head_bn", bool, False, "standardise each read-out feature (BatchNorm without scale/offset) before its head; "
+                             "not in the release, used by the toy read-out"),
 ] + _COMMON_FLAGS
 
 

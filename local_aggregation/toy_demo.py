@@ -22,7 +22,7 @@ from local_aggregation.augmentation import validation_augment
 from local_aggregation.checkpoints import exp_dir
 from local_aggregation.knn_monitor import knn_top1
 from local_aggregation.model import network_embedding
-from local_aggregation.params import PRETRAIN_FLAGS, TRANSFER_FLAGS, parse_flags
+from local_aggregation.params import PRETRAIN_FLAGS, TRANSFER_FLAGS, parse_flags, parse_int_list
 
 __all__ = ["run"]
 
@@ -79,7 +79,10 @@ def run(record_dir, work_dir):
     cache = os.path.join(os.path.abspath(work_dir), "la_cache")
     ir = _flags(train, PRETRAIN + ":toy_IR", record_dir, cache)
     la_steps = _flags(train, PRETRAIN + ":toy_LA", record_dir, cache).train_num_steps
-    trans_steps = _flags(train_transfer, TRANSFER + ":toy_trans", record_dir, cache).train_num_steps - la_steps
+    trans = _flags(train_transfer, TRANSFER + ":toy_trans", record_dir, cache)
+    trans_steps = trans.train_num_steps - la_steps
+    random_boundaries = ",".join(str(RANDOM_STEPS + step - la_steps)  # the heads' LR drops at the same head step
+                                 for step in parse_int_list(trans.lr_boundaries, "lr_boundaries"))
     seconds = {"IR": _script(train, PRETRAIN + ":toy_IR", record_dir, cache),
                "LA": _script(train, PRETRAIN + ":toy_LA", record_dir, cache)}
     seconds["transfer"] = _script(train_transfer, TRANSFER + ":toy_trans", record_dir, cache)
@@ -87,7 +90,7 @@ def run(record_dir, work_dir):
                                 "--init_lr", "0", "--train_num_steps", str(RANDOM_STEPS))
     _script(train_transfer, TRANSFER + ":toy_trans", record_dir, cache, "--load_exp", "la_toy/test/toy_random",
             "--load_step", str(RANDOM_STEPS), "--save_exp", "la_toy/trans_test/toy_random",
-            "--train_num_steps", str(RANDOM_STEPS + trans_steps))
+            "--train_num_steps", str(RANDOM_STEPS + trans_steps), "--lr_boundaries", random_boundaries)
     num_classes = int(read_meta(record_dir)["num_classes"])
     models = exp_dir(cache, "la_toy/test")
     knn = {name: knn_of(os.path.join(models, exp, "model-%d" % step), record_dir, ir, num_classes)

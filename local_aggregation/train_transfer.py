@@ -55,7 +55,8 @@ def run(args):
         return logdir
     model = TransferModel(args.model_type, layers, args.num_classes, args.image_size, args.width,
                           "NHWC" if towers.on_cpu else "NCHW", args.init_lr,
-                          parse_int_list(args.lr_boundaries, "lr_boundaries"), args.weight_decay, args.vgg_quirk)
+                          parse_int_list(args.lr_boundaries, "lr_boundaries"), args.weight_decay, args.vgg_quirk,
+                          args.head_bn)
     per_tower = args.batch_size // len(towers)
     callbacks = [TransferValidation(model, lambda: make_validation_dataset(record_dir, args, args.ten_crop),
                                     args.ten_crop, args.fre_valid, logdir, args.train_num_steps,
@@ -63,7 +64,7 @@ def run(args):
     if args.train_num_steps is not None:
         callbacks.append(StopAtStep(args.train_num_steps))
     experiment = {k: getattr(args, k) for k in ("save_exp", "model_type", "get_all_layers", "num_classes", "width",
-                                                 "image_size", "vgg_quirk")}
+                                                 "image_size", "vgg_quirk", "head_bn")}
     launch_train(model, lambda: make_train_dataset(record_dir, args, per_tower, args.train_crop), logdir,
                  save_every, max_epoch, towers, trainer=args.trainer, callbacks=callbacks,
                  session_init=PartialRestore(load_path) if load_path else None, experiment=experiment)

@@ -25,10 +25,11 @@ HEAD_SCOPE = "instance/transfer_dense"
 
 
 class TransferModel(LinearProbeModel):
-    """Frozen ``model_type`` backbone + heads for ``layer_keys``; LR x0.1 at absolute ``lr_boundaries``."""
+    """Frozen ``model_type`` backbone + heads for ``layer_keys``; LR x0.1 at absolute ``lr_boundaries``;
+    ``feature_bn``: standardised head inputs (``common.eval.linear.linear_heads``)."""
 
     def __init__(self, model_type, layer_keys, num_classes, image_size, width=1, data_format="NHWC", init_lr=0.01,
-                 lr_boundaries=(), weight_decay=1e-4, vgg_quirk=False):
+                 lr_boundaries=(), weight_decay=1e-4, vgg_quirk=False, feature_bn=False):
         self.model_type, self.width, self.data_format = model_type, width, data_format
         self.lr_boundaries = list(lr_boundaries)
         with tf.Graph().as_default():  # endpoint names, and the layer keys checked before anything is written
@@ -38,7 +39,7 @@ class TransferModel(LinearProbeModel):
         init = tf.variance_scaling_initializer(2.0, "fan_in", "truncated_normal")
         super(TransferModel, self).__init__(self.endpoints, poolers, num_classes, (image_size, image_size, 3),
                                             lr=init_lr, kernel_initializer=init, weight_decay=weight_decay,
-                                            scope=HEAD_SCOPE)
+                                            scope=HEAD_SCOPE, feature_bn=feature_bn)
 
     def endpoints(self, image):
         """Backbone endpoints in inference mode (no BN updates)."""
@@ -57,7 +58,8 @@ class TransferModel(LinearProbeModel):
         """``{endpoint name: logits}`` of the trained heads on ``image`` (variables reused)."""
         ends = self.endpoints(image)
         feats = collections.OrderedDict((n, pool(ends[n])) for n, pool in self.layer_poolers.items())
-        return linear_heads(feats, self.num_classes, scope=HEAD_SCOPE).logits
+        return linear_heads(feats, self.num_classes, scope=HEAD_SCOPE,
+                            feature_bn=self.head_options["feature_bn"]).logits
 
 
 class TransferValidation(Callback):

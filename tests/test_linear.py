@@ -128,6 +128,31 @@ def test_linear_heads_match_numpy(reduction, wd):
     assert out["loss"] == pytest.approx(cost + wd * l2, rel=1e-5)
 
 
+def test_feature_bn_standardises_with_batch_then_moving_statistics():
+    """feature_bn: training tower -> (x - batch mean) / sqrt(batch var + 1e-5) per flattened feature and one
+    moving-average update (momentum 0.9, population variance) per run; an inference tower uses the moving
+    statistics; no trainable BN variables."""
+    from tensorpack.tfutils.tower import TowerContext
+
+    rng = np.random.RandomState(5)
+    x = (rng.randn(32, 2, 2, 3) * rng.uniform(0.5, 4, 12).reshape(2, 2, 3) + 7).astype(np.float32)
+    flat = x.reshape(32, -1).astype(np.float64)
+    with tf.Graph().as_default(), tf.Session() as sess:
+        feat = tf.placeholder(tf.float32, [None, 2, 2, 3])
+        with TowerContext("", is_training=True):
+            train = linear_heads({"c": feat}, 4, feature_bn=True).logits["c"]
+        with tf.variable_scope(tf.get_variable_scope(), reuse=True), TowerContext("infer", is_training=False):
+            infer = linear_heads({"c": feat}, 4, feature_bn=True).logits["c"]
+        assert [v.op.name for v in tf.trainable_variables()] == ["linear/c/W", "linear/c/b"]
+        sess.run(tf.global_variables_initializer())
+        w, b = sess.run(["linear/c/W:0", "linear/c/b:0"])
+        expect = (flat - flat.mean(0)) / np.sqrt(flat.var(0) + 1e-5) @ w + b
+        np.testing.assert_allclose(sess.run(train, {feat: x}), expect, rtol=1e-4, atol=1e-4)
+        moving_mean, moving_var = 0.1 * flat.mean(0), 0.9 + 0.1 * flat.var(0)
+        expect = (flat - moving_mean) / np.sqrt(moving_var + 1e-5) @ w + b
+        np.testing.assert_allclose(sess.run(infer, {feat: x}), expect, rtol=1e-4, atol=1e-4)
+
+
 def test_zero_features_give_log_num_classes():
     """Counting phase-2 fact: zero input, zero bias -> each CE = ln 1000 = 6.907755."""
     with tf.Graph().as_default(), tf.Session() as sess:

@@ -216,20 +216,26 @@ def normalize(image, mean=IMAGENET_MEAN, std=IMAGENET_STD):
 
 
 def decode_and_crop(encoded, cfg, seed=None):
-    """Decode JPEG bytes (RGB) and apply the crop/resize of ``cfg``; float32 HWC."""
+    """Decode JPEG bytes (RGB) and apply the crop/resize of ``cfg``; HWC, uint8 for crop "none", else float32."""
     if cfg.crop == "random_resized":
         shape = tf.image.extract_jpeg_shape(encoded)
         y, x, h, w = random_resized_crop_window(shape[0], shape[1], cfg.scale, cfg.ratio, seed=seed)
         image = tf.image.decode_and_crop_jpeg(encoded, tf.stack([y, x, h, w]), channels=3, dct_method=DCT_METHOD)
         return resize(tf.cast(image, tf.float32), [cfg.size, cfg.size], cfg.interpolation)
-    image = tf.cast(tf.image.decode_jpeg(encoded, channels=3, dct_method=DCT_METHOD), tf.float32)
+    image = tf.image.decode_jpeg(encoded, channels=3, dct_method=DCT_METHOD)
+    if cfg.crop == "none":
+        return image
+    image = tf.cast(image, tf.float32)
     if cfg.crop == "resize":
         return resize(image, [cfg.size, cfg.size], cfg.interpolation)
     if cfg.crop == "center":
         return center_crop(resize_shorter(image, cfg.shorter_side, cfg.interpolation), cfg.size)
-    if cfg.crop == "random":
-        return random_crop(resize_shorter(image, cfg.shorter_side, cfg.interpolation), cfg.size, seed)
-    return image
+    return random_crop(resize_shorter(image, cfg.shorter_side, cfg.interpolation), cfg.size, seed)
+
+
+def output_dtype(cfg):
+    """dtype of ``preprocess``'s images: float32 when ``cfg.normalize``, else uint8."""
+    return tf.float32 if cfg.normalize else tf.uint8
 
 
 def preprocess(encoded, cfg, seed=None):
@@ -243,12 +249,14 @@ def preprocess(encoded, cfg, seed=None):
     if cfg.color_jitter is not None:
         jitter = lambda img: color_jitter(img, cfg.color_jitter, sub_seed(seed, 30))  # noqa: E731
         colour.insert(len(colour) if cfg.grayscale_first else 0, jitter)
+    if colour or cfg.lighting_std > 0 or cfg.normalize:
+        image = tf.cast(image, tf.float32)  # no-op unless crop "none" kept the decoder's uint8
     for op in colour:
         image = op(image)
     if cfg.lighting_std > 0:
         image = lighting(image, cfg.lighting_std, sub_seed(seed, 40))
     if cfg.normalize:
         image = normalize(image, cfg.mean, cfg.std)
-    else:
+    elif image.dtype != tf.uint8:
         image = tf.cast(tf.round(image), tf.uint8)
     return tf.transpose(image, [2, 0, 1]) if cfg.layout == "NCHW" else image

@@ -1,15 +1,28 @@
 """The ``tf.data`` reader: TFRecord shards -> ``(image, label, index)`` batches, sharded by worker/tower."""
-from common.data.augment import DCT_METHOD, preprocess as augment_image
+from common.data.augment import DCT_METHOD, output_dtype, preprocess as augment_image
 from common.data.records import FEATURES, list_shards
 from common.tf1 import tf
 
 SHUFFLE_BUFFER = 10000  # records; the LA release used 102400 on ImageNet
 CYCLE_LENGTH = 8  # shards read in parallel
+PARALLEL_IMAGES = 16  # images of one batch augmented concurrently
 
 
 def parse_example(serialized):
     """Parse one serialized record into a dict of the ``FEATURES`` tensors."""
     return tf.io.parse_single_example(serialized, FEATURES)
+
+
+def augment_batch(serialized, augment, seed=None):
+    """A batch of serialized records -> ``(images, labels, indices)``, each image augmented by ``augment``.
+
+    Parsing the whole batch at once and looping over its images in the graph costs far less per image than one
+    ``Dataset.map`` call per record (1.4x faster at 96 px, see ``bench.input``).
+    """
+    rec = tf.io.parse_example(serialized, FEATURES)
+    images = tf.map_fn(lambda encoded: augment_image(encoded, augment, seed), rec["images"],
+                       dtype=output_dtype(augment), parallel_iterations=PARALLEL_IMAGES)
+    return images, rec["labels"], rec["index"]
 
 
 def shard_files(files, num_shards, shard_index):
@@ -40,15 +53,18 @@ def tfdata_dataset(record_dir, split, batch_size, augment, shuffle, repeat, num_
         ds = ds.shard(num_shards, shard_index)
     if shuffle:
         ds = ds.shuffle(SHUFFLE_BUFFER, seed=seed, reshuffle_each_iteration=True)
-    def _map(serialized):
-        rec = parse_example(serialized)
-        if preprocess is not None:
+    if preprocess is None:
+        ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+        ds = ds.map(lambda serialized: augment_batch(serialized, augment, seed),
+                    num_parallel_calls=tf.data.experimental.AUTOTUNE)
+    else:
+        def _hook(serialized):
+            rec = parse_example(serialized)
             image = tf.image.decode_jpeg(rec["images"], channels=3, dct_method=DCT_METHOD)
             return preprocess({"image": image, "label": rec["labels"], "index": rec["index"]})
-        return augment_image(rec["images"], augment, seed), rec["labels"], rec["index"]
 
-    ds = ds.map(_map, num_parallel_calls=tf.data.experimental.AUTOTUNE)
-    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+        ds = ds.map(_hook, num_parallel_calls=tf.data.experimental.AUTOTUNE)
+        ds = ds.batch(batch_size, drop_remainder=drop_remainder)
     if repeat:
         # Repeat whole batched epochs: each epoch is a fresh permutation of the split and no batch spans two
         # epochs, so a batch never holds one index twice (memory-bank scatters cannot collide).

@@ -14,6 +14,7 @@ import time
 
 import numpy as np
 from tensorpack import ModelDesc
+from tensorpack.models import BatchNorm
 from tensorpack.tfutils.tower import TowerContext, get_current_tower_context
 from tensorpack.tfutils.varreplace import freeze_variables
 
@@ -89,11 +90,14 @@ def flatten(x):
 
 
 def linear_heads(features, num_classes, labels=None, kernel_initializer=None, weight_decay=0.0,
-                 reduction="sum", scope="linear"):
+                 reduction="sum", scope="linear", feature_bn=False):
     """One linear classifier per entry of ``features`` (name -> tensor, flattened, gradient stopped).
 
     Variables ``<scope>/<name>/W`` and ``/b`` (bias zeros; kernel Glorot-uniform unless
-    ``kernel_initializer``). With ``labels``: ``cost`` = sum (``reduction="sum"``) or mean (``"mean"``) over
+    ``kernel_initializer``). ``feature_bn`` standardises each flattened feature first with a BatchNorm
+    without scale and offset (``<scope>/<name>/bn``: batch statistics in a training tower, their moving
+    averages elsewhere), as MAE's linear probe does; it is not part of the papers' protocols, which train on
+    raw features. With ``labels``: ``cost`` = sum (``reduction="sum"``) or mean (``"mean"``) over
     layers of the batch-mean softmax cross-entropy; ``loss`` = cost + weight_decay * sum(||W||^2 + ||b||^2)/2;
     float vectors ``wrong-top1-<name>`` / ``wrong-top5-<name>`` (1 = miss), the names TensorPack's
     ``ClassificationError`` reads. Returns a :class:`LinearHeads`.
@@ -107,6 +111,8 @@ def linear_heads(features, num_classes, labels=None, kernel_initializer=None, we
     for name, feat in features.items():
         flat = flatten(tf.stop_gradient(feat))
         with tf.variable_scope(scope), tf.variable_scope(str(name)):
+            if feature_bn:
+                flat = BatchNorm("bn", flat, center=False, scale=False, ema_update="internal")
             w = tf.get_variable("W", [flat.shape.as_list()[1], num_classes], initializer=init)
             b = tf.get_variable("b", [num_classes], initializer=tf.zeros_initializer())
         params += [w, b]
