@@ -47,7 +47,8 @@ def run(args, cfg):
     steps = resolve_max_iters(args, meta["splits"]["train"])
     logdir = args.logdir or experiment_dir(args.ckpt_root, args.exp_name, create=True)
     model = LinearProbeModel(cfg["image_size"], meta["num_classes"], cfg["pool_sizes"], args.opt,
-                             args.learning_rate, args.learning_rate_var_name, backbone=args.backbone)
+                             args.learning_rate, args.learning_rate_var_name, backbone=args.backbone,
+                             feature_bn=args.head_bn)
     train = counting_dataset(record_dir, "train", args.batch_size, cfg, args.reader, device=device)
     val = TFDatasetInput(counting_dataset(record_dir, "validation", args.batch_size, cfg, args.reader, train=False,
                                            device=device))

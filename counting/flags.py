@@ -51,6 +51,9 @@ def build_parser(description):
     p.add_argument("--reader", default="dali", choices=["dali", "tfdata"], help="input pipeline")
     p.add_argument("--random_features", action="store_true",
                    help="classifier phase: probe randomly initialised frozen conv features (baseline, D3)")
+    p.add_argument("--head_bn", action="store_true",
+                   help="classifier phase: standardise each pooled feature (BatchNorm without scale/offset) before "
+                        "its head; not in the release, used by the toy probes")
     add_config_args(p, default=DEFAULT_CONFIG)
     add_train_args(p)
     p.set_defaults(gpu="0", trainer="ps")  # the release: GPU 0, SyncMultiGPUTrainerParameterServer

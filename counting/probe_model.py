@@ -37,15 +37,16 @@ def accuracy_inferencers():
 
 
 class LinearProbeModel(ModelDesc):
-    """Linear classifiers on the frozen conv layers of the counting AlexNet."""
+    """Linear classifiers on the frozen conv layers of the counting AlexNet (``feature_bn``: standardised inputs,
+    ``common.eval.linear.linear_heads``)."""
 
     def __init__(self, image_size, num_classes, pool_sizes, opt, learning_rate, lr_var_name,
-                 backbone="alexnet_counting"):
+                 backbone="alexnet_counting", feature_bn=False):
         if len(pool_sizes) != len(LAYERS):
             raise ValueError("pool_sizes: need one window per layer %s, got %r" % (", ".join(LAYERS), pool_sizes))
         self.image_size, self.num_classes, self.pool_sizes = image_size, num_classes, list(pool_sizes)
         self.opt, self.learning_rate, self.lr_var_name = opt, learning_rate, lr_var_name
-        self.backbone = backbone
+        self.backbone, self.feature_bn = backbone, feature_bn
 
     def inputs(self):
         shape = [None, self.image_size, self.image_size, 3]
@@ -57,7 +58,7 @@ class LinearProbeModel(ModelDesc):
             endpoints = get_model(self.backbone)(imgs, is_training=False, num_classes=None)
         feats = collections.OrderedDict(
             (name, pool_window(endpoints[name], size, "avg", "SAME")) for name, size in zip(LAYERS, self.pool_sizes))
-        heads = linear_heads(feats, self.num_classes, labels=label, reduction="mean")
+        heads = linear_heads(feats, self.num_classes, labels=label, reduction="mean", feature_bn=self.feature_bn)
         correct = [tf.subtract(1.0, heads.wrong_top1[name], name="top1-correct-" + name) for name in LAYERS]
         if get_current_tower_context().is_main_training_tower:
             tf.summary.scalar("loss/loss", heads.loss)

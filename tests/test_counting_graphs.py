@@ -8,6 +8,7 @@ from tensorpack.tfutils.tower import TowerContext
 from common.tf1 import tf
 from counting import model as cmodel
 from counting.conv_restore import ConvWeightsInit, conv_variables
+from counting.flags import parse_flags
 from counting.probe_model import LinearProbeModel, pooled_dims
 
 
@@ -73,6 +74,21 @@ def test_phase2_heads_parameters_and_initial_loss():
             sess.run(tf.global_variables_initializer())
             assert sess.run(loss, {imgs: np.zeros([2, 256, 256, 3], np.float32)}) == pytest.approx(
                 math.log(1000), rel=1e-6)
+
+
+def test_phase2_head_bn_adds_only_moving_statistics():
+    """--head_bn (the toy config's probes): a scale/offset-free BatchNorm per head, no extra trainable variable."""
+    args, _ = parse_flags("classifier", ["--exp_name", "e", "--config", "exp_configs/counting.json:toy",
+                                         "--random_features"])
+    assert args.head_bn is True
+    with tf.Graph().as_default():
+        m = LinearProbeModel(96, 10, [6, 3, 2, 2, 2], "adam", 1e-3, "lr_cls", feature_bn=args.head_bn)
+        imgs = tf.placeholder(tf.float32, [4, 96, 96, 3])
+        with TowerContext("", is_training=True):
+            m.build_graph(imgs, tf.zeros([4], tf.int64), tf.zeros([4], tf.int64))
+        assert len(tf.trainable_variables()) == 10
+        names = {v.op.name for v in tf.global_variables()}
+        assert {"linear/conv%d/bn/mean/EMA" % k for k in range(1, 6)} <= names
 
 
 def test_pooled_dims_spec_values():
