@@ -17,7 +17,7 @@ def augment_batch(serialized, augment, seed=None):
     """A batch of serialized records -> ``(images, labels, indices)``, each image augmented by ``augment``.
 
     Parsing the whole batch at once and looping over its images in the graph costs far less per image than one
-    ``Dataset.map`` call per record (1.4x faster at 96 px, see ``bench.input``).
+    ``Dataset.map`` call per record (about 1.5x faster at 96 px, see ``bench.input``).
     """
     rec = tf.io.parse_example(serialized, FEATURES)
     images = tf.map_fn(lambda encoded: augment_image(encoded, augment, seed), rec["images"],
