@@ -1,1 +1,2 @@
-"""Shared library of the project: TensorFlow import, configs, data, backbones, memory bank, evaluation, training launch."""
+"""Shared library of the project: TensorFlow import, configs, data, backbones, memory bank, evaluation, training
+launch."""

@@ -33,8 +33,8 @@ from tensorpack.tfutils.common import get_default_sess_config, get_global_step_v
 from tensorpack.tfutils.sesscreate import NewSessionCreator
 from tensorpack.tfutils.sessinit import SaverRestore
 
-__all__ = ["TRAINERS", "Towers", "add_train_args", "available_gpus", "parse_gpu_ids", "DatasetInput", "setup_devices", "per_tower_batch", "launch_train",
-           "gather_from_towers"]
+__all__ = ["TRAINERS", "Towers", "add_train_args", "available_gpus", "parse_gpu_ids", "DatasetInput", "setup_devices",
+           "per_tower_batch", "launch_train", "gather_from_towers"]
 
 TRAINERS = ("replicated", "ps")
 

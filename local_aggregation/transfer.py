@@ -58,8 +58,7 @@ class TransferModel(LinearProbeModel):
         """``{endpoint name: logits}`` of the trained heads on ``image`` (variables reused)."""
         ends = self.endpoints(image)
         feats = collections.OrderedDict((n, pool(ends[n])) for n, pool in self.layer_poolers.items())
-        return linear_heads(feats, self.num_classes, scope=HEAD_SCOPE,
-                            feature_bn=self.head_options["feature_bn"]).logits
+        return linear_heads(feats, self.num_classes, **self.head_options).logits
 
 
 class TransferValidation(Callback):

@@ -24,7 +24,8 @@ def resolve_architecture(architecture):
     for key in ARCHITECTURES:
         if key in str(architecture):
             return key
-    raise ValueError("--architecture %r: expected a name containing one of %s" % (architecture, ", ".join(ARCHITECTURES)))
+    raise ValueError("--architecture %r: expected a name containing one of %s"
+                     % (architecture, ", ".join(ARCHITECTURES)))
 
 
 def trunk_options(architecture, filters_factor=None, mode="v2", last_relu=True, task=None):
