@@ -29,7 +29,9 @@ def _bank(logdir):
 
 
 def _updated_rows(bank):
-    return int(np.sum(np.abs(np.linalg.norm(bank, axis=1) - 1) < 1e-5))
+    # Updated rows are L2-normalised (|norm - 1| ~ 1e-7 in float32); an initial uniform row can come within a few
+    # 1e-6 of norm 1 by chance (one toy row does: 4e-6), so the tolerance stays below that.
+    return int(np.sum(np.abs(np.linalg.norm(bank, axis=1) - 1) < 1e-6))
 
 
 @pytest.fixture(scope="module")
