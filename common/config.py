@@ -3,8 +3,10 @@
     cfg = load_config("exp_configs/la_final.json:res18_LA", overrides=["lr=0.01"])
 
 A key's dict may hold ``"base": "other_key"`` (same file) or ``"base": "other.json:key"`` (path relative
-to the file that names it, then to the working directory); its own values extend and replace the base's.
-Overrides replace single values and are cast to the type of the value they replace. Every error is a
+to the file that names it, then to the working directory); its own values extend and replace the base's,
+and a nested object extends the base's object of that name key by key. Overrides replace single values
+(``lr=0.01``; ``counter.epoch=200`` inside a nested object) and are cast to the type of the value they
+replace. Every error is a
 ``ConfigError`` whose message is one line naming the file, key or parameter.
 """
 import argparse
@@ -75,8 +77,16 @@ def _load(path, key, seen):
         base_path = _resolve_path(base_path, path)
     else:
         base_path, base_key = path, base
-    merged = _load(base_path, base_key, seen + [ident])
-    merged.update(entry)
+    return _extend(_load(base_path, base_key, seen + [ident]), entry)
+
+
+def _extend(base, entry):
+    """``base`` with ``entry``'s values put in; an object in both is extended key by key."""
+    merged = dict(base)
+    for name, value in entry.items():
+        if isinstance(value, dict) and isinstance(merged.get(name), dict):
+            value = _extend(merged[name], value)
+        merged[name] = value
     return merged
 
 
@@ -115,7 +125,8 @@ def apply_overrides(cfg, overrides, source="config"):
     """Return a copy of ``cfg`` with ``overrides`` applied.
 
     ``overrides`` is a list of ``"name=value"`` strings (cast to the type of the value replaced) or a dict
-    of name -> value. A name the config does not hold is an error listing the valid names.
+    of name -> value; ``a.b`` names the value ``b`` of the nested object ``a``. A name the config does not
+    hold is an error listing the valid names.
     """
     cfg = dict(cfg)
     if not overrides:
@@ -130,11 +141,33 @@ def apply_overrides(cfg, overrides, source="config"):
             name, value = item.split("=", 1)
             items.append((name.strip(), value))
     for name, value in items:
-        if name not in cfg:
-            raise ConfigError("unknown parameter %r for %s; valid parameters: %s"
-                              % (name, source, ", ".join(sorted(cfg))))
-        cfg[name] = parse_value_like(value, cfg[name], name)
+        _set(cfg, name, value, source)
     return cfg
+
+
+def _set(cfg, name, value, source):
+    """Replace the value ``name`` (dotted for nested objects, copied on the way) in ``cfg``, typed like it."""
+    node, key = cfg, name
+    while key not in node and "." in key:
+        head, rest = key.split(".", 1)
+        if not isinstance(node.get(head), dict):
+            break
+        node[head] = node = dict(node[head])
+        key = rest
+    if key not in node:
+        raise ConfigError("unknown parameter %r for %s; valid parameters: %s"
+                          % (name, source, ", ".join(_names(cfg))))
+    node[key] = parse_value_like(value, node[key], name)
+
+
+def _names(cfg, prefix=""):
+    """Every name an override may use: top-level keys, and ``a.b`` for the values of nested objects."""
+    names = []
+    for key in sorted(cfg):
+        names.append(prefix + key)
+        if isinstance(cfg[key], dict):
+            names.extend(_names(cfg[key], prefix + key + "."))
+    return names
 
 
 def load_config(spec, overrides=None):

@@ -48,3 +48,27 @@ def test_errors_are_one_clear_line(cfgdir, spec, overrides, message):
     with pytest.raises(ConfigError) as e:
         load_config(str(cfgdir / spec), overrides)
     assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_nested_objects_extend_the_base_key_by_key(tmp_path):
+    (tmp_path / "n.json").write_text(json.dumps({
+        "root": {"lr": 0.1, "phase": {"epoch": 5, "opt": "adam", "sched": {"power": 1.0, "end": 0.0}}},
+        "child": {"base": "root", "phase": {"epoch": 50, "sched": {"power": 2.0}}},
+        "swap": {"base": "root", "phase": 3}}))
+    assert load_config(str(tmp_path / "n.json:child")) == {
+        "lr": 0.1, "phase": {"epoch": 50, "opt": "adam", "sched": {"power": 2.0, "end": 0.0}}}
+    assert load_config(str(tmp_path / "n.json:swap")) == {"lr": 0.1, "phase": 3}
+
+
+def test_dotted_overrides_reach_nested_values_and_leave_the_input_alone(tmp_path):
+    cfg = {"lr": 0.1, "phase": {"epoch": 5, "sched": {"power": 1.0}}, "a.b": 1}
+    out = apply_overrides(cfg, ["phase.epoch=7", "phase.sched.power=2", "a.b=3", "lr=0.5"])
+    assert out == {"lr": 0.5, "phase": {"epoch": 7, "sched": {"power": 2.0}}, "a.b": 3}
+    assert isinstance(out["phase"]["sched"]["power"], float)
+    assert cfg == {"lr": 0.1, "phase": {"epoch": 5, "sched": {"power": 1.0}}, "a.b": 1}
+    for bad in ("phase.epochs=1", "lr.x=1", "phase.sched.power.x=1"):
+        with pytest.raises(ConfigError) as e:
+            apply_overrides(cfg, [bad], "n.json:root")
+        message = str(e.value)
+        assert "unknown parameter %r" % bad.split("=")[0] in message and "phase.sched.power" in message
+        assert "\n" not in message

@@ -60,6 +60,9 @@ def test_config_fills_flags_not_given_and_flags_win():
     args, cfg = flags.parse_flags("classifier", ["--exp_name", "e"])
     assert (args.batch_size, args.learning_rate, args.epoch, args.opt) == (256, 1e-3, 250, "adam")
     assert cfg["pool_sizes"] == [7, 6, 4, 4, 3] and cfg["image_size"] == 256
+    args, cfg = flags.parse_flags("counter", ["--exp_name", "e", "--config", "exp_configs/counting.json:toy_20k",
+                                              "--set", "counter.epoch=9", "--set", "cnt_schedule.tail_epochs=3"])
+    assert (args.epoch, args.batch_size, cfg["cnt_schedule"]["tail_epochs"]) == (9, 32, 3)
 
 
 def test_steps_per_epoch_rule():
