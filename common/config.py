@@ -6,8 +6,7 @@ A key's dict may hold ``"base": "other_key"`` (same file) or ``"base": "other.js
 to the file that names it, then to the working directory); its own values extend and replace the base's,
 and a nested object extends the base's object of that name key by key. Overrides replace single values
 (``lr=0.01``; ``counter.epoch=200`` inside a nested object) and are cast to the type of the value they
-replace. Every error is a
-``ConfigError`` whose message is one line naming the file, key or parameter.
+replace. Every error is a ``ConfigError`` whose message is one line naming the file, key or parameter.
 """
 import argparse
 import json
