@@ -395,10 +395,8 @@ def _layouts_agree(gaps):
 
 @pytest.mark.parametrize("name,width,size", LAYOUT_MODELS)
 def test_nchw_matches_nhwc_forward(name, width, size):
-    """Same weights in both layouts give the same endpoints (NCHW conv/pool run on this CPU build via oneDNN).
-
-    A layout bug in the model code fails every attempt; a second fresh process is allowed because oneDNN's CPU
-    NCHW kernels have been seen to abort or miscompute rarely (twice in our full test runs, never alone)."""
+    """Same weights in both layouts give the same endpoints. A layout bug fails every attempt; one second attempt
+    is allowed for the rare oneDNN failure described in ``layout_worker.py``."""
     first, log = _layout_gaps(name, width, size)
     gaps = first
     if not _layouts_agree(first):
