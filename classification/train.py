@@ -15,11 +15,12 @@ import sys
 from tensorpack.callbacks import (ClassificationError, DataParallelInferenceRunner, GPUUtilizationTracker,
                                   InferenceRunner, MinSaver, ScheduledHyperParamSetter)
 
-from classification.augment import train_augment
+from classification.augment import seed_preprocess, train_augment
 from classification.eval_data import validation_flow
 from classification.model import ClassifierModel
 from classification.predictor import run_info, write_run_info
-from classification.schedule import lr_schedule
+from classification.recipe import resolve_recipe
+from classification.schedule import SeedLearningRate, lr_schedule, seed_schedule_args
 from common.config import ConfigError, add_config_args, config_from_args
 from common.data.input import make_dataset
 from common.data.records import ensure_records, read_meta
@@ -37,7 +38,7 @@ def build_parser():
     parser.add_argument("--data", help="TFRecord dir or ImageNet-style folder (default: the config's data)")
     parser.add_argument("--batch", type=int, help="TOTAL batch over all towers (default: the config's batch)")
     parser.add_argument("--epochs", type=int, help="number of epochs (default: the config's epochs)")
-    parser.add_argument("--steps_per_epoch", type=int, help="default: training images // total batch")
+    parser.add_argument("--steps_per_epoch", type=int, help="default: training images // total batch (+1 in the release's recipe)")
     parser.add_argument("--reader", choices=["tfdata", "dali"], help="input pipeline (default: the config's)")
     parser.add_argument("--data_format", choices=["auto", "NHWC", "NCHW"], default="auto",
                         help="auto: NCHW on GPUs, NHWC on the CPU and for LRN AlexNet")
@@ -73,35 +74,60 @@ def experiment(cfg, total_batch):
     return {"config": {k: v for k, v in cfg.items() if k != "epochs"}, "total_batch": total_batch}
 
 
+def train_dataset(cfg, record_dir, batch, device="cpu", num_shards=1, shard_index=0):
+    """Endless ``(image, label, index)`` training batches of one tower with the config's augmentation and reader."""
+    if cfg["augment"] != "seed":
+        return make_dataset(record_dir, "train", batch, train_augment(cfg), reader=cfg["reader"], device=device,
+                            num_shards=num_shards, shard_index=shard_index)
+    if cfg["reader"] == "dali":
+        from classification.seed_dali import seed_dali_dataset
+        return seed_dali_dataset(record_dir, cfg, batch, num_shards, shard_index, device=device)
+    ds = make_dataset(record_dir, "train", batch, None, num_shards=num_shards, shard_index=shard_index,
+                      preprocess=seed_preprocess(cfg))
+    return ds.map(lambda d: (d["image"], d["label"], d["index"]))
+
+
+def epoch_steps(cfg, train_images, total_batch):
+    """Steps per epoch: ``train_images // total_batch``, plus one in the release's recipe (its train.py)."""
+    return train_images // total_batch + (1 if cfg["lr_schedule"] == "cosine" else 0)
+
+
+def schedule(cfg, total_batch, steps):
+    """``(epochs in all, piecewise lr points or None, lr callbacks)``: the release's ``warmup_epochs`` + ``epochs``
+    with the per-step warm-up + cosine rate, or TensorPack's ``epochs`` with step decay (+ linear warm-up)."""
+    if cfg["lr_schedule"] == "cosine":
+        return cfg["warmup_epochs"] + cfg["epochs"], None, [SeedLearningRate(steps, **seed_schedule_args(cfg))]
+    piecewise, warmup = lr_schedule(cfg, total_batch)
+    extra = [] if warmup is None else [ScheduledHyperParamSetter("learning_rate", warmup, interp="linear")]
+    return cfg["epochs"], piecewise, extra
+
+
 def train(cfg, record_dir, logdir, towers, total_batch, trainer="replicated", cluster=None, data_format="NHWC",
           steps_per_epoch=None):
-    """Train ``cfg`` on ``record_dir`` into ``logdir`` (resuming there); returns the logdir."""
+    """Train ``cfg`` (a ``resolve_recipe``d config) on ``record_dir`` into ``logdir`` (resuming there)."""
     meta = read_meta(record_dir)
     check_data(cfg, meta, record_dir)
     batch = per_tower_batch(total_batch, towers)
     workers = cluster.num_workers if cluster is not None else 1
-    steps = steps_per_epoch or meta["splits"]["train"] // (total_batch * workers)
-    if steps <= 0:
+    if total_batch * workers > meta["splits"]["train"]:
         raise ValueError("--batch %d: larger than the %d training images" % (total_batch, meta["splits"]["train"]))
-    augment = train_augment(cfg)
+    steps = steps_per_epoch or epoch_steps(cfg, meta["splits"]["train"], total_batch * workers)
+    epochs, piecewise, lr_callbacks = schedule(cfg, total_batch, steps)
     shard = dict(num_shards=workers, shard_index=cluster.task_index) if cluster is not None else {}
     decode = "gpu" if cfg["reader"] == "dali" and not towers.on_cpu else "cpu"  # DALI: nvJPEG mixed decode
 
     def dataset():
-        return make_dataset(record_dir, "train", batch, augment, reader=cfg["reader"], device=decode, **shard)
+        return train_dataset(cfg, record_dir, batch, decode, **shard)
 
-    piecewise, warmup = lr_schedule(cfg, total_batch)
-    callbacks = validation_callbacks(record_dir, cfg, cfg["val_batch"], towers)
+    callbacks = validation_callbacks(record_dir, cfg, cfg["val_batch"], towers) + lr_callbacks
     callbacks.append(MinSaver("val-error-top1", checkpoint_dir=logdir))
-    if warmup is not None:
-        callbacks.append(ScheduledHyperParamSetter("learning_rate", warmup, interp="linear"))
     if not towers.on_cpu:
         callbacks.append(GPUUtilizationTracker())
     run = experiment(cfg, total_batch)
     check_experiment(logdir, run)  # another experiment's directory: refused before classifier.json is written
     if cluster is None or cluster.is_chief:
         write_run_info(logdir, run_info(cfg, meta["class_names"]))
-    launch_train(ClassifierModel(cfg, data_format), dataset, logdir, steps, cfg["epochs"], towers, trainer=trainer,
+    launch_train(ClassifierModel(cfg, data_format), dataset, logdir, steps, epochs, towers, trainer=trainer,
                  lr_schedule=piecewise, callbacks=callbacks, cluster=cluster, experiment=run)
     return logdir
 
@@ -111,7 +137,7 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        cfg = config_from_args(args, {"epochs": args.epochs, "reader": args.reader})
+        cfg = resolve_recipe(config_from_args(args, {"epochs": args.epochs, "reader": args.reader}), args.config)
         towers = setup_devices(args)
         record_dir = ensure_records(args.data or cfg["data"])
         logdir = args.logdir or os.path.join("train_log", "classification-" + args.config.rsplit(":", 1)[1])
