@@ -16,7 +16,8 @@ from common.tf1 import tf
 
 
 def _uniform(low, high):
-    return fn.random.uniform(range=[float(low), float(high)])
+    """U(low, high) per sample; a constant when the range is empty."""
+    return fn.random.uniform(range=[float(low), float(high)]) if high > low else float(low)
 
 
 def _geometry(images, cfg):
@@ -28,8 +29,8 @@ def _geometry(images, cfg):
     h1 = wide * h + (1.0 - wide) * dali_math.floor(h * r)
     w1 = wide * dali_math.floor(w * r) + (1.0 - wide) * w
     images = fn.resize(images, resize_x=w1, resize_y=h1, interp_type=types.INTERP_LINEAR, antialias=False)
-    lo, hi = cfg["short_side"]
-    s = fn.cast(fn.random.uniform(range=[lo, hi + 1], dtype=types.INT32), dtype=types.FLOAT)
+    lo, hi = cfg["short_side"]  # DALI's integer range includes hi
+    s = fn.cast(fn.random.uniform(range=[lo, hi], dtype=types.INT32), dtype=types.FLOAT) if hi > lo else float(lo)
     wide1 = fn.cast(h1 < w1, dtype=types.FLOAT)
     ratio = s / (wide1 * h1 + (1.0 - wide1) * w1)
     return fn.resize(images, resize_x=dali_math.floor(w1 * ratio), resize_y=dali_math.floor(h1 * ratio),

@@ -49,6 +49,19 @@ def test_resnet50_v2_seed_parameter_count_and_layers():
     assert "AvgPool" in ops and "bnlast/bn/gamma" in names
 
 
+def test_resnet50_v2_seed_nchw_matches_nhwc():
+    import os
+    import subprocess
+    import sys
+    worker = os.path.join(os.path.dirname(__file__), "layout_worker.py")
+    proc = subprocess.run([sys.executable, worker, "resnet50_v2_seed", "0.25", "32"], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, universal_newlines=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    gaps = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert set(gaps) >= {"conv1", "conv5", "pre_logits", "logits"}
+    assert all(gap <= 1e-4 * max(1.0, scale) for gap, scale in gaps.values()), gaps
+
+
 def _keras_schedule(step, spe, epochs=50, peak=0.05, start=1e-4, alpha=1e-4):
     """Keras PolynomialDecay(start, spe, peak, power=1) for the warm-up epoch, CosineDecay(peak, epochs*spe, alpha)
     with its own step counter from 0 afterwards."""
