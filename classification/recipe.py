@@ -17,17 +17,20 @@ SEED_AUGMENT_KEYS = ("aspect_jitter", "short_side", "hue_jitter", "saturation_ji
                      "lighting_std", "mean_bgr", "std_bgr", "eigval_bgr", "eigvec_bgr")
 TP_AUGMENT_KEYS = ("crop_scale", "mean", "std")
 AUGMENT_KEYS = {"seed": SEED_AUGMENT_KEYS, "fbresnet": TP_AUGMENT_KEYS, "alexnet": TP_AUGMENT_KEYS}
+RELEASE = ("cosine", "seed")  # the release's choices; the others are TensorPack's
 
 
 def _check(cfg, name, choice_key, groups):
     choice = cfg.get(choice_key)
     if choice not in groups:
-        raise ConfigError("config %s: %s=%r: expected one of %s" % (name, choice_key, choice, ", ".join(sorted(groups))))
+        raise ConfigError("config %s: %s=%r: expected one of %s"
+                          % (name, choice_key, choice, ", ".join(sorted(groups))))
     own = set(groups[choice])
     foreign = sorted({k for keys in groups.values() for k in keys if k not in own and k in cfg})
     if foreign:
-        raise ConfigError("config %s: %s=%r does not use the other recipe's key(s) %s; remove them or change %s"
-                          % (name, choice_key, choice, ", ".join(foreign), choice_key))
+        ours, theirs = ("the release's", "TensorPack's") if choice in RELEASE else ("TensorPack's", "the release's")
+        raise ConfigError("config %s mixes the two recipes: %s=%r (%s) with %s key(s) %s; remove them or change %s"
+                          % (name, choice_key, choice, ours, theirs, ", ".join(foreign), choice_key))
     missing = [k for k in groups[choice] if k not in cfg]
     if missing:
         raise ConfigError("config %s: %s=%r needs the key(s) %s" % (name, choice_key, choice, ", ".join(missing)))

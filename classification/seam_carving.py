@@ -14,9 +14,6 @@ import numpy as np
 
 from classification.crops import resize_shorter
 
-MIX = np.array([[2.0, 1.0, 0.0], [1.0, 1.0, 1.0], [0.0, 1.0, 2.0]])  # output channel k = MIX[k] . (c0, c1, c2)
-
-
 def _sobel_abs(mixed):
     """``|du * m| + |dv * m|`` per channel (float32, as the release's float32 convolution) of a padded stack."""
     p = mixed
@@ -27,8 +24,10 @@ def _sobel_abs(mixed):
 
 
 def _mix(image):
-    """float64 channel mixes (H x W x 3) whose 2-D Sobel responses make up the energy."""
-    return np.asarray(image, np.float32).astype(np.float64) @ MIX.T
+    """float64 channel mixes (... x 3) whose 2-D Sobel responses make up the energy: 2c0+c1, c0+c1+c2, c1+2c2."""
+    c = np.asarray(image, np.float32).astype(np.float64)
+    c0, c1, c2 = c[..., 0], c[..., 1], c[..., 2]
+    return np.stack([2 * c0 + c1, c0 + c1 + c2, c1 + 2 * c2], axis=-1)
 
 
 def energy(image):

@@ -38,7 +38,8 @@ def build_parser():
     parser.add_argument("--data", help="TFRecord dir or ImageNet-style folder (default: the config's data)")
     parser.add_argument("--batch", type=int, help="TOTAL batch over all towers (default: the config's batch)")
     parser.add_argument("--epochs", type=int, help="number of epochs (default: the config's epochs)")
-    parser.add_argument("--steps_per_epoch", type=int, help="default: training images // total batch (+1 in the release's recipe)")
+    parser.add_argument("--steps_per_epoch", type=int,
+                        help="default: training images // total batch (+1 in the release's recipe)")
     parser.add_argument("--reader", choices=["tfdata", "dali"], help="input pipeline (default: the config's)")
     parser.add_argument("--data_format", choices=["auto", "NHWC", "NCHW"], default="auto",
                         help="auto: NCHW on GPUs, NHWC on the CPU and for LRN AlexNet")

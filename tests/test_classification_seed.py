@@ -262,7 +262,7 @@ def test_mixed_recipes_are_one_error_naming_the_keys():
     seed = load_config("%s:ilsvrc_resnet50_v2" % CONFIGS)
     with pytest.raises(ConfigError, match=r"lr_schedule='cosine'.* lr_decay, lr_decay_epochs;") as exc:
         resolve_recipe(dict(seed, lr_decay_epochs=[30, 60], lr_decay=0.1), "mixed")
-    assert "\n" not in str(exc.value) and str(exc.value).startswith("config mixed: ")
+    assert "\n" not in str(exc.value) and str(exc.value).startswith("config mixed mixes the two recipes: ")
     with pytest.raises(ConfigError, match=r"augment='seed'.* crop_scale;"):
         resolve_recipe(dict(seed, crop_scale=[0.08, 1.0]), "mixed")
     with pytest.raises(ConfigError, match=r"lr_schedule='step'.* cosine_alpha, peak_lr, warmup_lr;"):
