@@ -87,8 +87,9 @@ def test_release_configs_hold_the_shipped_settings():
         assert "toy_" + task in keys
 
 
-def test_pool_endpoint_spec_sizes_and_values():
-    # the release's linear evaluation: RevNet50 x16 block2 28x28x2048 -> window 14 -> 2x2x2048; ResNet x12 after_root 56x56x192 -> 6x6
+def test_pool_endpoint_release_sizes_and_values():
+    # the release's linear evaluation: RevNet50 x16 block2 28x28x2048 -> window 14 -> 2x2x2048;
+    # ResNet50 x12 after_root 56x56x192 -> 6x6
     for shape, out in (((1, 28, 28, 2048), (1, 2, 2, 2048)), ((1, 56, 56, 192), (1, 6, 6, 192)),
                        ((1, 7, 7, 8192), (1, 1, 1, 8192)), ((1, 8192), (1, 1, 1, 8192))):
         with tf.Graph().as_default():
