@@ -1,12 +1,7 @@
-"""Trainer launch shared by every paper: device flags, trainer choice, callbacks, auto-resume.
+"""Trainer launch shared by every paper: trainer choice, callbacks, auto-resume.
 
-Public API (signatures are a contract; see docs/training.md):
+Public API (signatures are a contract; see docs/training.md; devices and their flags: ``common.devices``):
 
-- ``add_train_args(parser)``: ``--gpu 0,1,2,3`` (empty: CPU), ``--cpu_towers N``, ``--logdir``,
-  ``--trainer {replicated,ps}``, ``--ps_hosts``, ``--worker_hosts``, ``--job_name``, ``--task_index``
-  (or ``TF_CONFIG``).
-- ``setup_devices(args) -> list of tower ids``: sets ``CUDA_VISIBLE_DEVICES`` before TF touches a device and
-  validates the ids; ``args`` is the parsed namespace or the ``--gpu`` string.
 - ``per_tower_batch(total_batch, towers)``: the per-tower batch; errors when it does not divide.
 - ``launch_train(model, dataset, logdir, steps_per_epoch, max_epoch, towers, trainer="replicated",
   lr_schedule=None, callbacks=(), session_init=None, post_step=None, cluster=None, experiment=None,
@@ -19,11 +14,10 @@ Public API (signatures are a contract; see docs/training.md):
 import contextlib
 import os
 import re
-import shutil
-import subprocess
 
 from common.tf1 import tf
 from common import distributed, resume
+from common.devices import TRAINERS, Towers, add_virtual_devices
 from common.callbacks import NaNGuard, record_tower_cost
 from tensorpack import (EstimatedTimeLeft, ModelSaver, RunOp,
                         ScheduledHyperParamSetter, SimpleTrainer, SyncMultiGPUTrainerParameterServer,
@@ -33,92 +27,7 @@ from tensorpack.tfutils.common import get_default_sess_config, get_global_step_v
 from tensorpack.tfutils.sesscreate import NewSessionCreator
 from tensorpack.tfutils.sessinit import SaverRestore
 
-__all__ = ["TRAINERS", "Towers", "add_train_args", "available_gpus", "parse_gpu_ids", "DatasetInput", "setup_devices",
-           "per_tower_batch", "launch_train", "gather_from_towers"]
-
-TRAINERS = ("replicated", "ps")
-
-
-class Towers(list):
-    """Tower ids (0..n-1) that remember whether the towers sit on CPU devices (``on_cpu``)."""
-
-    def __init__(self, ids, on_cpu):
-        super(Towers, self).__init__(ids)
-        self.on_cpu = on_cpu
-
-
-def add_train_args(parser):
-    """Add the launch flags (``--gpu``, ``--cpu_towers``, ``--logdir``, ``--trainer``, cluster flags)."""
-    group = parser.add_argument_group("training launch")
-    group.add_argument("--gpu", default="", help="comma-separated GPU ids, e.g. 0,1,2,3 (empty: train on the CPU)")
-    group.add_argument("--cpu_towers", type=int, default=0,
-                       help="N > 1: N towers on CPU devices /cpu:0.. (multi-tower code paths without GPUs)")
-    group.add_argument("--logdir", default=None, help="checkpoints, stats.json, TensorBoard events; resumed if present")
-    group.add_argument("--trainer", default="replicated", choices=TRAINERS,
-                       help="several towers: replicated variables (all-reduce) or a parameter server")
-    distributed.add_cluster_args(group)
-    return parser
-
-
-def available_gpus():
-    """GPU ids this process may use, from ``nvidia-smi -L`` (no TF device initialisation), else none."""
-    smi = shutil.which("nvidia-smi")
-    if smi is None:
-        return []
-    try:
-        out = subprocess.run([smi, "-L"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=30,
-                             universal_newlines=True).stdout
-    except (OSError, subprocess.SubprocessError):
-        return []
-    ids = [int(m) for m in re.findall(r"^GPU (\d+):", out, re.M)]
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES", "")
-    if visible.strip():
-        allowed = {int(x) for x in visible.split(",") if x.strip().isdigit()}
-        ids = [i for i in ids if i in allowed]
-    return ids
-
-
-def parse_gpu_ids(text):
-    """``"0,1,3"`` -> ``[0, 1, 3]``; empty -> ``[]``; a one-line ValueError naming ``--gpu`` otherwise."""
-    text = (text or "").strip()
-    if not text:
-        return []
-    parts = [p.strip() for p in text.split(",")]
-    if not all(p.isdigit() for p in parts):
-        raise ValueError("--gpu %s: expected comma-separated GPU ids such as 0,1,2,3" % text)
-    ids = [int(p) for p in parts]
-    if len(set(ids)) != len(ids):
-        raise ValueError("--gpu %s: a GPU id is repeated" % text)
-    return ids
-
-
-def setup_devices(args):
-    """Make the chosen devices visible and return the tower ids (a ``Towers`` list; logical ids 0..n-1).
-
-    ``--gpu`` empty: the CPU (``CUDA_VISIBLE_DEVICES=""``) with one tower, or ``--cpu_towers`` towers;
-    ``--gpu 0,1``: those physical GPUs, which must exist. Call before TensorFlow initialises any device.
-    """
-    if args is None or isinstance(args, str):
-        gpu, cpu_towers = args, 0
-    else:
-        gpu, cpu_towers = getattr(args, "gpu", ""), getattr(args, "cpu_towers", 0) or 0
-    ids = parse_gpu_ids(gpu)
-    if cpu_towers < 0:
-        raise ValueError("--cpu_towers %d: must be >= 0" % cpu_towers)
-    if ids and cpu_towers:
-        raise ValueError("--gpu %s and --cpu_towers %d: pick one of them" % (gpu, cpu_towers))
-    if not ids:
-        os.environ["CUDA_VISIBLE_DEVICES"] = ""
-        return Towers(range(max(cpu_towers, 1)), on_cpu=True)
-    available = available_gpus()
-    missing = [i for i in ids if i not in available]
-    if missing:
-        found = "GPUs %s" % ",".join(map(str, available)) if available else "no GPU"
-        raise ValueError("--gpu %s: GPU %d does not exist on this machine (found %s; leave --gpu empty for the CPU)"
-                         % (gpu, missing[0], found))
-    os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, ids))
-    return Towers(range(len(ids)), on_cpu=False)
-
+__all__ = ["DatasetInput", "per_tower_batch", "launch_train", "gather_from_towers"]
 
 def per_tower_batch(total_batch, towers):
     """``total_batch // len(towers)``; ValueError naming ``--batch`` when it does not divide evenly."""
@@ -154,12 +63,12 @@ def _gpu_to_cpu(op):
     return re.sub(r"(?i)(/device:|/)gpu:(\d+)", r"/device:CPU:\2", op.device)
 
 
-def _session_config(n_towers, on_cpu):
+def _session_config(towers, on_cpu):
     config = get_default_sess_config()
     if on_cpu:
-        config.device_count["CPU"] = max(n_towers, 1)
+        config.device_count["CPU"] = max(len(towers), 1)
         config.intra_op_parallelism_threads = 0
-    return config
+    return add_virtual_devices(config, towers)
 
 
 def _make_trainer(kind, towers, server):
@@ -279,7 +188,7 @@ def launch_train(model, dataset, logdir, steps_per_epoch, max_epoch, towers, tra
     resume.check_experiment(logdir, experiment)
     server, names = None, contextlib.nullcontext()
     if cluster is not None:
-        server = distributed.start_server(cluster, _session_config(len(towers), on_cpu))
+        server = distributed.start_server(cluster, _session_config(towers, on_cpu))
         if cluster.job_name == "ps":
             logger.info("Parameter server %d of %s serving" % (cluster.task_index, ",".join(cluster.ps)))
             server.join()
@@ -300,7 +209,7 @@ def launch_train(model, dataset, logdir, steps_per_epoch, max_epoch, towers, tra
             resume.record_experiment(logdir, experiment)
         reset_step = resume.checkpoint_step(ckpt) if ckpt is not None and server is not None else 0
         cbs = _callbacks(lr_schedule, lr_interp, lr_step_based, max_to_keep, reset_step, guard, callbacks)
-        creator = NewSessionCreator(config=_session_config(len(towers), on_cpu)) if server is None else None
+        creator = NewSessionCreator(config=_session_config(towers, on_cpu)) if server is None else None
         tr.train_with_defaults(callbacks=cbs, monitors=monitors, session_creator=creator, session_init=session_init,
                                steps_per_epoch=steps_per_epoch, starting_epoch=starting_epoch, max_epoch=max_epoch)
     if guard.bad_step is not None:
