@@ -9,9 +9,7 @@ crop); ``--seam-carve`` adds the seam-carved mirrored image as an 11th view. The
 averaged, then those of several checkpoints. The model, its input geometry and the class names come from the
 ``classifier.json`` that classification/train.py wrote next to the checkpoint.
 """
-import argparse
 import os
-import sys
 
 import cv2
 import matplotlib
@@ -22,11 +20,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 from classification.eval_data import image_views  # noqa: E402
 from classification.predictor import Classifier, read_run_info, resolve_checkpoint  # noqa: E402
 from classification.scores import average_probabilities, topk_classes  # noqa: E402
+from common import cli  # noqa: E402
 
 
 def build_parser():
     """IMAGE, repeatable ``--checkpoint``, ``--topk``, ``--seam-carve``, ``--crops``, ``--out``."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = cli.CliParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("image", metavar="IMAGE", help="image file (any format OpenCV reads)")
     parser.add_argument("--checkpoint", action="append", required=True,
                         help="checkpoint prefix or log directory (repeat to average several models)")
@@ -89,15 +88,11 @@ def plot_prediction(image, top, class_names, out):
 
 
 def main(argv=None):
-    """Entry point; bad input is one ``error:`` line and exit status 2."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        image = read_image(args.image)
-        info, models = load_models(args.checkpoint)
-        top = predict(image, info, models, args.topk, args.seam_carve, args.crops)
-    except ValueError as e:
-        parser.exit(2, "error: %s\n" % e)
+    """Entry point (``cli.run(main)``: bad input is one ``error:`` line and exit status 2)."""
+    args = build_parser().parse_args(argv)
+    image = read_image(args.image)
+    info, models = load_models(args.checkpoint)
+    top = predict(image, info, models, args.topk, args.seam_carve, args.crops)
     for rank, (c, p) in enumerate(top, 1):
         print("%d. %-24s %6.2f%%  (class %d)" % (rank, info["class_names"][c], 100 * p, c))
     out = args.out or os.path.splitext(os.path.basename(args.image))[0] + "_prediction.png"
@@ -107,4 +102,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run(main)

@@ -9,19 +9,18 @@ the centre and their mirrors (10-crop, softmax averaged); ``--seam-carve`` adds 
 seam-carved mirrored image ("11-view"). Model averaging takes the mean of the models' per-image mean softmax.
 Prints top-1/top-5 error like the release's table.
 """
-import argparse
 import concurrent.futures
 import json
-import sys
 
 import numpy as np
 import tqdm
 
 from classification.eval_data import RecordImages, eval_view_fn
 from classification.predictor import Classifier, resolve_checkpoint, run_info
-from classification.recipe import resolve_recipe
+from classification.flags import TEST_FLAGS, config_of
 from classification.scores import average_probabilities, topk_wrong
-from common.config import ConfigError, add_config_args, config_from_args
+from common import cli
+from common.devices import setup_devices
 from common.data.records import ensure_records, read_meta
 
 CENTER = 4  # index of the centre crop among the 10 (see crops.ten_crop)
@@ -29,14 +28,12 @@ PROTOCOLS = ("1-crop", "10-crop", "11-view")
 
 
 def build_parser():
-    """``--config``, repeatable ``--checkpoint``, data and batch flags."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    add_config_args(parser)
+    """``--config``/``--set``, ``--data``, the device flags, repeatable ``--checkpoint`` and the test flags."""
+    parser = cli.make_parser(TEST_FLAGS, __doc__)
     parser.add_argument("--checkpoint", action="append", required=True,
                         help="checkpoint prefix or log directory (repeat to average several models)")
-    parser.add_argument("--data", help="TFRecord dir or image folder to test on (its validation split; default: "
-                                       "the config's data)")
-    parser.add_argument("--batch", type=int, default=32, help="images per forward pass (x10 crops)")
+    parser.add_argument("--batch", dest="eval_batch", type=int, default=32,
+                        help="images per forward pass (x10 crops)")
     parser.add_argument("--limit", type=int, help="test only the first N images")
     parser.add_argument("--threads", type=int, default=2, help="decode/crop threads")
     parser.add_argument("--seam-carve", dest="seam_carve", action="store_true",
@@ -125,18 +122,15 @@ def format_results(results, model_name, dataset):
 
 
 def main(argv=None):
-    """Entry point; bad input is one ``error:`` line and exit status 2."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        cfg = resolve_recipe(config_from_args(args), args.config)
-        if args.batch <= 0 or (args.limit is not None and args.limit <= 0):
-            raise ValueError("--batch and --limit must be positive")
-        record_dir = ensure_records(args.data or cfg["data"])
-        checkpoints = [resolve_checkpoint(c) for c in args.checkpoint]
-        results = evaluate(cfg, record_dir, checkpoints, args.batch, args.limit, args.threads, args.seam_carve)
-    except (ValueError, ConfigError) as e:
-        parser.exit(2, "error: %s\n" % e)
+    """Entry point (``cli.run(main)``: bad input is one ``error:`` line and exit status 2)."""
+    args = cli.resolve(build_parser(), TEST_FLAGS, argv)
+    cfg = config_of(args, TEST_FLAGS)
+    if args.eval_batch <= 0 or (args.limit is not None and args.limit <= 0):
+        raise ValueError("--batch and --limit must be positive")
+    setup_devices(args)
+    record_dir = ensure_records(cfg["data"])
+    checkpoints = [resolve_checkpoint(c) for c in args.checkpoint]
+    results = evaluate(cfg, record_dir, checkpoints, args.eval_batch, args.limit, args.threads, args.seam_carve)
     print(format_results(results, cfg["model"], record_dir))
     if args.out:
         with open(args.out, "w") as f:
@@ -145,4 +139,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run(main)

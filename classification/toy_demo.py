@@ -22,7 +22,7 @@ from classification.test import evaluate, format_results
 from classification.train import train
 from common.config import load_config
 from common.tf1 import tf
-from common.train import setup_devices
+from common.devices import setup_devices
 
 CONFIGS = (("release recipe", "exp_configs/classification.json:toy"),
            ("TensorPack recipe", "exp_configs/classification.json:tp_toy"))

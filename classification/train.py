@@ -3,47 +3,42 @@
     python classification/train.py --config exp_configs/classification.json:KEY [--gpu 0,1,2,3] [--data TFRS]
         [--batch TOTAL] [--epochs N] [--logdir DIR] [--set NAME=VALUE ...]
 
-One device: TensorPack's SimpleTrainer; several: SyncMultiGPUTrainerReplicated (``--trainer ps``: parameter
-server); validation top-1/top-5 error every epoch (data-parallel over the towers), checkpoints every epoch plus
+Settings: an explicit flag > ``--set NAME=VALUE`` > the config's value; a config key the scripts do not know is an
+error (classification/flags.py). No ``--gpu``: every visible GPU; ``--gpu ''``: the CPU. One device: TensorPack's
+SimpleTrainer; several: SyncMultiGPUTrainerReplicated (``--trainer ps``: parameter server); validation top-1/top-5 error every epoch (data-parallel over the towers), checkpoints every epoch plus
 the best one (``min-val-error-top1``), auto-resume from ``--logdir``, TensorBoard, ``stats.json``.
 ``--data`` is a record dir or an ImageNet-style image folder (built into records once).
 """
-import argparse
 import os
-import sys
 
 from tensorpack.callbacks import (ClassificationError, DataParallelInferenceRunner, GPUUtilizationTracker,
                                   InferenceRunner, MinSaver, ScheduledHyperParamSetter)
 
 from classification.augment import seed_preprocess, train_augment
 from classification.eval_data import validation_flow
+from classification.flags import TRAIN_FLAGS, config_of
 from classification.model import ClassifierModel
 from classification.predictor import run_info, write_run_info
-from classification.recipe import resolve_recipe
 from classification.schedule import SeedLearningRate, lr_schedule, seed_schedule_args
-from common.config import ConfigError, add_config_args, config_from_args
+from common import cli
 from common.data.input import make_dataset
 from common.data.records import ensure_records, read_meta
+from common.devices import setup_devices
 from common.distributed import cluster_from_args
 from common.resume import check_experiment
-from common.train import add_train_args, launch_train, per_tower_batch, setup_devices
+from common.train import launch_train, per_tower_batch
 
 LRN_MODELS = ("alexnet",)
 
 
 def build_parser():
-    """``--config`` plus the data, batch and launch flags."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    add_config_args(parser)
-    parser.add_argument("--data", help="TFRecord dir or ImageNet-style folder (default: the config's data)")
-    parser.add_argument("--batch", type=int, help="TOTAL batch over all towers (default: the config's batch)")
-    parser.add_argument("--epochs", type=int, help="number of epochs (default: the config's epochs)")
+    """The flag table's flags (``--data``, ``--batch``, ``--epochs``, ``--reader``), ``--config``/``--set``/
+    ``--logdir``, the device flags, ``--steps_per_epoch`` and ``--data_format``."""
+    parser = cli.make_parser(TRAIN_FLAGS, __doc__)
     parser.add_argument("--steps_per_epoch", type=int,
                         help="default: training images // total batch (+1 in the release's recipe)")
-    parser.add_argument("--reader", choices=["tfdata", "dali"], help="input pipeline (default: the config's)")
     parser.add_argument("--data_format", choices=["auto", "NHWC", "NCHW"], default="auto",
                         help="auto: NCHW on GPUs, NHWC on the CPU and for LRN AlexNet")
-    add_train_args(parser)
     return parser
 
 
@@ -71,8 +66,9 @@ def validation_callbacks(record_dir, cfg, batch, towers):
 
 
 def experiment(cfg, total_batch):
-    """What identifies a run for auto-resume: the config and total batch (more ``epochs`` may be added later)."""
-    return {"config": {k: v for k, v in cfg.items() if k != "epochs"}, "total_batch": total_batch}
+    """What identifies a run for auto-resume: the config and total batch (more ``epochs`` may be added later, the
+    records may move)."""
+    return {"config": {k: v for k, v in cfg.items() if k not in ("epochs", "data")}, "total_batch": total_batch}
 
 
 def train_dataset(cfg, record_dir, batch, device="cpu", num_shards=1, shard_index=0):
@@ -134,21 +130,17 @@ def train(cfg, record_dir, logdir, towers, total_batch, trainer="replicated", cl
 
 
 def main(argv=None):
-    """Entry point; bad input is one ``error:`` line and exit status 2."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        cfg = resolve_recipe(config_from_args(args, {"epochs": args.epochs, "reader": args.reader}), args.config)
-        towers = setup_devices(args)
-        record_dir = ensure_records(args.data or cfg["data"])
-        logdir = args.logdir or os.path.join("train_log", "classification-" + args.config.rsplit(":", 1)[1])
-        fmt = resolve_data_format(args.data_format, cfg, towers.on_cpu)
-        train(cfg, record_dir, logdir, towers, args.batch or cfg["batch"], args.trainer, cluster_from_args(args),
-              fmt, args.steps_per_epoch)
-    except (ValueError, ConfigError) as e:
-        parser.exit(2, "error: %s\n" % e)
+    """Entry point (``cli.run(main)``: bad input is one ``error:`` line and exit status 2)."""
+    args = cli.resolve(build_parser(), TRAIN_FLAGS, argv)
+    cfg = config_of(args)
+    towers = setup_devices(args)
+    record_dir = ensure_records(cfg["data"])
+    logdir = args.logdir or os.path.join("train_log", "classification-" + args.config.rsplit(":", 1)[1])
+    fmt = resolve_data_format(args.data_format, cfg, towers.on_cpu)
+    train(cfg, record_dir, logdir, towers, cfg["batch"], args.trainer, cluster_from_args(args), fmt,
+          args.steps_per_epoch)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run(main)

@@ -117,8 +117,9 @@ def test_predict_prints_the_top_10_and_writes_png(trained, toy_image_dir, tmp_pa
 
 
 def _exit_error(main, argv, capsys):
+    from common import cli
     with pytest.raises(SystemExit) as exc:
-        main(argv)
+        cli.run(main, argv)
     assert exc.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ")
@@ -160,6 +161,12 @@ def test_config_mixing_the_recipes_is_one_error_line(toy_record_dir, tmp_path, c
     msg = _exit_error(test.main, ["--config", CONFIG, "--checkpoint", str(tmp_path), "--set", "lr_schedule=step"],
                       capsys)
     assert "lr_schedule='step'" in msg and "cosine_alpha, peak_lr, warmup_lr" in msg
+    unknown = tmp_path / "unknown.json"
+    unknown.write_text(json.dumps({"typo": {"base": os.path.join(ROOT, "exp_configs", "classification.json") + ":toy",
+                                            "lr_steps": [3]}}))
+    msg = _exit_error(train.main, ["--config", "%s:typo" % unknown, "--data", toy_record_dir, "--logdir", str(logdir)],
+                      capsys)
+    assert "unknown key 'lr_steps'" in msg and "lr_decay_epochs" in msg and not logdir.exists()
 
 
 @pytest.mark.slow
