@@ -210,8 +210,7 @@ def test_seed_augmentation_matches_opencv_on_bgr(shape, flip):
         got = sess.run(seed_augment(tf.constant(rgb), feed, SEED))
     want = _seed_numpy(rgb[..., ::-1].astype(np.float32), p, SEED)[..., ::-1]
     assert got.shape == (32, 32, 3)
-    np.testing.assert_allclose(got, want, atol=0.02)
-    assert np.abs(got - want).mean() < 2e-3
+    np.testing.assert_allclose(got, want, atol=1e-4)  # float32 rounding only
 
 
 def test_seed_random_numbers_cover_the_stated_ranges():
