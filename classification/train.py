@@ -11,7 +11,7 @@ the best one (``min-val-error-top1``), auto-resume from ``--logdir``, TensorBoar
 """
 import os
 
-from tensorpack.callbacks import (ClassificationError, DataParallelInferenceRunner, GPUUtilizationTracker,
+from tensorpack.callbacks import (Callback, ClassificationError, DataParallelInferenceRunner, GPUUtilizationTracker,
                                   InferenceRunner, MinSaver, ScheduledHyperParamSetter)
 
 from classification.augment import seed_preprocess, train_augment
@@ -26,6 +26,7 @@ from common.data.records import ensure_records, read_meta
 from common.devices import setup_devices
 from common.distributed import cluster_from_args
 from common.resume import check_experiment
+from common.tf1 import tf
 from common.train import launch_train, per_tower_batch
 
 LRN_MODELS = ("alexnet",)
@@ -84,6 +85,23 @@ def train_dataset(cfg, record_dir, batch, device="cpu", num_shards=1, shard_inde
     return ds.map(lambda d: (d["image"], d["label"], d["index"]))
 
 
+class WarmupSaver(Callback):
+    """Saves the weights after the last warm-up epoch apart, as ``<logdir>/warmup/model-<step>`` (the release keeps
+    its warm-up weights; the per-epoch checkpoints of the log directory rotate)."""
+
+    def __init__(self, logdir, warmup_epochs):
+        self.path = os.path.join(logdir, "warmup", "model")
+        self.warmup_epochs = warmup_epochs
+
+    def _setup_graph(self):
+        self.saver = tf.train.Saver(max_to_keep=1)
+
+    def _trigger_epoch(self):
+        if self.epoch_num == self.warmup_epochs:
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            self.saver.save(self.trainer.sess, self.path, global_step=self.global_step, write_meta_graph=False)
+
+
 def epoch_steps(cfg, train_images, total_batch):
     """Steps per epoch: ``train_images // total_batch``, plus one in the release's recipe (its train.py)."""
     return train_images // total_batch + (1 if cfg["lr_schedule"] == "cosine" else 0)
@@ -117,6 +135,8 @@ def train(cfg, record_dir, logdir, towers, total_batch, trainer="replicated", cl
         return train_dataset(cfg, record_dir, batch, decode, **shard)
 
     callbacks = validation_callbacks(record_dir, cfg, cfg["val_batch"], towers) + lr_callbacks
+    if cfg["lr_schedule"] == "cosine":
+        callbacks.append(WarmupSaver(logdir, cfg["warmup_epochs"]))
     callbacks.append(MinSaver("val-error-top1", checkpoint_dir=logdir))
     if not towers.on_cpu:
         callbacks.append(GPUUtilizationTracker())

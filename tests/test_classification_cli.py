@@ -50,6 +50,8 @@ def test_train_follows_the_release_schedule_and_resumes(trained):
     want = [seed_learning_rate(1, 2, epochs=1), seed_learning_rate(3, 2, epochs=1), seed_learning_rate(5, 2, epochs=2)]
     np.testing.assert_allclose([s["learning_rate"] for s in stats], want, rtol=1e-6)
     assert os.path.exists(os.path.join(trained, "min-val-error-top1.index"))
+    assert os.listdir(os.path.join(trained, "warmup")) and os.path.exists(os.path.join(trained, "warmup",
+                                                                                        "model-2.index"))
     with open(os.path.join(trained, "classifier.json")) as f:
         info = json.load(f)
     assert info["model"] == "resnet18" and len(info["class_names"]) == 10 and info["image_size"] == 32
