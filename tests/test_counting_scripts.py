@@ -121,6 +121,14 @@ def test_readme_command_lines_end_to_end(toy_record_dir, tiny_config, tmp_path):
         table = json.load(f)["top1"]["cls_gpu2_bz256_adam_250"]
     assert table == pytest.approx(logged)
 
+    logdir = str(tmp_path / "random_probe")  # --logdir replaces the experiment directory
+    _script("classifier_trn.py", ["--exp_name", "cls_random", "--random_features", "--learning_rate_var_name",
+                                  "lr_cls", "--logdir", logdir] + _tiny(tiny_config, toy_record_dir, root, towers=1))
+    assert "val_top1_accuracy_conv5" in _stats(logdir)[-1]
+    assert not os.path.exists(os.path.join(root, PROJECT, "cls_random"))
+    assert not np.array_equal(_checkpoint_value(logdir, "alexnet_v2/conv3/W"),
+                              _checkpoint_value(cnt_dir, "alexnet_v2/conv3/W"))
+
 
 def _error_line(main, argv, capsys):
     with tf.Graph().as_default(), pytest.raises(SystemExit) as exc:
