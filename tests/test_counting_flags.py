@@ -140,3 +140,19 @@ def test_unknown_config_key_is_refused(tmp_path, capsys):
         cli.run(counter_trn.main, ["--exp_name", "e", "--config", str(path) + ":k"])
     line = capsys.readouterr().err.strip()
     assert "unknown key 'epochs'" in line and "valid keys: batch_size, prefix" in line
+
+
+def test_command_lines_of_the_readme_parse():
+    """The two command lines shown in counting/README.md parse (the release's lines plus --data_dir)."""
+    import os
+    import shlex
+    readme = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "counting", "README.md")
+    with open(readme) as f:
+        lines = [shlex.split(line) for line in f if line.strip().startswith("python counting/")]
+    phases = {"counting/counter_trn.py": "counter", "counting/classifier_trn.py": "classifier"}
+    assert sorted(line[1] for line in lines) == sorted(phases)
+    for line in lines:
+        args, _ = flags.parse_flags(phases[line[1]], line[2:])
+        assert args.data_dir == "/data/imagenet_records" and args.batch_size == 256
+        release = README_CNT if phases[line[1]] == "counter" else README_CLS
+        assert line[2:2 + len(release)] == release
