@@ -88,12 +88,9 @@ def parse_flags(phase, argv=None, description=None):
     return args, {name: getattr(args, name) for name in SETTINGS}
 
 
-def experiment_dir(ckpt_root, exp_name, create=False):
+def experiment_dir(ckpt_root, exp_name):
     """``<ckpt_root>/<basename of the working directory>/<exp_name>``, the release's rule (``utils/path_utils.py``)."""
-    path = os.path.join(ckpt_root, os.path.basename(os.path.abspath(os.getcwd())), exp_name)
-    if create:
-        os.makedirs(path, exist_ok=True)
-    return path
+    return os.path.join(ckpt_root, os.path.basename(os.path.abspath(os.getcwd())), exp_name)
 
 
 def resolve_max_iters(args, num_train, towers):

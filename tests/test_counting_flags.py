@@ -111,9 +111,8 @@ def test_experiment_dir_rule(tmp_path, monkeypatch):
     proj = tmp_path / "tf_unsupervised_count"
     proj.mkdir()
     monkeypatch.chdir(proj)
-    path = flags.experiment_dir(str(tmp_path / "ckpt"), "cnt_a", create=True)
+    path = flags.experiment_dir(str(tmp_path / "ckpt"), "cnt_a")
     assert path == str(tmp_path / "ckpt" / "tf_unsupervised_count" / "cnt_a")
-    assert (tmp_path / "ckpt" / "tf_unsupervised_count" / "cnt_a").is_dir()
 
 
 @pytest.mark.parametrize("argv,message", [
