@@ -24,14 +24,14 @@ def open_records(data_dir):
 def train_augment(cfg):
     """The training ``AugmentConfig`` of both phases for config ``cfg`` (optional ``grayscale_prob``, default 0)."""
     return AugmentConfig(size=cfg["image_size"], crop="random_resized", scale=tuple(cfg["crop_scale"]),
-                         interpolation="bilinear", flip=True, color_jitter=tuple(cfg["color_jitter"]),
+                         interpolation="bilinear_antialias", flip=True, color_jitter=tuple(cfg["color_jitter"]),
                          grayscale_prob=cfg.get("grayscale_prob", 0.0))
 
 
 def val_augment(cfg):
     """The validation ``AugmentConfig``: resize the shorter side to ``resize_size``, centre crop ``image_size``."""
     return AugmentConfig(size=cfg["image_size"], crop="center", resize_shorter=cfg["resize_size"],
-                         interpolation="bilinear")
+                         interpolation="bilinear_antialias")
 
 
 def counting_dataset(record_dir, split, batch_size, cfg, reader, train=True, device="cpu", seed=None):
