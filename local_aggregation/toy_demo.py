@@ -11,11 +11,9 @@ import json
 import os
 import time
 
-from tensorpack.tfutils.tower import PredictTowerContext
-
 from common.data.input import make_dataset
 from common.data.records import read_meta
-from common.eval.features import extract_features
+from common.eval.features import FeatureTower
 from common.tf1 import tf
 from local_aggregation import train, train_transfer
 from local_aggregation.augmentation import validation_augment
@@ -50,15 +48,14 @@ def _script(module, config, record_dir, cache_dir, *extra):
 def embed_split(checkpoint, record_dir, args, split):
     """``(features, labels)`` of a whole split, centre crop, embedded by the network of ``checkpoint``."""
     with tf.Graph().as_default():
-        data = make_dataset(record_dir, split, args.test_batch_size, validation_augment(args.image_size),
-                            shuffle=False, repeat=False, drop_remainder=False)
-        iterator = tf.data.make_initializable_iterator(data)
-        image, label, index = iterator.get_next()
-        with PredictTowerContext(""):
-            emb = network_embedding(image, False, args.model_type, args.width, bn_momentum=args.bn_momentum)
+        tower = FeatureTower(
+            lambda: make_dataset(record_dir, split, args.test_batch_size, validation_augment(args.image_size),
+                                 shuffle=False, repeat=False, drop_remainder=False),
+            lambda image, label, index: network_embedding(image, False, args.model_type, args.width,
+                                                          bn_momentum=args.bn_momentum)["embedding"], "")
         with tf.Session() as sess:
             tf.train.Saver().restore(sess, checkpoint)
-            feats, labels, _ = extract_features(sess, emb["embedding"], label, index, init_op=iterator.initializer)
+            feats, labels, _ = tower.run(sess)
     return feats, labels
 
 

@@ -8,7 +8,9 @@ import math
 import os
 
 from common.tf1 import tf
-from common.eval.linear import LinearProbeModel, adaptive_pool_to_features, run_linear_eval
+from common.eval.linear import run_linear_eval
+from common.eval.pooling import adaptive_pool_to_features
+from common.eval.probe import LayerProbeModel
 from revisiting.data import make_input, preprocess_fn, split_size
 from revisiting.export import module_net, read_module_spec
 from revisiting.net import trunk_options
@@ -94,7 +96,7 @@ def run(cfg, workdir, record_dir):
     with tf.Graph().as_default():
         probe = tf.data.get_output_shapes(make_input(record_dir, cfg["val_split"], 1, eval_pp, False))[0]
     endpoints = trunk_options(spec["architecture"])[3] + ("logits",)
-    model = LinearProbeModel(frozen_features(net, spec["num_classes"], cfg["pool_mode"], cfg["combine_patches"]),
+    model = LayerProbeModel(frozen_features(net, spec["num_classes"], cfg["pool_mode"], cfg["combine_patches"]),
                              {name: None for name in endpoints}, num_classes, image_shape=probe.as_list()[1:],
                              lr=points[0][1], weight_decay=float(cfg.get("weight_decay") or 0.0),
                              optimizer_fn=tf.train.AdamOptimizer if cfg["optimizer"] == "adam" else None)

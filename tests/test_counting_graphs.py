@@ -9,7 +9,7 @@ from common.tf1 import tf
 from counting import model as cmodel
 from counting.conv_restore import ConvWeightsInit, conv_variables
 from counting.flags import parse_flags
-from counting.probe_model import LinearProbeModel, pooled_dims
+from counting.probe_model import CountingProbeModel, pooled_dims
 
 
 def _params(variables):
@@ -61,7 +61,7 @@ def test_phase1_loss_is_20_for_zero_images_at_init():
 
 def test_phase2_heads_parameters_and_initial_loss():
     with tf.Graph().as_default():
-        m = LinearProbeModel(256, 1000, [7, 6, 4, 4, 3], "adam", 1e-3, "lr_cls")
+        m = CountingProbeModel(256, 1000, [7, 6, 4, 4, 3], "adam", 1e-3, "lr_cls")
         imgs = tf.placeholder(tf.float32, [2, 256, 256, 3])
         with TowerContext("", is_training=True):
             loss = m.build_graph(imgs, tf.constant([3, 7], tf.int64), tf.zeros([2], tf.int64))
@@ -82,7 +82,7 @@ def test_phase2_head_bn_adds_only_moving_statistics():
                                          "--random_features"])
     assert args.head_bn is True
     with tf.Graph().as_default():
-        m = LinearProbeModel(96, 10, [6, 3, 2, 2, 2], "adam", 1e-3, "lr_cls", feature_bn=args.head_bn)
+        m = CountingProbeModel(96, 10, [6, 3, 2, 2, 2], "adam", 1e-3, "lr_cls", feature_bn=args.head_bn)
         imgs = tf.placeholder(tf.float32, [4, 96, 96, 3])
         with TowerContext("", is_training=True):
             m.build_graph(imgs, tf.zeros([4], tf.int64), tf.zeros([4], tf.int64))
@@ -115,7 +115,7 @@ def _save_counting_checkpoint(path, logits_dim=8):
 def test_conv_restore_loads_only_conv_weights(tmp_path):
     saved = _save_counting_checkpoint(str(tmp_path / "model-1"))
     with tf.Graph().as_default():
-        m = LinearProbeModel(72, 10, [6, 3, 2, 2, 2], "adam", 1e-3, "lr_cls")
+        m = CountingProbeModel(72, 10, [6, 3, 2, 2, 2], "adam", 1e-3, "lr_cls")
         with TowerContext("", is_training=True):
             m.build_graph(tf.zeros([1, 72, 72, 3]), tf.zeros([1], tf.int64), tf.zeros([1], tf.int64))
         step = tf.train.get_or_create_global_step()
@@ -135,7 +135,7 @@ def test_conv_restore_refuses_another_architecture(tmp_path):
             sess.run(tf.global_variables_initializer())
             tf.train.Saver().save(sess, str(tmp_path / "model-1"))
     with tf.Graph().as_default():
-        m = LinearProbeModel(72, 10, [6, 3, 2, 2, 2], "adam", 1e-3, "lr_cls")
+        m = CountingProbeModel(72, 10, [6, 3, 2, 2, 2], "adam", 1e-3, "lr_cls")
         with TowerContext("", is_training=True):
             m.build_graph(tf.zeros([1, 72, 72, 3]), tf.zeros([1], tf.int64), tf.zeros([1], tf.int64))
         with pytest.raises(ValueError, match="not a counting AlexNet: alexnet_v2/conv1/W has shape"):
