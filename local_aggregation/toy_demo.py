@@ -14,6 +14,7 @@ import time
 from common.data.input import make_dataset
 from common.data.records import read_meta
 from common.eval.features import FeatureTower
+from common.eval.report import markdown_table
 from common.tf1 import tf
 from local_aggregation import train, train_transfer
 from local_aggregation.augmentation import validation_augment
@@ -98,11 +99,9 @@ def run(record_dir, work_dir):
     layers = list(linear["LA"])
     print("\nLocal Aggregation toy chain (ResNet-18 x%g, %d px): top-1 on the toy validation split"
           % (ir.width, ir.image_size))
-    print("| network | 1-NN | %d-NN | %s |" % (ir.knn_k, " | ".join("linear %s" % k for k in layers)))
-    print("|---|---|---|%s" % ("---|" * len(layers)))
-    for name in ("LA", "IR", "random"):
-        cells = ["%.3f" % linear[name][k] if name in linear else "-" for k in layers]
-        print("| %s | %.3f | %.3f | %s |" % (name, knn[name]["nn1_top1"], knn[name]["knn_top1"], " | ".join(cells)))
+    print(markdown_table(["network", "1-NN", "%d-NN" % ir.knn_k] + ["linear %s" % k for k in layers], [
+        [name, "%.3f" % knn[name]["nn1_top1"], "%.3f" % knn[name]["knn_top1"]]
+        + ["%.3f" % linear[name][k] if name in linear else None for k in layers] for name in ("LA", "IR", "random")]))
     print("seconds: %s" % ", ".join("%s %.0f" % kv for kv in seconds.items()))
     note = "toy ResNet-18 x%g at %d px; linear = best of layers %s (10-crop)" % (ir.width, ir.image_size,
                                                                                  ",".join(layers))

@@ -9,17 +9,22 @@ import os
 
 import numpy as np
 
-__all__ = ["markdown_table", "report_markdown", "write_report"]
+__all__ = ["markdown_row", "markdown_table", "report_markdown", "write_report"]
 
 
-def markdown_table(header, rows):
-    """Markdown table text (no trailing newline) of ``header`` (cell titles) and ``rows`` (lists of cells,
-    each written with ``str``; None as ``-``)."""
-    lines = ["| " + " | ".join(str(h) for h in header) + " |", "|" + "---|" * len(header)]
+def markdown_row(cells):
+    """One Markdown table row: cells written with ``str``, None as ``-``."""
+    return "| " + " | ".join("-" if c is None else str(c) for c in cells) + " |"
+
+
+def markdown_table(header, rows=()):
+    """Markdown table text (no trailing newline) of ``header`` (cell titles) and ``rows`` (lists of cells, see
+    :func:`markdown_row`). Without rows: the header and its rule, for printers that stream rows one by one."""
+    lines = [markdown_row(header), "|" + "---|" * len(header)]
     for row in rows:
         if len(row) != len(header):
             raise ValueError("markdown_table: a row has %d cells for %d columns: %r" % (len(row), len(header), row))
-        lines.append("| " + " | ".join("-" if c is None else str(c) for c in row) + " |")
+        lines.append(markdown_row(row))
     return "\n".join(lines)
 
 
