@@ -57,14 +57,14 @@ class InstanceDiscKnn(KnnMonitor):
     ``recompute``, against recomputed train features. All results go to ``<logdir>/knn.json``."""
 
     def __init__(self, cfg, n_data, num_classes, val_dataset, train_eval_dataset=None, epoch_k=1, recompute=False):
-        super(InstanceDiscKnn, self).__init__(None, val_dataset, lambda: bank_tensors(n_data, cfg["low_dim"]),
-                                              num_classes, [epoch_k], cfg["nce_t"], every_k_epochs=1)
+        super(InstanceDiscKnn, self).__init__(
+            lambda *batch: tower_features(self.trainer.tower_func)(*batch), val_dataset,
+            lambda: bank_tensors(n_data, cfg["low_dim"]), num_classes, [epoch_k], cfg["nce_t"], every_k_epochs=1)
         self.cfg, self.n_data = cfg, n_data
         self._train_eval_dataset, self.recompute = train_eval_dataset, recompute
         self.results = {}
 
     def _setup_graph(self):
-        self._features_fn = tower_features(self.trainer.tower_func)
         super(InstanceDiscKnn, self)._setup_graph()
         self.train = (FeatureTower(self._train_eval_dataset, self._features_fn, "knn_train")
                       if self.recompute else None)
