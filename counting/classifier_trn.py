@@ -16,13 +16,14 @@ from tensorpack.callbacks import EnableCallbackIf, InferenceRunner, ScheduledHyp
 
 from common import cli
 from common.devices import setup_devices
+from common.eval.report import write_report
 from common.train import DatasetInput, launch_train
 from counting.conv_restore import ConvWeightsInit, counting_checkpoint
 from counting.data import counting_dataset, open_records
 from counting.flags import experiment_dir, parse_flags, resolve_max_iters
 from counting.optimizers import classifier_lr_schedule
-from counting.probe_model import LinearProbeModel, accuracy_inferencers
-from counting.report import reference_columns, results_from_stats, write_probe_report
+from counting.probe_model import CountingProbeModel, accuracy_inferencers
+from counting.report import reference_columns, results_from_stats
 
 
 def _feature_source(args):
@@ -55,7 +56,7 @@ def run(args, cfg):
     record_dir, meta = open_records(args.data_dir)
     steps = resolve_max_iters(args, meta["splits"]["train"], towers)
     logdir = args.logdir or experiment_dir(args.ckpt_root, args.exp_name)
-    model = LinearProbeModel(cfg["image_size"], meta["num_classes"], cfg["pool_sizes"], args.opt,
+    model = CountingProbeModel(cfg["image_size"], meta["num_classes"], cfg["pool_sizes"], args.opt,
                              args.learning_rate, args.learning_rate_var_name, backbone=args.backbone,
                              feature_bn=args.head_bn)
     train = counting_dataset(record_dir, "train", args.batch_size, cfg, args.reader, device=device)
@@ -69,7 +70,7 @@ def run(args, cfg):
     results = results_from_stats(os.path.join(logdir, "stats.json"))
     columns = collections.OrderedDict([(args.exp_name, results)])
     columns.update(reference_columns())
-    write_probe_report(columns, logdir, "Linear probes on frozen counting conv features (top-1)")
+    write_report(columns, logdir, "Linear probes on frozen counting conv features (top-1)", name="probe_table")
     return results
 
 

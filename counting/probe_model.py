@@ -13,12 +13,13 @@ from tensorpack.callbacks import ClassificationError
 from tensorpack.tfutils.tower import get_current_tower_context
 from tensorpack.tfutils.varreplace import freeze_variables
 
-from common.eval.linear import linear_heads, pool_window
+from common.eval.pooling import pool_window
+from common.eval.probe import linear_heads
 from common.models.registry import get_model
 from common.tf1 import tf
 from counting.optimizers import release_optimizer
 
-__all__ = ["LAYERS", "pooled_dims", "accuracy_inferencers", "LinearProbeModel"]
+__all__ = ["LAYERS", "pooled_dims", "accuracy_inferencers", "CountingProbeModel"]
 
 LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5")
 
@@ -37,9 +38,9 @@ def accuracy_inferencers():
     return [ClassificationError("top1-correct-" + name, "val_top1_accuracy_" + name) for name in LAYERS]
 
 
-class LinearProbeModel(ModelDesc):
+class CountingProbeModel(ModelDesc):
     """Linear classifiers on the frozen conv layers of the counting AlexNet (``feature_bn``: standardised inputs,
-    ``common.eval.linear.linear_heads``)."""
+    ``common.eval.probe.linear_heads``)."""
 
     def __init__(self, image_size, num_classes, pool_sizes, opt, learning_rate, lr_var_name,
                  backbone="alexnet_counting", feature_bn=False):

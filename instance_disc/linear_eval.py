@@ -11,7 +11,9 @@ import argparse
 from common.data.augment import AugmentConfig
 from common.data.input import make_dataset
 from common.data.records import ensure_records, read_meta
-from common.eval.linear import LinearProbeModel, adaptive_pool_to_features, piecewise_lr, run_linear_eval
+from common.eval.linear import piecewise_lr, run_linear_eval
+from common.eval.pooling import adaptive_pool_to_features
+from common.eval.probe import LayerProbeModel
 from common.tf1 import tf
 from instance_disc.inputs import test_augment
 from instance_disc.model import backbone_endpoints, embedding_head
@@ -24,7 +26,7 @@ EMBEDDING = "embedding"
 
 
 def probe_model(cfg, layers, num_classes, lr):
-    """``LinearProbeModel`` over the frozen backbone of ``cfg`` (inference-mode BN) for ``layers``."""
+    """``LayerProbeModel`` over the frozen backbone of ``cfg`` (inference-mode BN) for ``layers``."""
     def backbone(image):
         endpoints = dict(backbone_endpoints(image, False, cfg))
         if EMBEDDING in layers:
@@ -32,7 +34,7 @@ def probe_model(cfg, layers, num_classes, lr):
         return endpoints
     poolers = {name: (None if name in (EMBEDDING, "pre_logits") else adaptive_pool_to_features) for name in layers}
     size = cfg["image_size"]
-    return LinearProbeModel(backbone, poolers, num_classes, image_shape=(size, size, 3), lr=lr)
+    return LayerProbeModel(backbone, poolers, num_classes, image_shape=(size, size, 3), lr=lr)
 
 
 def linear_eval(cfg, record_dir, checkpoint, layers, steps, lr, decay_steps=(), batch_size=None, out_dir=None):

@@ -16,7 +16,7 @@ from common.models.registry import get_model
 from common.tf1 import tf
 from instance_disc.nce import instance_loss
 
-__all__ = ["BANK_SCOPE", "objective_name", "backbone_endpoints", "embedding_head", "embedding", "InstanceModel",
+__all__ = ["BANK_SCOPE", "objective_name", "backbone_endpoints", "embedding_head", "embedding", "InstanceDiscModel",
            "bank_update_op"]
 
 BANK_SCOPE = "instance"
@@ -59,7 +59,7 @@ def _banks(cfg, n_data):
     return bank, labels, z_var
 
 
-class InstanceModel(ModelDesc):
+class InstanceDiscModel(ModelDesc):
     """TensorPack model: inputs ``(image, label, index)``, cost = the instance loss of ``cfg`` (no weight decay
     term: it is added to every gradient by ``optimizer``, as the release's coupled SGD weight decay)."""
 

@@ -12,8 +12,8 @@ import sys
 from common.config import ConfigError
 from common.tf1 import tf
 from common.train import gather_from_towers, launch_train, per_tower_batch
-from instance_disc.evaluation import KnnMonitor, evaluate_checkpoint
-from instance_disc.model import InstanceModel, bank_update_op
+from instance_disc.evaluation import InstanceDiscKnn, evaluate_checkpoint
+from instance_disc.model import InstanceDiscModel, bank_update_op
 
 __all__ = ["Data", "lr_schedule", "train", "evaluate", "print_results", "train_logdir", "run_cli"]
 
@@ -31,13 +31,13 @@ def train(cfg, data, logdir, towers, trainer="replicated", cluster=None, epoch_k
     """Train on ``data`` in ``logdir`` (resumed when it holds a checkpoint); returns the kNN results dict."""
     batch = per_tower_batch(cfg["batch_size"], towers)
     steps = cfg["steps_per_epoch"] or int(math.ceil(data.n_train / float(cfg["batch_size"])))
-    model = InstanceModel(cfg, data.n_train, cfg["image_size"])
+    model = InstanceDiscModel(cfg, data.n_train, cfg["image_size"])
 
     def post_step(trainer_):
         return bank_update_op(cfg, data.n_train, gather_from_towers(trainer_, "index"),
                               gather_from_towers(trainer_, "features"), gather_from_towers(trainer_, "label"))
-    monitor = KnnMonitor(cfg, data.n_train, data.num_classes, data.val, data.train_eval, epoch_k=epoch_k,
-                         recompute=recompute)
+    monitor = InstanceDiscKnn(cfg, data.n_train, data.num_classes, data.val, data.train_eval, epoch_k=epoch_k,
+                              recompute=recompute)
     with tf.Graph().as_default():  # a fresh graph per run, so that runs can follow each other in one process
         launch_train(model, lambda: data.train(batch), logdir, steps, cfg["epochs"], towers, trainer=trainer,
                      lr_schedule=lr_schedule(cfg), callbacks=[monitor], post_step=post_step, cluster=cluster,
@@ -47,7 +47,7 @@ def train(cfg, data, logdir, towers, trainer="replicated", cluster=None, epoch_k
 
 def evaluate(cfg, data, checkpoint, recompute=False):
     """Weighted kNN (``cfg['knn_k']``, sigma = T) of ``checkpoint`` (None: random initialisation)."""
-    model = InstanceModel(cfg, data.n_train, cfg["image_size"])
+    model = InstanceDiscModel(cfg, data.n_train, cfg["image_size"])
     return evaluate_checkpoint(model, checkpoint, cfg, data.n_train, data.num_classes, data.val,
                                data.train_eval if recompute else None)
 

@@ -12,7 +12,7 @@ from common.data.records import FEATURES, ensure_records, list_shards, read_meta
 from common.tf1 import tf
 from instance_disc.evaluation import restored_features
 from instance_disc.inputs import record_data
-from instance_disc.model import InstanceModel
+from instance_disc.model import InstanceDiscModel
 from instance_disc.neighbor_grid import draw_neighbor_grid, top_neighbors
 from instance_disc.options import add_instance_args, checkpoint_bank_size, resolve_config
 from instance_disc.runner import run_cli
@@ -48,7 +48,7 @@ def show_neighbors(cfg, record_dir, checkpoint, out, num_queries=6, top=10, seed
     """Write the neighbour grid PNG to ``out``; returns the fraction of neighbours of the query's class."""
     meta = read_meta(record_dir)
     data = record_data(cfg, record_dir, meta)
-    model = InstanceModel(cfg, data.n_train, cfg["image_size"])
+    model = InstanceDiscModel(cfg, data.n_train, cfg["image_size"])
     feats, labels, indices = restored_features(model, checkpoint, data.val)
     reader = tf.train.load_checkpoint(checkpoint)
     bank, bank_labels = reader.get_tensor("instance/memory_bank"), reader.get_tensor("instance/all_labels")

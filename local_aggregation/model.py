@@ -1,5 +1,5 @@
 """The release's ``instance_model.py``: IR (NCE) and LA objectives against a memory bank (spec section 8),
-the embedding network (registry backbone -> 128-d -> L2 norm) and the TensorPack ``InstanceModel``.
+the embedding network (registry backbone -> 128-d -> L2 norm) and the TensorPack ``LocalAggregationModel``.
 
 Scores are ``P(j | f) = exp(v_j . f / t) / Z`` with the release's constant partition function
 ``Z = 2876934.2 / 1281167 * N`` (never estimated from data, Decision 5).
@@ -17,7 +17,7 @@ from local_aggregation.clustering import cluster_labels_variable
 
 __all__ = ["IMAGENET_Z", "IMAGENET_LEN", "LA_EPS", "EMBED_DIM", "INSTANCE_M", "RELEASE_BN_MOMENTUM", "MODEL_TYPES",
            "partition_z", "ir_loss", "la_loss", "cluster_close_mask", "ir_objective", "la_objective", "backbone",
-           "backbone_endpoints", "network_embedding", "release_lr", "InstanceModel"]
+           "backbone_endpoints", "network_embedding", "release_lr", "LocalAggregationModel"]
 
 IMAGENET_Z = 2876934.2
 IMAGENET_LEN = 1281167
@@ -136,7 +136,7 @@ def release_lr(init_lr, boundaries):
     return lr
 
 
-class InstanceModel(ModelDesc):
+class LocalAggregationModel(ModelDesc):
     """IR or LA pretraining: embedding -> loss against the shared bank (pre-update) -> bank update op.
 
     Inputs are one tower's ``(image, label, index)``; ``bank_update(trainer)`` is the post-step op that

@@ -21,8 +21,8 @@ from local_aggregation.augmentation import make_train_dataset, make_validation_d
 from local_aggregation.checkpoints import PartialRestore, exp_dir, find_checkpoint  # noqa: E402
 from local_aggregation.clustering import Recluster, parse_kmeans_k  # noqa: E402
 from local_aggregation.devices import select_towers  # noqa: E402
-from local_aggregation.knn_monitor import KnnMonitor  # noqa: E402
-from local_aggregation.model import InstanceModel  # noqa: E402
+from local_aggregation.knn_monitor import knn_monitor  # noqa: E402
+from local_aggregation.model import LocalAggregationModel  # noqa: E402
 from local_aggregation.params import PRETRAIN_FLAGS, fail, parse_flags, parse_int_list  # noqa: E402
 from local_aggregation.schedule import StopAtStep, plan_steps  # noqa: E402
 
@@ -61,13 +61,13 @@ def run(args):
               % (logdir, start, args.train_num_steps))
         return logdir
     boundaries = parse_int_list(args.lr_boundaries, "lr_boundaries")
-    model = InstanceModel(args.task, args.model_type, args.image_size, data_len, args.instance_k, args.instance_t,
+    model = LocalAggregationModel(args.task, args.model_type, args.image_size, data_len, args.instance_k, args.instance_t,
                           max(len(ks), 1), args.weight_decay, args.init_lr, boundaries, args.width,
                           "NHWC" if towers.on_cpu else "NCHW", args.bn_momentum)
     per_tower = args.batch_size // len(towers)
     num_classes = int(read_meta(record_dir)["num_classes"])
-    callbacks = [KnnMonitor(model, lambda: make_validation_dataset(record_dir, args), num_classes, args.fre_valid,
-                            args.train_num_steps, args.knn_k, args.instance_t)]
+    callbacks = [knn_monitor(model, lambda: make_validation_dataset(record_dir, args), num_classes, args.fre_valid,
+                             args.train_num_steps, args.knn_k, args.instance_t)]
     if args.task == "LA":
         callbacks.insert(0, Recluster(model, ks, epoch_steps, args.train_num_steps))
     if args.train_num_steps is not None:

@@ -15,7 +15,7 @@ from common.tf1 import tf
 from counting import classifier_trn, counter_trn
 from counting.data import counting_dataset
 from counting.flags import DEFAULT_CONFIG
-from counting.probe_model import LAYERS, LinearProbeModel
+from counting.probe_model import LAYERS, CountingProbeModel
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PROJECT = os.path.basename(ROOT)
@@ -66,7 +66,7 @@ def _validation_accuracy(ckpt, record_dir, num_classes):
         ds = counting_dataset(record_dir, "validation", 4, cfg, "dali", train=False)
         it = tf.data.make_initializable_iterator(ds)
         images, labels, index = it.get_next()
-        model = LinearProbeModel(96, num_classes, cfg["pool_sizes"], "adam", 1e-3, "lr_cls")
+        model = CountingProbeModel(96, num_classes, cfg["pool_sizes"], "adam", 1e-3, "lr_cls")
         with TowerContext("", is_training=False):
             model.build_graph(images, labels, index)
         logits = [tf.get_default_graph().get_tensor_by_name("logits-%s:0" % k) for k in LAYERS]

@@ -5,7 +5,7 @@ from tensorpack.tfutils.tower import TowerContext
 
 from common.config import load_config
 from common.tf1 import tf
-from instance_disc.model import InstanceModel, backbone_endpoints, bank_update_op, embedding, objective_name
+from instance_disc.model import InstanceDiscModel, backbone_endpoints, bank_update_op, embedding, objective_name
 from instance_disc.options import CONFIG_FILE
 
 N, B, SIZE = 12, 4, 32
@@ -58,7 +58,7 @@ def test_one_step_updates_only_the_batch_rows_from_pre_update_values(loss, nce_k
     rng = np.random.RandomState(0)
     images = rng.randn(B, SIZE, SIZE, 3).astype(np.float32)
     idx, labels = np.array([5, 0, 11, 7], np.int64), np.array([1, 2, 3, 4], np.int64)
-    model = InstanceModel(cfg, N, SIZE)
+    model = InstanceDiscModel(cfg, N, SIZE)
     with tf.Graph().as_default(), tf.Session() as sess:
         inputs = [tf.constant(images), tf.constant(labels), tf.constant(idx)]
         with TowerContext("", is_training=True):

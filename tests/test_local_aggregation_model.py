@@ -4,7 +4,7 @@ import pytest
 
 from common.tf1 import tf
 from local_aggregation.augmentation import ten_crop_views, train_augment
-from local_aggregation.model import InstanceModel, backbone, network_embedding, release_lr
+from local_aggregation.model import LocalAggregationModel, backbone, network_embedding, release_lr
 from tensorpack.tfutils.common import get_global_step_var
 
 
@@ -64,9 +64,9 @@ def test_ten_crop_validation_batches_are_normalised_like_training(toy_record_dir
 
 def test_argument_errors_name_the_value():
     with pytest.raises(ValueError, match="instance_k 300 is outside"):
-        InstanceModel("LA", "resnet18", 32, 200, instance_k=300)
+        LocalAggregationModel("LA", "resnet18", 32, 200, instance_k=300)
     with pytest.raises(ValueError, match="task 'XX'"):
-        InstanceModel("XX", "resnet18", 32, 200)
+        LocalAggregationModel("XX", "resnet18", 32, 200)
     with pytest.raises(ValueError, match="model_type 'resnet34' is not supported"):
         backbone("resnet34")
     with pytest.raises(ValueError, match="bn_momentum 0.9: only the ResNets"):
