@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from common import train as common_train
+from common import cli, devices
 from local_aggregation import train, train_transfer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -15,7 +15,7 @@ TINY = ["--batch_size", "16", "--test_batch_size", "20", "--fre_cache_filter", "
 
 def _cli(script, config, record_dir, cache, *extra):
     cmd = [sys.executable, os.path.join("local_aggregation", script), "--config", config, "--image_dir", record_dir,
-           "--gpu", "0", "--cache_dir", cache] + TINY + list(extra)
+           "--cache_dir", cache] + TINY + list(extra)
     out = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
     assert out.returncode == 0, out.stdout[-3000:]
     return out.stdout
@@ -78,7 +78,7 @@ def test_transfer_writes_per_layer_table(chain, toy_record_dir, config, save_exp
 
 def _error(capsys, main, argv):
     with pytest.raises(SystemExit) as e:
-        main(argv)
+        cli.run(main, argv)
     err = capsys.readouterr().err.strip().splitlines()
     assert e.value.code == 2 and len(err) == 1 and err[0].startswith("error: "), err
     return err[0]
@@ -88,17 +88,18 @@ def _error(capsys, main, argv):
     (["--load_exp", "la_toy/test/missing", "--load_step", "6"], "load_exp la_toy/test/missing: no checkpoint model-6"),
     (["--data_len", "1281167"], "data_len 1281167 differs from the 160 training images"),
     (["--kmeans_k", "10,300"], "kmeans_k 300 is outside [1, data_len=160]"),
-    (["--gpu", "0,1", "--batch_size", "63"], "batch_size 63 is not divisible by the 2 tower(s)"),
+    (["--gpu", "", "--cpu_towers", "2", "--batch_size", "63"], "batch_size 63 is not divisible by the 2 tower(s)"),
+    (["--batch_size", "-2"], "batch_size -2: must be a positive number of images"),
     (["--gpu", "a"], "--gpu a: expected comma-separated GPU ids")])
 def test_bad_pretraining_input_is_one_error_line(capsys, toy_record_dir, tmp_path, extra, message):
-    argv = ["--config", "exp_configs/la_final.json:toy_LA", "--image_dir", toy_record_dir, "--gpu", "0",
+    argv = ["--config", "exp_configs/la_final.json:toy_LA", "--image_dir", toy_record_dir,
             "--cache_dir", str(tmp_path), "--load_step", "6", "--kmeans_k", "8", "--instance_k", "64"]
     assert message in _error(capsys, train.main, argv + extra)
     assert not os.listdir(str(tmp_path))  # nothing written
 
 
 def test_gpu_ids_beyond_the_machine(capsys, monkeypatch, toy_record_dir, tmp_path):
-    monkeypatch.setattr(common_train, "available_gpus", lambda: [0])
+    monkeypatch.setattr(devices, "available_gpus", lambda: [0])
     argv = ["--config", "exp_configs/la_final.json:toy_IR", "--image_dir", toy_record_dir, "--gpu", "0,3",
             "--cache_dir", str(tmp_path)]
     assert "GPU 3 does not exist" in _error(capsys, train.main, argv)
@@ -106,5 +107,5 @@ def test_gpu_ids_beyond_the_machine(capsys, monkeypatch, toy_record_dir, tmp_pat
 
 def test_places_run_on_imagenet_records_is_refused(capsys, toy_record_dir, tmp_path):
     argv = ["--config", "exp_configs/la_plc_trans_final.json:plc_trans_res18_LA", "--image_dir", toy_record_dir,
-            "--gpu", "0", "--cache_dir", str(tmp_path)]
+            "--cache_dir", str(tmp_path)]
     assert "num_classes 205 differs from the 10 classes" in _error(capsys, train_transfer.main, argv)
