@@ -4,12 +4,15 @@ the embedding network (registry backbone -> 128-d -> L2 norm) and the TensorPack
 Scores are ``P(j | f) = exp(v_j . f / t) / Z`` with the release's constant partition function
 ``Z = 2876934.2 / 1281167 * N`` (never estimated from data, Decision 5).
 """
+import re
+
 from tensorpack import ModelDesc
 from tensorpack.tfutils.common import get_global_step_var
 from tensorpack.tfutils.summary import add_moving_summary
 
 from common.memory_bank import LabelBank, MemoryBank
 from common.models import get_model, regularization_loss
+from common.models.weight_decay import kernel_weight_decay
 from common.nce import exp_scores, nce_loss_parts, sample_noise_indices
 from common.tf1 import tf
 from common.train import gather_from_towers
@@ -17,7 +20,7 @@ from local_aggregation.clustering import cluster_labels_variable
 
 __all__ = ["IMAGENET_Z", "IMAGENET_LEN", "LA_EPS", "EMBED_DIM", "INSTANCE_M", "RELEASE_BN_MOMENTUM", "MODEL_TYPES",
            "partition_z", "ir_loss", "la_loss", "cluster_close_mask", "ir_objective", "la_objective", "backbone",
-           "backbone_endpoints", "network_embedding", "release_lr", "InstanceModel"]
+           "backbone_endpoints", "network_embedding", "release_decays", "release_lr", "InstanceModel"]
 
 IMAGENET_Z = 2876934.2
 IMAGENET_LEN = 1281167
@@ -25,6 +28,7 @@ LA_EPS = 1e-7
 EMBED_DIM = 128  # fixed in the release (Decision 4)
 INSTANCE_M = 0.5  # bank momentum, fixed in the release (Decision 4)
 RELEASE_BN_MOMENTUM = 0.997
+BN_VARIABLE = re.compile(r"(^|/)\w*bn/(gamma|beta)$")
 # release model_type -> (registry backbone, its options); ResNets are v2, pre-activation (Decision 19)
 MODEL_TYPES = {
     "resnet18": ("resnet18_official", {"version": 2}),
@@ -123,6 +127,14 @@ def network_embedding(images, is_training, model_type, width=1, weight_decay=0.0
     return ends
 
 
+def release_decays(model_type):
+    """The release's weight-decay rule as ``decays(name, trainable)``: every trainable variable whose release name
+    lacks ``batch_normalization``: kernels, biases (the embedding head's too) and, for the AlexNet only (its BN
+    layers are named conv1..fc7 there), the BN scale and offset. Here BN variables are ``.../bn/gamma|beta``."""
+    keep_bn = model_type == "alexnet_bn_no_drop"
+    return lambda name, trainable: trainable and (keep_bn or not BN_VARIABLE.search(name))
+
+
 def release_lr(init_lr, boundaries):
     """``init_lr * 0.1 ** (boundaries passed)`` on the absolute global step (TF piecewise_constant: value i
     holds for b_{i-1} < step <= b_i), as a tensor named ``lr`` with a summary."""
@@ -165,9 +177,14 @@ class InstanceModel(ModelDesc):
                 tf.TensorSpec([None], tf.int64, "label"), tf.TensorSpec([None], tf.int64, "index")]
 
     def embed(self, image, is_training):
-        """The L2-normalised ``[B, 128]`` embedding (and the backbone endpoints) of normalised images."""
-        return network_embedding(image, is_training, self.model_type, self.width,
-                                 self.weight_decay if is_training else 0.0, self.data_format, self.bn_momentum)
+        """The L2-normalised ``[B, 128]`` embedding (and the backbone endpoints) of normalised images; in training,
+        the release's weight decay on every trainable variable whose name lacks ``batch_normalization``."""
+        if not is_training:
+            return network_embedding(image, False, self.model_type, self.width, 0.0, self.data_format,
+                                     self.bn_momentum)
+        with kernel_weight_decay(self.weight_decay, release_decays(self.model_type)):
+            return network_embedding(image, True, self.model_type, self.width, 0.0, self.data_format,
+                                     self.bn_momentum)
 
     def build_graph(self, image, label, index):
         self.bank = MemoryBank("instance", self.data_len, EMBED_DIM, momentum=INSTANCE_M, seed=0)
