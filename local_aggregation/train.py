@@ -24,7 +24,7 @@ from local_aggregation.clustering import Recluster, parse_kmeans_k  # noqa: E402
 from local_aggregation.knn_monitor import KnnMonitor  # noqa: E402
 from local_aggregation.model import InstanceModel  # noqa: E402
 from local_aggregation.params import PRETRAIN_FLAGS, parse_flags, parse_int_list  # noqa: E402
-from local_aggregation.schedule import StopAtStep, plan_steps  # noqa: E402
+from local_aggregation.step_plan import StopAtStep, plan_steps  # noqa: E402
 
 
 def dataset_length(record_dir, data_len):

@@ -21,7 +21,7 @@ from common.train import launch_train  # noqa: E402
 from local_aggregation.augmentation import make_train_dataset, make_validation_dataset  # noqa: E402
 from local_aggregation.checkpoints import PartialRestore, exp_dir, find_checkpoint  # noqa: E402
 from local_aggregation.params import TRANSFER_FLAGS, parse_flags, parse_int_list  # noqa: E402
-from local_aggregation.schedule import StopAtStep, plan_steps  # noqa: E402
+from local_aggregation.step_plan import StopAtStep, plan_steps  # noqa: E402
 from local_aggregation.transfer import TransferModel, TransferValidation  # noqa: E402
 
 

@@ -4,10 +4,13 @@ import os
 import subprocess
 import sys
 
+import faiss
+import numpy as np
 import pytest
 
 from common import cli, devices
-from local_aggregation import train, train_transfer
+from common.tf1 import tf
+from local_aggregation import clustering, train, train_transfer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ["--batch_size", "16", "--test_batch_size", "20", "--fre_cache_filter", "4", "--fre_valid", "4"]
@@ -109,3 +112,37 @@ def test_places_run_on_imagenet_records_is_refused(capsys, toy_record_dir, tmp_p
     argv = ["--config", "exp_configs/la_plc_trans_final.json:plc_trans_res18_LA", "--image_dir", toy_record_dir,
             "--cache_dir", str(tmp_path)]
     assert "num_classes 205 differs from the 10 classes" in _error(capsys, train_transfer.main, argv)
+
+
+@pytest.mark.slow
+def test_la_reclusters_at_every_epoch_boundary_with_the_release_settings(chain, toy_record_dir, monkeypatch):
+    """LA from step 6 to 17 with 5-step epochs (160 images, batch 32): k-means at the start and after steps 10
+    and 15 (not at 17, where training ends), every run with 20 iterations, no subsampling and seed 1234 + r."""
+    made, runs = [], []
+
+    class RecordedClustering(faiss.Clustering):
+        def __init__(self, *args):
+            super(RecordedClustering, self).__init__(*args)
+            made.append(self)
+
+    real_run = clustering.run_kmeans
+
+    def recorded_run(bank, ks, **kw):
+        labels = real_run(bank, ks, **kw)
+        runs.append(labels)
+        return labels
+    monkeypatch.setattr(clustering.faiss, "Clustering", RecordedClustering)
+    monkeypatch.setattr(clustering, "run_kmeans", recorded_run)
+    argv = ["--config", "exp_configs/la_final.json:toy_LA", "--image_dir", toy_record_dir, "--cache_dir", chain[0],
+            "--exp_id", "toy_LA_epochs", "--load_step", "6", "--train_num_steps", "17", "--kmeans_k", "8,5",
+            "--instance_k", "64", "--batch_size", "32", "--test_batch_size", "20", "--fre_cache_filter", "5",
+            "--fre_valid", "100"]
+    with tf.Graph().as_default():
+        train.main(argv)
+    assert len(runs) == 3 and all(r.shape == (2, 160) for r in runs)
+    assert [(c.k, c.niter, c.max_points_per_centroid, c.seed) for c in made] == [(8, 20, 10000000, 1234),
+                                                                                 (5, 20, 10000000, 1235)] * 3
+    assert not np.array_equal(runs[0], runs[1]) and not np.array_equal(runs[1], runs[2])  # the bank moved
+    folder = os.path.join(chain[0], "models", "la_toy", "test", "toy_LA_epochs")
+    stored = tf.train.load_variable(tf.train.latest_checkpoint(folder), "instance/cluster_labels")
+    np.testing.assert_array_equal(stored, runs[-1])

@@ -106,7 +106,7 @@ def test_knn_top1_is_release_1nn_and_weighted_knn():
 
 
 def test_plan_steps_counts_epochs_from_the_start_step(tmp_path):
-    from local_aggregation.schedule import UNLIMITED_EPOCHS, plan_steps
+    from local_aggregation.step_plan import UNLIMITED_EPOCHS, plan_steps
     assert plan_steps(str(tmp_path), None, 100090, 10009) == (0, 10)  # res18_IR: 10 epochs from scratch
     assert plan_steps(str(tmp_path), None, 15, 4) == (0, 4)  # 16 steps, StopAtStep ends at 15
     assert plan_steps(str(tmp_path), None, None, 4) == (0, UNLIMITED_EPOCHS)
