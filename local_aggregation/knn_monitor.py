@@ -1,7 +1,7 @@
-"""kNN monitor during pretraining (spec section 10): the release's 1-NN over the bank, plus weighted kNN.
+"""kNN monitor during pretraining (the release's validation): the release's 1-NN over the bank, plus weighted kNN.
 
 The bank's labels are the ones captured from training batches (``instance/all_labels``; rows never visited
-keep label 0, Decision 15). The validation split is embedded once, completely (Decision 20).
+keep label 0, README decision 15). The validation split is embedded once, completely (README decision 20).
 """
 import json
 import os

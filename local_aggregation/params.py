@@ -6,6 +6,7 @@ flags (``--gpu``, ``--cpu_towers``, ``--logical_gpus``, ``--trainer``) and ``--l
 ``common.cli``; ``--gpu_offset k`` drops the first k ids of ``--gpu`` (the release's multi-GPU launcher).
 """
 from common import cli
+from common.distributed import cluster_from_args
 from common.cli import Flag
 from common.config import ConfigError
 
@@ -64,11 +65,15 @@ TRANSFER_FLAGS = [
 
 def parse_flags(flags, argv=None, description=None):
     """Parse ``argv`` against ``flags`` merged with ``--config``; returns the Namespace (``ConfigError`` on bad
-    input). ``--cache_dir`` defaults to ``--logdir``; ``--gpu_offset`` is applied to ``--gpu``."""
+    input). ``--cache_dir`` defaults to ``--logdir``; ``--gpu_offset`` is applied to ``--gpu``; cluster flags are
+    refused (one machine)."""
     args = cli.resolve(cli.make_parser(flags, description), flags, argv)
     args.cache_dir = args.cache_dir or args.logdir
     if not args.cache_dir:
         raise ConfigError("--cache_dir is required (on the command line, as a config key, or --logdir)")
+    if cluster_from_args(args) is not None:
+        raise ConfigError("--job_name/--ps_hosts/--worker_hosts (or TF_CONFIG): the Local Aggregation scripts train "
+                          "on one machine (one shared memory bank); drop the cluster flags")
     offset = getattr(args, "gpu_offset", 0)
     if offset:
         ids = [g for g in (args.gpu or "").split(",") if g.strip()]

@@ -7,7 +7,7 @@
 
 The backbone comes from ``SAVE/models/<load_exp>/model-<load_step>`` (global step included); heads, logs and
 the per-layer report (``results.json``/``.md``/``.png``) go to ``SAVE/models/<save_exp>``. The run stops at
-the config's ``train_num_steps`` (Decision 2); relaunching resumes.
+the config's ``train_num_steps`` (README decision 2); relaunching resumes.
 """
 import os
 import sys

@@ -84,3 +84,5 @@ def test_missing_required_and_bad_types_are_one_line(tmp_path, capsys):
     assert "batch_size must be int" in _error(capsys, PRETRAIN_FLAGS, ["--config", "%s:x" % path] + REQUIRED)
     assert "no key 'nope'" in _error(capsys, PRETRAIN_FLAGS, ["--config", "exp_configs/la_final.json:nope"])
     assert "--batch_size" in _error(capsys, PRETRAIN_FLAGS, ["--batch_size", "x"])
+    cluster = ["--ps_hosts", "a:1", "--worker_hosts", "a:2", "--job_name", "worker", "--task_index", "0"]
+    assert "train on one machine" in _error(capsys, PRETRAIN_FLAGS, ["--exp_id", "x"] + REQUIRED + cluster)
