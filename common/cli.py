@@ -18,7 +18,7 @@ ones); ``section="counter"`` reads a config whose phase-specific values sit in `
 names all such phase objects; the others are skipped). Boolean flags take ``--flag``, ``--flag True/False``
 and ``--noflag`` (absl style). Every parser has ``--config``, ``--set``, ``--logdir`` and the device flags of
 ``common.devices``; ``run(main)`` turns a ``ValueError`` (``ConfigError`` included) into ``error: ...`` on one
-line and exit status 2.
+line and exit status 2, a divergence or an unwritable path into one line and exit status 1.
 """
 import argparse
 import collections
@@ -159,10 +159,14 @@ def resolve(parser, flags, argv=None, section=None, sections=()):
 
 
 def run(main, argv=None):
-    """Call ``main(argv)`` and exit with its status; a ``ValueError`` (bad flag, key or value) becomes one
-    ``error: ...`` line and exit status 2."""
+    """Call ``main(argv)`` and exit with its status. A ``ValueError`` (bad flag, key or value) becomes one
+    ``error: ...`` line and exit status 2; a run that cannot go on (``FloatingPointError``: divergence, ``OSError``:
+    a file or directory it cannot read or write) one ``error: ...`` line and exit status 1."""
     try:
         status = main(argv)
     except ValueError as e:
         fail(e)
+    except (FloatingPointError, OSError) as e:
+        sys.stderr.write("error: %s\n" % (str(e).splitlines() or [type(e).__name__])[0])
+        sys.exit(1)
     sys.exit(status or 0)

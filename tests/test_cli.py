@@ -74,21 +74,28 @@ def test_bad_input_is_one_line_naming_the_key(config):
 SCRIPT = """
 import sys
 from common import cli
-FLAGS = [cli.Flag("epochs", 10, "epochs")]
+FLAGS = [cli.Flag("epochs", 10, "epochs"), cli.Flag("out", "", "output file")]
 def main(argv=None):
     args = cli.resolve(cli.make_parser(FLAGS), FLAGS, argv)
+    if args.epochs < 0:
+        raise FloatingPointError("loss became NaN at step 3; last finite checkpoint /x/model-2")
+    if args.out:
+        open(args.out, "w")
     print("epochs", args.epochs)
 cli.run(main)
 """
 
 
-@pytest.mark.parametrize("argv,message", [(["--epochs", "x"], "error: argument --epochs: invalid int value: 'x'"),
-                                          (["--bogus"], "error: unrecognized arguments: --bogus"),
-                                          (["--config", "nofile.json:k"], "error: config file not found: nofile.json")])
-def test_run_turns_bad_input_into_one_line_and_status_2(argv, message):
+@pytest.mark.parametrize("argv,status,message", [
+    (["--epochs", "x"], 2, "error: argument --epochs: invalid int value: 'x'"),
+    (["--bogus"], 2, "error: unrecognized arguments: --bogus"),
+    (["--config", "nofile.json:k"], 2, "error: config file not found: nofile.json"),
+    (["--epochs", "-1"], 1, "error: loss became NaN at step 3; last finite checkpoint /x/model-2"),
+    (["--out", "/proc/no/such/file"], 1, "error: [Errno 2] No such file or directory: '/proc/no/such/file'")])
+def test_run_turns_bad_input_into_one_line(argv, status, message):
     proc = subprocess.run([sys.executable, "-c", SCRIPT] + argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           universal_newlines=True)
-    assert proc.returncode == 2 and proc.stderr.strip().splitlines()[-1] == message and proc.stdout == ""
+    assert proc.returncode == status and proc.stderr.strip().splitlines()[-1] == message and proc.stdout == ""
     assert "Traceback" not in proc.stderr
     ok = subprocess.run([sys.executable, "-c", SCRIPT, "--epochs", "3"], stdout=subprocess.PIPE,
                         universal_newlines=True)
