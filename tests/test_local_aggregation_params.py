@@ -1,5 +1,7 @@
 """Flag tables, config merge and the three release JSON files of the Local Aggregation release."""
 import json
+import os
+import shlex
 
 import pytest
 
@@ -86,3 +88,19 @@ def test_missing_required_and_bad_types_are_one_line(tmp_path, capsys):
     assert "--batch_size" in _error(capsys, PRETRAIN_FLAGS, ["--batch_size", "x"])
     cluster = ["--ps_hosts", "a:1", "--worker_hosts", "a:2", "--job_name", "worker", "--task_index", "0"]
     assert "train on one machine" in _error(capsys, PRETRAIN_FLAGS, ["--exp_id", "x"] + REQUIRED + cluster)
+
+
+def _readme_commands():
+    text = open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "local_aggregation",
+                             "README.md")).read()
+    block = text.split("## Commands (as in the release)")[1].split("```")[1]
+    return [shlex.split(line)[1:] for line in block.splitlines() if line.startswith("python local_aggregation/")]
+
+
+def test_every_readme_command_line_parses():
+    lines = _readme_commands()
+    assert len(lines) == 4
+    for argv in lines:
+        table = TRANSFER_FLAGS if argv[0].endswith("train_transfer.py") else PRETRAIN_FLAGS
+        args = parse_flags(table, argv[1:])
+        assert (args.gpu, args.cache_dir, args.config) == ("0", "SAVE", argv[2])
