@@ -1,8 +1,7 @@
-"""kNN monitor during pretraining: the release's 1-NN over the memory bank, plus weighted kNN.
+"""kNN monitor during pretraining (the release's validation): the release's 1-NN over the bank, plus weighted kNN.
 
 The bank's labels are the ones captured from training batches (``instance/all_labels``; rows never visited
-keep label 0, as in the release). The validation split is embedded once, completely, last partial batch
-included.
+keep label 0, README decision 15). The validation split is embedded once, completely (README decision 20).
 """
 from common.eval.knn import knn_accuracy
 from common.eval.knn_monitor import KnnMonitor

@@ -34,7 +34,7 @@ RANDOM_STEPS = 20  # lr 0: weights stay at their init, BN statistics follow the 
 def _flags(module, config, record_dir, cache_dir, *extra):
     """Parsed flags of a release script (``train`` or ``train_transfer``) for ``config`` on the toy records."""
     table = PRETRAIN_FLAGS if module is train else TRANSFER_FLAGS
-    return parse_flags(table, ["--config", config, "--image_dir", record_dir, "--gpu", "0", "--cache_dir", cache_dir]
+    return parse_flags(table, ["--config", config, "--image_dir", record_dir, "--cache_dir", cache_dir]
                        + list(extra))
 
 

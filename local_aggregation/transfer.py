@@ -1,4 +1,4 @@
-"""Linear transfer of a frozen LA backbone (spec section 12): one linear head per listed layer.
+"""Linear transfer of a frozen LA backbone (the release's ``train_transfer.py``): one linear head per listed layer.
 
 Heads are ``common.eval.probe`` heads (bias, variance-scaling init with factor 2 / fan-in / truncated normal,
 weight decay on their kernels and biases, summed cross-entropy over layers). BN uses its moving statistics.
