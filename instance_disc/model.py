@@ -83,11 +83,11 @@ class InstanceModel(ModelDesc):
         loss = instance_loss(objective_name(self.cfg), features, index, bank, int(self.cfg["nce_k"]),
                              self.cfg["nce_t"], z_var)
         loss = tf.identity(loss, name="instance_loss")
-        tf.summary.scalar("instance_loss", loss)
+        tf.summary.scalar("instance_loss-summary", loss)  # TensorPack's monitors drop "-summary" from the tag
         return loss
 
     def optimizer(self):
-        lr = learning_rate_variable(self.cfg["lr"])
+        lr = learning_rate_variable(self.cfg["lr"], summary="learning_rate-summary")
         opt = tf.train.MomentumOptimizer(lr, self.cfg["momentum"])
         wd = float(self.cfg["weight_decay"])
         return tp_optimizer.apply_grad_processors(opt, [MapGradient(lambda grad, var: grad + wd * var)])

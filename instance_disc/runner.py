@@ -46,19 +46,20 @@ class PrintLoss(Callback):
         self.freq = int(freq)
 
     def _setup_graph(self):
-        self._loss = self.get_tensors_maybe_in_tower(["instance_loss"])[0]
+        self._loss = self.get_tensors_maybe_in_tower(["instance_loss:0"])[0]
         self._sum, self._count = 0.0, 0
 
     def _before_run(self, _):
-        return [self._loss]
+        return tf.train.SessionRunArgs(fetches=self._loss)
 
     def _after_run(self, _, run_values):
-        self._sum += float(run_values.results[0])
+        loss = float(run_values.results)
+        self._sum += loss
         self._count += 1
         step = self.local_step + 1
         if step % self.freq == 0:
             logger.info("Epoch: [%d][%d/%d]\tLoss %.4f (avg %.4f)" % (
-                self.epoch_num, step, self.trainer.steps_per_epoch, run_values.results[0], self._sum / self._count))
+                self.epoch_num, step, self.trainer.steps_per_epoch, loss, self._sum / self._count))
 
     def _trigger_epoch(self):
         self._sum, self._count = 0.0, 0
