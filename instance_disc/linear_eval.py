@@ -17,7 +17,7 @@ from instance_disc.model import backbone_endpoints, embedding_head
 from instance_disc.options import CONFIG_FILE, FLAGS, checkpoint_bank_size, config_of
 from instance_disc.runner import one_line_errors
 
-__all__ = ["probe_model", "linear_eval", "main"]
+__all__ = ["build_parser", "probe_model", "linear_eval", "main"]
 
 EMBEDDING = "embedding"
 
@@ -65,8 +65,8 @@ def run(args):
     return results
 
 
-def main(argv=None):
-    """Parse ``argv`` and run; bad input raises a one-line ``ValueError``."""
+def build_parser():
+    """The script's flags and every instance_disc setting (the config's defaults: imagenet_resnet18)."""
     parser = cli.make_parser(FLAGS, __doc__, config_default=CONFIG_FILE + ":imagenet_resnet18", devices=False)
     parser.add_argument("data", metavar="DIR", help="TFRecord directory or ImageNet-style folder")
     parser.add_argument("--resume", required=True, help="checkpoint (or log directory) of a trained model")
@@ -77,7 +77,12 @@ def main(argv=None):
     parser.add_argument("--decay-steps", default="", help="comma-separated steps where the lr is divided by 10")
     parser.add_argument("--linear-batch-size", type=int, help="batch size (default: the config's)")
     parser.add_argument("--out-dir", help="write results.json/.md/.png here")
-    return one_line_errors(run, cli.resolve(parser, FLAGS, argv))
+    return parser
+
+
+def main(argv=None):
+    """Parse ``argv`` and run; bad input raises a one-line ``ValueError``."""
+    return one_line_errors(run, cli.resolve(build_parser(), FLAGS, argv))
 
 
 if __name__ == "__main__":

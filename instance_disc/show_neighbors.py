@@ -16,7 +16,7 @@ from instance_disc.neighbor_grid import draw_neighbor_grid, top_neighbors
 from instance_disc.options import CONFIG_FILE, FLAGS, checkpoint_bank_size, config_of
 from instance_disc.runner import one_line_errors
 
-__all__ = ["read_images", "show_neighbors", "main"]
+__all__ = ["build_parser", "read_images", "show_neighbors", "main"]
 
 
 def read_images(record_dir, split, indices, size):
@@ -72,8 +72,8 @@ def run(args):
     return precision
 
 
-def main(argv=None):
-    """Parse ``argv`` and run; bad input raises a one-line ``ValueError``."""
+def build_parser():
+    """The script's flags and every instance_disc setting (the config's defaults: imagenet_resnet18)."""
     parser = cli.make_parser(FLAGS, __doc__, config_default=CONFIG_FILE + ":imagenet_resnet18", devices=False)
     parser.add_argument("data", metavar="DIR", help="TFRecord directory or ImageNet-style folder")
     parser.add_argument("--resume", required=True, help="checkpoint (or log directory) of a trained model")
@@ -81,7 +81,12 @@ def main(argv=None):
     parser.add_argument("--num-queries", type=int, default=6, help="validation images to show")
     parser.add_argument("--top", type=int, default=10, help="neighbours per query")
     parser.add_argument("--seed", type=int, default=0, help="seed of the query choice")
-    return one_line_errors(run, cli.resolve(parser, FLAGS, argv))
+    return parser
+
+
+def main(argv=None):
+    """Parse ``argv`` and run; bad input raises a one-line ``ValueError``."""
+    return one_line_errors(run, cli.resolve(build_parser(), FLAGS, argv))
 
 
 if __name__ == "__main__":
