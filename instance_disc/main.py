@@ -8,12 +8,13 @@ DATA is a TFRecord directory (dataset_miscs/build_tfrs.py) or an ImageNet-style 
 records once). ``--nce-k 0``: full softmax; ``--loss softmax_ce --nce-k 65536``: the updated model.
 """
 from common import cli
-from common.data.records import ensure_records, read_meta
+from common.data.records import ensure_records, list_shards, read_meta
 from common.devices import setup_devices
 from common.distributed import cluster_from_args
+from common.tf1 import tf
 from instance_disc.inputs import record_data
 from instance_disc.options import CONFIG_FILE, FLAGS, check_against_data, config_of
-from instance_disc.runner import evaluate, one_line_errors, print_results, train, train_logdir
+from instance_disc.runner import corrupt_shard, evaluate, one_line_errors, print_results, train, train_logdir
 
 __all__ = ["build_parser", "run", "main"]
 
@@ -53,11 +54,23 @@ def _check_unsupported(args):
 
 
 def run(args):
-    """Train or (``-e``) evaluate as the flags say; returns the kNN results dict."""
+    """Train or (``-e``) evaluate as the flags say; returns the kNN results dict. A shard that cannot be read
+    (truncated or garbled) is one ``ValueError`` line naming it."""
     _check_unsupported(args)
     cfg = config_of(args)
     towers = setup_devices(args)
     record_dir = ensure_records(args.data)
+    try:
+        return _run(args, cfg, towers, record_dir)
+    except tf.errors.DataLossError as e:
+        found = corrupt_shard(list_shards(record_dir, "train") + list_shards(record_dir, "validation"))
+        if found is None:
+            raise
+        raise ValueError("TFRecord shard %s cannot be read (%s); rebuild the records with "
+                         "dataset_miscs/build_tfrs.py" % found) from e
+
+
+def _run(args, cfg, towers, record_dir):
     meta = read_meta(record_dir)
     data = record_data(cfg, record_dir, meta, device="cpu" if towers.on_cpu else "gpu")
     checkpoint = check_against_data(cfg, data.n_train, args.data, args.resume, training=not args.evaluate)

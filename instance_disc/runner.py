@@ -18,7 +18,7 @@ from instance_disc.model import InstanceModel, bank_update_op, objective_name
 from instance_disc.options import RUN_KEYS
 
 __all__ = ["Data", "lr_schedule", "experiment_of", "PrintLoss", "train", "evaluate", "print_results",
-           "train_logdir", "one_line_errors"]
+           "train_logdir", "corrupt_shard", "one_line_errors"]
 
 # train(batch) / val() / train_eval(): callables returning tf.data datasets (built in the caller's graph) of
 # (image, label, index); n_train, num_classes: ints; name: what the error messages call the data.
@@ -134,12 +134,30 @@ def train_logdir(args, checkpoint):
 
 
 def _op_error_line(message):
-    """The informative line of a TensorFlow run-time error (the failed assertion, else the first line)."""
+    """The informative line of a TensorFlow run-time error (the failed assertion, else the first line that is not
+    TF's "Graph execution error:" header, the traceback of the node or the node's name)."""
     lines = [line.strip() for line in message.splitlines() if line.strip()]
     for line in lines:
         if line.startswith("assertion failed:") or "out of range" in line or "not in [" in line:
             return line.split(" [Condition")[0].replace("assertion failed: ", "").strip("[]")
-    return lines[0] if lines else message
+    skip = ("Graph execution error:", "Detected at node", "File \"", "Node: ", "[[{{node")
+    useful = [line for line in lines if not line.startswith(skip)]
+    return useful[0] if useful else (lines[0] if lines else message)
+
+
+def corrupt_shard(files):
+    """``(file, error line)`` of the first TFRecord file in ``files`` that does not read to its end, else None."""
+    for path in files:
+        with tf.Graph().as_default(), tf.Session() as sess:
+            batch = tf.data.make_one_shot_iterator(tf.data.TFRecordDataset([path]).batch(1024)).get_next()
+            try:
+                while True:
+                    sess.run(batch)
+            except tf.errors.OutOfRangeError:
+                continue
+            except tf.errors.DataLossError as e:
+                return path, _op_error_line(e.message)
+    return None
 
 
 def one_line_errors(fn, args):

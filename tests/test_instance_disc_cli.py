@@ -162,6 +162,15 @@ def test_bad_input_is_one_error_line_and_writes_nothing(toy_record_dir, trained,
     assert "out of range" in _error(main.main, [other, "-b", "16", "--epochs", "1", "--logdir", logdir] + TINY
                                     + ["--nce-k", "8"], capsys)
     assert tf.train.latest_checkpoint(logdir) is None
+    garbled = str(tmp_path / "garbled_records")
+    shutil.copytree(toy_record_dir, garbled)
+    shard = os.path.join(garbled, "train-00001-of-00002")
+    data = bytearray(open(shard, "rb").read())
+    data[len(data) // 2:len(data) // 2 + 100] = bytes(100)
+    open(shard, "wb").write(bytes(data))
+    line = _error(main.main, [garbled, "-b", "16", "--epochs", "1", "--logdir", str(tmp_path / "g")] + TINY
+                  + ["--steps-per-epoch", "10"], capsys)
+    assert line.startswith("error: TFRecord shard %s cannot be read (corrupted record at" % shard)
 
 
 def test_cifar_script_trains_and_tests_on_pickle_batches(tmp_path, capsys):  # default: the CIFAR stem
