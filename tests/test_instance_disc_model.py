@@ -116,3 +116,34 @@ def test_two_towers_freeze_z_once_from_the_global_first_batch():
     assert z == pytest.approx(N * np.concatenate(exps).mean(), rel=1e-5)  # one estimate from both towers
     for e in exps:  # a tower's own estimate (the last write of per-tower estimates) differs from it
         assert abs(N * e.mean() / z - 1) > 1e-3
+
+
+
+def _bank_loss(f, bank, t):
+    """Full-softmax instance loss of features ``f`` (row i is instance i) against ``bank``, in numpy."""
+    logits = f @ bank.T / t
+    logits -= logits.max(axis=1, keepdims=True)
+    return float(-np.mean(np.diag(logits) - np.log(np.exp(logits).sum(axis=1))))
+
+
+def test_trained_model_beats_its_untrained_copy_on_its_training_batch():
+    cfg = _cfg(nce_k=0, nce_t=0.1, nce_m=0.0, lr=0.1, weight_decay=0.0)  # full softmax, bank = latest features
+    n = 8
+    rng = np.random.RandomState(2)  # near-duplicate images: one base image plus a little noise each
+    images = (rng.randn(1, SIZE, SIZE, 3) + 0.1 * rng.randn(n, SIZE, SIZE, 3)).astype(np.float32)
+    model = InstanceModel(cfg, n, SIZE)
+    with tf.Graph().as_default(), tf.Session() as sess:
+        inputs = [tf.constant(images), tf.zeros([n], tf.int64), tf.constant(np.arange(n))]
+        with TowerContext("", is_training=True):
+            cost = model.build_graph(*inputs)
+        features = tf.get_default_graph().get_tensor_by_name("features:0")
+        train_op = model.get_optimizer().minimize(cost)
+        with tf.control_dependencies([train_op]):
+            step = bank_update_op(cfg, n, inputs[2], features, inputs[1])
+        sess.run(tf.global_variables_initializer())
+        untrained = sess.run(features)
+        for _ in range(30):
+            sess.run(step)
+        trained, bank = sess.run([features, tf.global_variables("instance/memory_bank")[0]])
+    # against the bank the training filled, the trained network tells its images apart, its untrained copy not
+    assert _bank_loss(trained, bank, 0.1) < 0.5 * _bank_loss(untrained, bank, 0.1)
