@@ -20,7 +20,7 @@ import time
 
 from common.tf1 import tf
 from common.models import get_model, regularization_loss
-from common.train import setup_devices
+from common.devices import setup_devices
 
 __all__ = ["register_step", "list_steps", "classify_step", "time_step", "main"]
 

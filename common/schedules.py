@@ -44,8 +44,9 @@ def value_during(schedule, epoch, initial):
     return value
 
 
-def learning_rate_variable(initial, name="learning_rate", summary="learning_rate"):
-    """The non-trainable scalar ``name`` (reused if it exists) that the schedule callback sets; a summary too."""
+def learning_rate_variable(initial, name="learning_rate", summary="learning_rate-summary"):
+    """The non-trainable scalar ``name`` (reused if it exists) that the schedule callback sets, and its summary
+    (TensorPack shows ``learning_rate-summary`` as ``learning_rate``; a tag equal to the op name gets a suffix)."""
     with tf.variable_scope(tf.get_variable_scope(), reuse=tf.AUTO_REUSE):
         lr = tf.get_variable(name, initializer=float(initial), trainable=False)
     if summary:

@@ -13,6 +13,8 @@ import subprocess
 import sys
 import time
 
+from common.eval.report import markdown_table
+
 PAPERS = ["counting", "instance_disc", "local_aggregation", "revisiting", "classification"]
 COLUMNS = [("method", "method"), ("knn_top1", "kNN top-1"), ("linear_top1", "best linear top-1"),
            ("supervised_top1", "supervised top-1"), ("train_seconds", "train time (s)")]
@@ -45,11 +47,7 @@ def format_table(rows):
         if isinstance(value, float):
             return "%.1f%%" % (100 * value)
         return str(value)
-    lines = ["| " + " | ".join(title for _, title in COLUMNS) + " |",
-             "|" + "|".join("---" for _ in COLUMNS) + "|"]
-    for row in rows:
-        lines.append("| " + " | ".join(cell(k, row.get(k)) for k, _ in COLUMNS) + " |")
-    return "\n".join(lines)
+    return markdown_table([title for _, title in COLUMNS], [[cell(k, row.get(k)) for k, _ in COLUMNS] for row in rows])
 
 
 def main(argv=None):

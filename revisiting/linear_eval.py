@@ -11,7 +11,9 @@ import os
 from tensorpack.tfutils.sessinit import SaverRestore
 
 from common.tf1 import tf
-from common.eval.linear import LinearProbeModel, adaptive_pool_to_features, evaluate_linear_probe, write_report
+from common.eval.linear import evaluate_linear_probe, linear_report
+from common.eval.pooling import adaptive_pool_to_features
+from common.eval.probe import LayerProbeModel
 from common.resume import checkpoint_step, latest_checkpoint
 from common.train import launch_train, per_tower_batch
 from revisiting.data import make_input, preprocess_fn, split_size
@@ -91,7 +93,7 @@ def run(cfg, workdir, record_dir, towers, trainer="replicated", eval_only=False)
     with tf.Graph().as_default():
         probe = tf.data.get_output_shapes(make_input(record_dir, cfg["val_split"], 1, eval_pp, False))[0]
     endpoints = trunk_options(spec["architecture"])[3] + ("logits",)
-    model = LinearProbeModel(
+    model = LayerProbeModel(
         frozen_features(module_net(spec), spec["num_classes"], cfg["pool_mode"], cfg["combine_patches"]),
         {name: None for name in endpoints}, int(cfg["num_classes"]), image_shape=probe.as_list()[1:], lr=points[0][1],
         weight_decay=float(cfg.get("weight_decay") or 0.0),
@@ -111,7 +113,7 @@ def run(cfg, workdir, record_dir, towers, trainer="replicated", eval_only=False)
     results = evaluate_linear_probe(model, lambda: make_input(
         record_dir, cfg["val_split"], int(cfg["eval_batch_size"] or cfg["batch_size"]), eval_pp, False,
         with_index=True), checkpoint)
-    write_report(results, workdir, "revisiting linear evaluation (%s, %s), step %d"
+    linear_report(results, workdir, "revisiting linear evaluation (%s, %s), step %d"
                  % (spec["task"], spec["architecture"], checkpoint_step(checkpoint)))
     return results
 
