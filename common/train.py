@@ -24,10 +24,11 @@ import subprocess
 
 from common.tf1 import tf
 from common import distributed, resume
-from common.callbacks import NaNGuard, record_tower_cost
-from tensorpack import (EstimatedTimeLeft, ModelSaver, RunOp,
-                        ScheduledHyperParamSetter, SimpleTrainer, SyncMultiGPUTrainerParameterServer,
-                        SyncMultiGPUTrainerReplicated, TFDatasetInput, logger)
+from common.callbacks import (CheckpointSaveError, CheckpointSaver, NaNGuard, StatsHistory, record_tower_cost,
+                              remove_stale_temporaries)
+from common.data.fsutil import ensure_writable_dir
+from tensorpack import (EstimatedTimeLeft, RunOp, ScalarPrinter, ScheduledHyperParamSetter, SimpleTrainer, SyncMultiGPUTrainerParameterServer,
+                        SyncMultiGPUTrainerReplicated, TFDatasetInput, TFEventWriter, logger)
 from tensorpack.input_source import InputSource
 from tensorpack.tfutils.common import get_default_sess_config, get_global_step_var
 from tensorpack.tfutils.sesscreate import NewSessionCreator
@@ -226,8 +227,8 @@ def _resume_point(logdir, steps_per_epoch):
     return path, resume.checkpoint_step(path) // steps_per_epoch + 1
 
 
-def _callbacks(lr_schedule, lr_interp, lr_step_based, max_to_keep, reset_step, guard, extra):
-    cbs = [ModelSaver(max_to_keep=max_to_keep), EstimatedTimeLeft(), guard]
+def _callbacks(lr_schedule, lr_interp, lr_step_based, saver, reset_step, guard, extra):
+    cbs = [saver, EstimatedTimeLeft(), guard]
     if lr_schedule:
         cbs.append(ScheduledHyperParamSetter("learning_rate", [tuple(p) for p in lr_schedule],
                                              interp=lr_interp, step_based=lr_step_based))
@@ -265,8 +266,11 @@ def launch_train(model, dataset, logdir, steps_per_epoch, max_epoch, towers, tra
     ``post_step(trainer) -> op or None`` is built under a control dependency on the train op and runs once per
     global step. ``experiment`` (str/dict) is stored in ``logdir/experiment.json``; a directory of another
     experiment is refused. ``cluster`` (``common.distributed.Cluster``): ps processes serve forever, workers
-    train (worker 0 writes ``logdir``, worker i logs to ``logdir/worker<i>``). Raises FloatingPointError after
-    stopping when the loss became NaN/inf (the last good checkpoint stays the latest).
+    train (worker 0 writes ``logdir``, worker i logs to ``logdir/worker<i>``). Checkpoints: ``model-<step>`` at each epoch end, only
+    when every saved variable is finite, the newest ``max_to_keep`` of ``logdir`` kept (earlier runs' included).
+    Raises (one-line messages) ValueError for an unwritable ``logdir``, ``CheckpointSaveError`` (a ValueError)
+    when a save failed twice, FloatingPointError when the loss or the state became NaN/inf (naming the last
+    finite checkpoint, which is the newest one kept).
     """
     if not logdir:
         raise ValueError("--logdir: a log directory is required")
@@ -285,8 +289,13 @@ def launch_train(model, dataset, logdir, steps_per_epoch, max_epoch, towers, tra
             server.join()
             return
         names = distributed.tf1_names_for_tensorpack()
+    is_chief = cluster is None or cluster.is_chief
+    if is_chief:
+        ensure_writable_dir(logdir, "--logdir")
+        for path in remove_stale_temporaries(logdir):
+            logger.info("Removed %s, left by a checkpoint write that was killed" % path)
     ckpt, starting_epoch = _resume_point(logdir, steps_per_epoch)
-    guard = NaNGuard()
+    guard, saver = NaNGuard(), CheckpointSaver(logdir, max_to_keep)
     with names, (tf.device(_gpu_to_cpu) if on_cpu else contextlib.nullcontext()):
         tr = _build(model, dataset, towers, trainer, server, cluster, post_step)
         if ckpt is not None:
@@ -294,15 +303,29 @@ def launch_train(model, dataset, logdir, steps_per_epoch, max_epoch, towers, tra
             resume.check_checkpoint_matches_graph(ckpt, logdir)
             session_init = SaverRestore(ckpt)
             logger.info("Resuming from %s at epoch %d" % (ckpt, starting_epoch))
-        is_chief = cluster is None or cluster.is_chief
         logger.set_logger_dir(logdir if is_chief else os.path.join(logdir, "worker%d" % cluster.task_index), "k")
         if is_chief:
             resume.record_experiment(logdir, experiment)
         reset_step = resume.checkpoint_step(ckpt) if ckpt is not None and server is not None else 0
-        cbs = _callbacks(lr_schedule, lr_interp, lr_step_based, max_to_keep, reset_step, guard, callbacks)
+        cbs = _callbacks(lr_schedule, lr_interp, lr_step_based, saver, reset_step, guard, callbacks)
+        monitors = [TFEventWriter(), StatsHistory(), ScalarPrinter()] if monitors is None else monitors
         creator = NewSessionCreator(config=_session_config(len(towers), on_cpu)) if server is None else None
         tr.train_with_defaults(callbacks=cbs, monitors=monitors, session_creator=creator, session_init=session_init,
                                steps_per_epoch=steps_per_epoch, starting_epoch=starting_epoch, max_epoch=max_epoch)
-    if guard.bad_step is not None:
-        raise FloatingPointError("loss became NaN/inf at global step %d; training stopped, the last good checkpoint "
-                                 "%s is kept" % (guard.bad_step, resume.latest_checkpoint(logdir)))
+    _raise_if_stopped(logdir, guard, saver)
+
+
+def _raise_if_stopped(logdir, guard, saver):
+    """One-line exception for a run stopped by divergence (FloatingPointError) or a failed save."""
+    if saver.failed:
+        raise CheckpointSaveError(saver.failed + " (retried once); training stopped")
+    if saver.diverged is None and guard.bad_step is None:
+        return
+    if saver.diverged is not None:
+        what = "variable(s) %s became NaN/inf by global step %d" % (", ".join(saver.diverged[1][:3]), saver.diverged[0])
+    else:
+        what = "the loss became NaN/inf at global step %d" % guard.bad_step
+    last = resume.latest_checkpoint(logdir)
+    kept = ("the last finite checkpoint %s is kept" % last) if last else \
+        ("no finite checkpoint was written in %s" % logdir)
+    raise FloatingPointError("training diverged: %s; stopped, %s (resume from it with a lower learning rate)" % (what, kept))

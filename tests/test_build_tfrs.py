@@ -52,7 +52,9 @@ def test_records_match_folder_listing(toy_image_dir, toy_record_dir):
     assert read_meta(toy_record_dir) == {"splits": {"train": 160, "validation": 40}, "num_classes": 10,
                                          "class_names": ["house", "tree", "car", "person", "fish", "boat", "lamp",
                                                          "flower", "rocket", "cup"],
-                                         "source": os.path.abspath(toy_image_dir)}
+                                         "source": os.path.abspath(toy_image_dir),
+                                         "shards": {"train": ["train-00000-of-00002", "train-00001-of-00002"],
+                                                    "validation": ["validation-00000-of-00001"]}}
     with open(os.path.join(toy_record_dir, "labels.txt")) as f:
         assert f.read().split() == [t for k in range(10) for t in ("n%08d" % k, str(k))]
     assert set(FEATURES) == {"images", "labels", "index", "filename"}
@@ -219,7 +221,7 @@ def test_places_builder_from_csv_lists(toy_image_dir, tmp_path):
                  log=logs.append)
     assert any("skipped line 10" in m and "garbage-line" in m for m in logs)
     shards = ["train-%05d-00004" % i for i in range(5)] + ["validation-00000-00002", "validation-00001-00002"]
-    assert sorted(os.listdir(out)) == ["idx", "labels.txt", "meta.json"] + shards
+    assert sorted(os.listdir(out)) == ["build_state.json", "idx", "labels.txt", "meta.json"] + shards
     recs = read_records(str(out), "train")
     order = np.random.RandomState(0).permutation(9)
     assert [r[3] for r in recs] == [rels[i] for i in order] and [r[2] for r in recs] == list(range(9))
