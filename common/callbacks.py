@@ -111,12 +111,12 @@ class CheckpointSaver(Callback):
     checkpoints are deleted only after a newer finite one was written, so the newest checkpoint is always the
     last finite one. At most ``max_to_keep`` checkpoints stay in ``logdir``, counting those of earlier
     processes. A failed save is retried once; a second failure stops training (``failed``: the error text).
-    A restored non-finite state is refused at the start.
+    A restored non-finite state stops training before the first step (``bad_restore``: variable names).
     """
 
     def __init__(self, logdir, max_to_keep=10):
         self.logdir, self.max_to_keep = logdir, max(int(max_to_keep), 1)
-        self.diverged = self.failed = None
+        self.diverged = self.failed = self.bad_restore = None
         self._last_saved = None
 
     def _setup_graph(self):
@@ -138,8 +138,8 @@ class CheckpointSaver(Callback):
     def _before_train(self):
         bad = self.non_finite()
         if bad:
-            raise FloatingPointError("the restored state holds NaN/inf (%s): resume from an earlier checkpoint "
-                                     "(edit %s/checkpoint) or a new --logdir" % (", ".join(bad[:3]), self.logdir))
+            self.bad_restore = bad
+            raise StopTraining("the restored state is not finite")
         self._last_saved = self.global_step if checkpoint_steps(self.logdir)[-1:] == [self.global_step] else None
 
     def _trigger(self):

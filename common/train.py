@@ -17,6 +17,7 @@ Public API (signatures are a contract; see docs/training.md):
   tower order (for ``post_step`` ops such as a memory-bank update with the global batch).
 """
 import contextlib
+import logging
 import os
 import re
 import shutil
@@ -24,6 +25,7 @@ import subprocess
 
 from common.tf1 import tf
 from common import distributed, resume
+from common.data import records
 from common.callbacks import (CheckpointSaveError, CheckpointSaver, NaNGuard, StatsHistory, record_tower_cost,
                               remove_stale_temporaries)
 from common.data.fsutil import ensure_writable_dir
@@ -211,6 +213,26 @@ def _as_input(dataset):
     return DatasetInput(dataset)
 
 
+@contextlib.contextmanager
+def _data_errors_named(source):
+    """Turn a TFRecord read failure (DataLossError) into a one-line ValueError naming the corrupt shard.
+
+    TensorPack's main loop reports a failure with a malformed ``logger.error`` call, which makes ``logging``
+    print its own traceback: that report is silenced here, the exception itself still propagates.
+    """
+    raise_exceptions, logging.raiseExceptions = logging.raiseExceptions, False
+    try:
+        yield
+    except tf.errors.DataLossError as e:
+        files = getattr(getattr(source, "_dataset", None), "record_files", ())
+        found = records.find_corrupt_shard(files)
+        if found is not None:
+            raise ValueError("TFRecord shard %s is corrupt (%s); rebuild the records" % found)
+        raise ValueError("reading the training data failed: %s" % (e.message or str(e)).strip().splitlines()[0])
+    finally:
+        logging.raiseExceptions = raise_exceptions
+
+
 def _chain_post_step(trainer, post_step):
     """Build ``post_step(trainer)`` after the train op and make every step run it once."""
     with tf.control_dependencies([trainer.train_op]):
@@ -242,16 +264,16 @@ def _callbacks(lr_schedule, lr_interp, lr_step_based, saver, reset_step, guard, 
 
 
 def _build(model, dataset, towers, trainer, server, cluster, post_step):
-    """The trainer with its graph built: towers, optimizer, post_step op (variables of a cluster on its ps)."""
+    """(trainer, input source): the graph built, towers, optimizer, post_step op (a cluster's variables on its ps)."""
     if server is not None:
         distributed.create_local_global_step()
     with (tf.device(distributed.variable_placement(cluster)) if server is not None else contextlib.nullcontext()):
         tr = _make_trainer(trainer, towers, server)
-        tr.setup_graph(model.get_input_signature(), _as_input(dataset), record_tower_cost(model.build_graph),
-                       model.get_optimizer)
+        source = _as_input(dataset)
+        tr.setup_graph(model.get_input_signature(), source, record_tower_cost(model.build_graph), model.get_optimizer)
         if post_step is not None:
             _chain_post_step(tr, post_step)
-    return tr
+    return tr, source
 
 
 def launch_train(model, dataset, logdir, steps_per_epoch, max_epoch, towers, trainer="replicated",
@@ -297,7 +319,7 @@ def launch_train(model, dataset, logdir, steps_per_epoch, max_epoch, towers, tra
     ckpt, starting_epoch = _resume_point(logdir, steps_per_epoch)
     guard, saver = NaNGuard(), CheckpointSaver(logdir, max_to_keep)
     with names, (tf.device(_gpu_to_cpu) if on_cpu else contextlib.nullcontext()):
-        tr = _build(model, dataset, towers, trainer, server, cluster, post_step)
+        tr, source = _build(model, dataset, towers, trainer, server, cluster, post_step)
         if ckpt is not None:
             get_global_step_var()  # created here, not later by the step counter, so that the check sees it
             resume.check_checkpoint_matches_graph(ckpt, logdir)
@@ -310,8 +332,9 @@ def launch_train(model, dataset, logdir, steps_per_epoch, max_epoch, towers, tra
         cbs = _callbacks(lr_schedule, lr_interp, lr_step_based, saver, reset_step, guard, callbacks)
         monitors = [TFEventWriter(), StatsHistory(), ScalarPrinter()] if monitors is None else monitors
         creator = NewSessionCreator(config=_session_config(len(towers), on_cpu)) if server is None else None
-        tr.train_with_defaults(callbacks=cbs, monitors=monitors, session_creator=creator, session_init=session_init,
-                               steps_per_epoch=steps_per_epoch, starting_epoch=starting_epoch, max_epoch=max_epoch)
+        with _data_errors_named(source):
+            tr.train_with_defaults(callbacks=cbs, monitors=monitors, session_creator=creator, session_init=session_init,
+                                   steps_per_epoch=steps_per_epoch, starting_epoch=starting_epoch, max_epoch=max_epoch)
     _raise_if_stopped(logdir, guard, saver)
 
 
@@ -319,6 +342,10 @@ def _raise_if_stopped(logdir, guard, saver):
     """One-line exception for a run stopped by divergence (FloatingPointError) or a failed save."""
     if saver.failed:
         raise CheckpointSaveError(saver.failed + " (retried once); training stopped")
+    if saver.bad_restore:
+        raise FloatingPointError("the restored state holds NaN/inf (%s): resume from an earlier checkpoint (edit "
+                                 "%s) or use a new --logdir" % (", ".join(saver.bad_restore[:3]),
+                                                                 os.path.join(logdir, "checkpoint")))
     if saver.diverged is None and guard.bad_step is None:
         return
     if saver.diverged is not None:

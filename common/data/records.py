@@ -92,6 +92,17 @@ def write_index(shard, out_path):
         f.writelines(lines)
 
 
+def find_corrupt_shard(shards):
+    """``(shard, reason)`` of the first shard whose records fail their checksums or are cut short, else None."""
+    for shard in shards:
+        try:
+            for _ in tf.io.tf_record_iterator(shard):
+                pass
+        except (tf.errors.DataLossError, tf.errors.OutOfRangeError) as e:
+            return shard, (e.message or str(e)).strip().splitlines()[0]
+    return None
+
+
 def write_meta(record_dir, splits, class_names, source, shards=None):
     """Write ``<record_dir>/meta.json``: split sizes, class count and names, source, shard names per split."""
     meta = {"splits": splits, "num_classes": len(class_names), "class_names": list(class_names),
