@@ -21,6 +21,7 @@ from common import train  # noqa: E402
 from common.callbacks import CheckpointSaveError  # noqa: E402
 from common.data.records import list_shards, read_meta  # noqa: E402
 from common.tf1 import tf  # noqa: E402
+from dataset_miscs.build_tfrs import build_tfrecords  # noqa: E402
 from tests import reliability_tools as R  # noqa: E402
 from tests.test_build_tfrs import _small_folder, read_records  # noqa: E402
 from tests.test_train import N, TinyRegression, bank_post_step, run_tiny, toy_dataset  # noqa: E402
@@ -140,7 +141,7 @@ def test_unwritable_logdir_is_one_line(tmp_path):
 def reference_run(tmp_path_factory):
     """Variables of the uninterrupted driver job (4 epochs x 2 steps)."""
     logdir = str(tmp_path_factory.mktemp("reference"))
-    R.run_ok(R.python(SCRIPT, "train", "--logdir", logdir))
+    train_job(logdir)
     return R.checkpoint_values(logdir)
 
 
@@ -170,7 +171,7 @@ def build_cmd(folder, out):
 @pytest.mark.parametrize("k", [random.Random(k).randint(1, 16) for k in range(KILLS)])
 def test_build_killed_mid_shard_resumes_identical(toy_image_dir, tmp_path, k):
     folder = _small_folder(toy_image_dir, str(tmp_path / "img"), per_class=4)
-    R.run_ok(build_cmd(folder, str(tmp_path / "clean")))
+    build_tfrecords(folder, str(tmp_path / "clean"), train_shards=3, val_shards=2, workers=1, log=lambda m: None)
     out = str(tmp_path / "rec")
     R.run_killed(build_cmd(folder, out), env=R.kill_switch_env("common.data.writer:encode_example", k))
     R.run_ok(build_cmd(folder, out))
@@ -187,7 +188,8 @@ def check_consistent(out, folder):
     """The record dir holds exactly the folder's images, once each, with indices 0..n-1 and meta.json's count."""
     for split, sub in (("train", "train"), ("validation", "val")):
         recs = read_records(out, split)
-        files = sorted(os.path.relpath(p, os.path.join(folder, sub)) for p in glob.glob(os.path.join(folder, sub, "*", "*")))
+        root = os.path.join(folder, sub)
+        files = sorted(os.path.relpath(p, root) for p in glob.glob(os.path.join(root, "*", "*")))
         assert sorted(r[3] for r in recs) == files
         assert sorted(r[2] for r in recs) == list(range(len(files))) == list(range(read_meta(out)["splits"][split]))
 
@@ -200,12 +202,12 @@ def test_changed_folder_rebuilds_without_mixing(toy_image_dir, tmp_path, change)
     if change == "add_after_kill":
         R.run_killed(build_cmd(folder, out), env=R.kill_switch_env("common.data.writer:encode_example", 3))
     else:
-        R.run_ok(build_cmd(folder, out))
+        build_tfrecords(folder, out, train_shards=3, val_shards=2, workers=1, log=lambda m: None)
     if change == "remove":
         os.remove(os.path.join(cls, sorted(os.listdir(cls))[0]))
     else:
         shutil.copy(os.path.join(cls, sorted(os.listdir(cls))[0]), os.path.join(cls, "zz_added.JPEG"))
-    R.run_ok(build_cmd(folder, out))
+    build_tfrecords(folder, out, train_shards=3, val_shards=2, workers=1, log=lambda m: None)
     check_consistent(out, folder)
     assert not os.path.exists(out + ".building") and not os.path.exists(out + ".old")
 
@@ -249,6 +251,13 @@ def test_damaged_shard_is_one_line_naming_it(toy_record_dir, tmp_path, damage):
     assert "\n" not in str(e.value)
 
 
+def train_job(logdir):
+    """The tiny bank job of the kill cases: 4 epochs x 2 steps of 16 rows (an epoch is the whole data set)."""
+    with tf.Graph().as_default():
+        train.launch_train(TinyRegression(), toy_dataset(16), logdir, 2, 4, ONE, post_step=bank_post_step,
+                           experiment="reliability", max_to_keep=3)
+
+
 def main(argv):
     """The jobs the kill cases start: ``train --logdir D`` (the tiny bank job) or ``build <flags>``."""
     R.install_kill_switch()
@@ -256,9 +265,7 @@ def main(argv):
         from dataset_miscs.build_tfrs import main as build_main
         return build_main(argv[1:])
     try:
-        with tf.Graph().as_default():
-            train.launch_train(TinyRegression(), toy_dataset(16), argv[argv.index("--logdir") + 1], 2, 4, ONE,
-                               post_step=bank_post_step, experiment="reliability", max_to_keep=3)
+        train_job(argv[argv.index("--logdir") + 1])
     except (ValueError, FloatingPointError) as e:
         print("error: %s" % e, file=sys.stderr)
         return 2
