@@ -25,12 +25,13 @@ import subprocess
 
 from common.tf1 import tf
 from common import distributed, resume
-from common.data import records
 from common.callbacks import (CheckpointSaveError, CheckpointSaver, NaNGuard, StatsHistory, record_tower_cost,
                               remove_stale_temporaries)
+from common.data import records
 from common.data.fsutil import ensure_writable_dir
-from tensorpack import (EstimatedTimeLeft, RunOp, ScalarPrinter, ScheduledHyperParamSetter, SimpleTrainer, SyncMultiGPUTrainerParameterServer,
-                        SyncMultiGPUTrainerReplicated, TFDatasetInput, TFEventWriter, logger)
+from tensorpack import (EstimatedTimeLeft, RunOp, ScalarPrinter, ScheduledHyperParamSetter, SimpleTrainer,
+                        SyncMultiGPUTrainerParameterServer, SyncMultiGPUTrainerReplicated, TFDatasetInput,
+                        TFEventWriter, logger)
 from tensorpack.input_source import InputSource
 from tensorpack.tfutils.common import get_default_sess_config, get_global_step_var
 from tensorpack.tfutils.sesscreate import NewSessionCreator
@@ -288,8 +289,9 @@ def launch_train(model, dataset, logdir, steps_per_epoch, max_epoch, towers, tra
     ``post_step(trainer) -> op or None`` is built under a control dependency on the train op and runs once per
     global step. ``experiment`` (str/dict) is stored in ``logdir/experiment.json``; a directory of another
     experiment is refused. ``cluster`` (``common.distributed.Cluster``): ps processes serve forever, workers
-    train (worker 0 writes ``logdir``, worker i logs to ``logdir/worker<i>``). Checkpoints: ``model-<step>`` at each epoch end, only
-    when every saved variable is finite, the newest ``max_to_keep`` of ``logdir`` kept (earlier runs' included).
+    train (worker 0 writes ``logdir``, worker i logs to ``logdir/worker<i>``). Checkpoints: ``model-<step>`` at
+    each epoch end, only when every saved variable is finite; the newest ``max_to_keep`` of ``logdir`` are kept
+    (earlier runs' included).
     Raises (one-line messages) ValueError for an unwritable ``logdir``, ``CheckpointSaveError`` (a ValueError)
     when a save failed twice, FloatingPointError when the loss or the state became NaN/inf (naming the last
     finite checkpoint, which is the newest one kept).
@@ -349,10 +351,11 @@ def _raise_if_stopped(logdir, guard, saver):
     if saver.diverged is None and guard.bad_step is None:
         return
     if saver.diverged is not None:
-        what = "variable(s) %s became NaN/inf by global step %d" % (", ".join(saver.diverged[1][:3]), saver.diverged[0])
+        names, step = ", ".join(saver.diverged[1][:3]), saver.diverged[0]
+        what = "variable(s) %s became NaN/inf by global step %d" % (names, step)
     else:
         what = "the loss became NaN/inf at global step %d" % guard.bad_step
     last = resume.latest_checkpoint(logdir)
-    kept = ("the last finite checkpoint %s is kept" % last) if last else \
-        ("no finite checkpoint was written in %s" % logdir)
-    raise FloatingPointError("training diverged: %s; stopped, %s (resume from it with a lower learning rate)" % (what, kept))
+    kept = ("the last finite checkpoint %s is kept (relaunch to resume from it, with a lower learning rate)" % last
+            if last else "no finite checkpoint was written in %s (lower the learning rate)" % logdir)
+    raise FloatingPointError("training diverged: %s; stopped, %s" % (what, kept))

@@ -234,3 +234,13 @@ def test_places_builder_from_csv_lists(toy_image_dir, tmp_path):
 
 def glob_files(image_dir):
     return [os.path.join(d, f) for d, _, fs in os.walk(os.path.join(image_dir, "train")) for f in fs]
+
+
+def test_save_dir_with_other_files_is_refused_untouched(toy_image_dir, tmp_path):
+    root = _small_folder(toy_image_dir, str(tmp_path / "img"), per_class=1)
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "thesis.tex").write_text("keep")
+    with pytest.raises(ValueError, match="save dir %s holds thesis.tex, which a record build did not write" % out):
+        build_tfrecords(root, str(out), workers=1, log=lambda m: None)
+    assert os.listdir(str(out)) == ["thesis.tex"] and not os.path.exists(str(out) + ".building")
