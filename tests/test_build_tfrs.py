@@ -13,7 +13,7 @@ from PIL import Image
 from common.data.records import (FEATURES, ensure_records, index_path, list_shards, read_meta, write_index)
 from common.data.writer import build_split, shard_plan
 from common.tf1 import tf
-from dataset_miscs.build_tfrs import build_tfrecords, default_shards, main
+from dataset_miscs.build_tfrs import build_tfrecords, default_shards, main  # the CLI re-exports the library
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
