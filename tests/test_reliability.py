@@ -146,10 +146,10 @@ def reference_run(tmp_path_factory):
 
 
 def kill_points():
+    """Distinct seeded kill points: before steps 2..8 (killed mid-epoch or at its end), in the 1st..4th save."""
     rng = random.Random(18)
-    points = [("tensorpack.train.base:Trainer.run_step", rng.randint(2, 8)) for _ in range(KILLS)]
-    points += [("common.tf1:tf.train.update_checkpoint_state", rng.randint(1, 4)) for _ in range(KILLS)]
-    return points
+    points = [("tensorpack.train.base:Trainer.run_step", k) for k in rng.sample(range(2, 9), KILLS)]
+    return points + [("common.tf1:tf.train.update_checkpoint_state", k) for k in rng.sample(range(1, 5), min(KILLS, 4))]
 
 
 @pytest.mark.slow
@@ -168,7 +168,7 @@ def build_cmd(folder, out):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("k", [random.Random(k).randint(1, 16) for k in range(KILLS)])
+@pytest.mark.parametrize("k", random.Random(18).sample(range(1, 17), KILLS))
 def test_build_killed_mid_shard_resumes_identical(toy_image_dir, tmp_path, k):
     folder = _small_folder(toy_image_dir, str(tmp_path / "img"), per_class=4)
     build_tfrecords(folder, str(tmp_path / "clean"), train_shards=3, val_shards=2, workers=1, log=lambda m: None)
