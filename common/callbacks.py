@@ -110,7 +110,8 @@ class CheckpointSaver(Callback):
     A non-finite variable stops training (``diverged``: ``(step, variable names)``) without saving; older
     checkpoints are deleted only after a newer finite one was written, so the newest checkpoint is always the
     last finite one. At most ``max_to_keep`` checkpoints stay in ``logdir``, counting those of earlier
-    processes. A failed save is retried once; a second failure stops training (``failed``: the error text).
+    processes; those newer than the restored step (a killed write's, never registered in ``checkpoint``) are
+    deleted at the start. A failed save is retried once; a second failure stops training (``failed``: the error text).
     A restored non-finite state stops training before the first step (``bad_restore``: variable names).
     """
 
@@ -140,6 +141,7 @@ class CheckpointSaver(Callback):
         if bad:
             self.bad_restore = bad
             raise StopTraining("the restored state is not finite")
+        self._remove([s for s in checkpoint_steps(self.logdir) if s > self.global_step])
         self._last_saved = self.global_step if checkpoint_steps(self.logdir)[-1:] == [self.global_step] else None
 
     def _trigger(self):
@@ -179,8 +181,10 @@ class CheckpointSaver(Callback):
                                          all_model_checkpoint_paths=["model-%d" % s for s in kept])
 
     def _rotate(self):
-        steps = checkpoint_steps(self.logdir)
-        for old in steps[:-self.max_to_keep]:
+        self._remove(checkpoint_steps(self.logdir)[:-self.max_to_keep])
+
+    def _remove(self, steps):
+        for old in steps:
             for path in glob.glob(os.path.join(self.logdir, "model-%d.*" % old)):
                 try:
                     os.remove(path)

@@ -109,7 +109,7 @@ def test_failed_save_is_retried_once_then_stops_the_run(tmp_path, monkeypatch):
 def test_keep_limit_holds_across_resumes_and_stale_temporaries_go(tmp_path):
     for epochs in (2, 3, 4):
         if epochs == 4:
-            for name in ("model-7.data-00000-of-00001.tempstate1234", "checkpoint.tmp5678"):
+            for name in ("model-7.data-00000-of-00001.tempstate1234", "checkpoint.tmp5678", "model-99.index"):
                 (tmp_path / name).write_text("killed write")
         run_tiny(tmp_path, ONE, 4, max_epoch=epochs, max_to_keep=2)
     assert steps_in(str(tmp_path)) == [6, 8]
