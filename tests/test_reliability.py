@@ -134,6 +134,14 @@ def test_unwritable_logdir_is_one_line(tmp_path):
     assert blocker.read_text() == "keep"
 
 
+@pytest.mark.slow
+def test_script_reports_unwritable_logdir_in_one_line(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("keep")
+    line = R.run_failing(R.python(SCRIPT, "train", "--logdir", str(blocker / "run")))
+    assert line == "error: cannot write to --logdir %s: Not a directory" % (blocker / "run")
+
+
 # ---------------------------------------------------------------- kill -9 and exact resume
 
 
