@@ -54,7 +54,7 @@ def latest_checkpoint(logdir):
 
 
 def checkpoint_step(path):
-    """Global step of a ``.../model-<step>`` checkpoint written by TensorPack's ModelSaver."""
+    """Global step of a ``.../model-<step>`` checkpoint written by ``common.callbacks.CheckpointSaver``."""
     try:
         return int(os.path.basename(path).rsplit("-", 1)[1])
     except (IndexError, ValueError):

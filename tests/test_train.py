@@ -208,7 +208,8 @@ def test_towers_are_placed_on_cpu_devices(tmp_path):
 
 def test_nan_guard_stops_and_keeps_last_good_checkpoint(tmp_path):
     # batch 4, 2 steps/epoch: step 3 reads rows 8..11, one of which has y = NaN
-    with pytest.raises(FloatingPointError, match="global step 3"):
+    with pytest.raises(FloatingPointError, match="loss became NaN/inf at global step 3; stopped, the last finite "
+                                                 "checkpoint %s is kept" % (tmp_path / "model-2")):
         run_tiny(tmp_path, train.Towers([0], on_cpu=True), 4, max_epoch=3, nan_rows=[9])
     path, values = read_checkpoint(str(tmp_path))
     assert os.path.basename(path) == "model-2"
