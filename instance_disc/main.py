@@ -8,13 +8,13 @@ DATA is a TFRecord directory (dataset_miscs/build_tfrs.py) or an ImageNet-style 
 records once). ``--nce-k 0``: full softmax; ``--loss softmax_ce --nce-k 65536``: the updated model.
 """
 from common import cli
-from common.data.records import ensure_records, list_shards, read_meta
+from common.data.records import ensure_records, find_corrupt_shard, list_shards, read_meta
 from common.devices import setup_devices
 from common.distributed import cluster_from_args
 from common.tf1 import tf
 from instance_disc.inputs import record_data
 from instance_disc.options import CONFIG_FILE, FLAGS, check_against_data, config_of
-from instance_disc.runner import corrupt_shard, evaluate, one_line_errors, print_results, train, train_logdir
+from instance_disc.runner import evaluate, one_line_errors, print_results, train, train_logdir
 
 __all__ = ["build_parser", "run", "main"]
 
@@ -63,11 +63,10 @@ def run(args):
     try:
         return _run(args, cfg, towers, record_dir)
     except tf.errors.DataLossError as e:
-        found = corrupt_shard(list_shards(record_dir, "train") + list_shards(record_dir, "validation"))
+        found = find_corrupt_shard(list_shards(record_dir, "train") + list_shards(record_dir, "validation"))
         if found is None:
             raise
-        raise ValueError("TFRecord shard %s cannot be read (%s); rebuild the records with "
-                         "dataset_miscs/build_tfrs.py" % found) from e
+        raise ValueError("TFRecord shard %s is corrupt (%s); rebuild the records" % found) from e
 
 
 def _run(args, cfg, towers, record_dir):

@@ -18,7 +18,7 @@ from instance_disc.model import InstanceDiscModel, bank_update_op, objective_nam
 from instance_disc.options import RUN_KEYS
 
 __all__ = ["Data", "lr_schedule", "experiment_of", "PrintLoss", "train", "evaluate", "print_results",
-           "train_logdir", "corrupt_shard", "one_line_errors"]
+           "train_logdir", "one_line_errors"]
 
 # train(batch) / val() / train_eval(): callables returning tf.data datasets (built in the caller's graph) of
 # (image, label, index); n_train, num_classes: ints; name: what the error messages call the data.
@@ -145,28 +145,11 @@ def _op_error_line(message):
     return useful[0] if useful else (lines[0] if lines else message)
 
 
-def corrupt_shard(files):
-    """``(file, error line)`` of the first TFRecord file in ``files`` that does not read to its end, else None."""
-    for path in files:
-        with tf.Graph().as_default(), tf.Session() as sess:
-            batch = tf.data.make_one_shot_iterator(tf.data.TFRecordDataset([path]).batch(1024)).get_next()
-            try:
-                while True:
-                    sess.run(batch)
-            except tf.errors.OutOfRangeError:
-                continue
-            except tf.errors.DataLossError as e:
-                return path, _op_error_line(e.message)
-    return None
-
-
 def one_line_errors(fn, args):
-    """``fn(args)``, with a TensorFlow run-time error or a NaN stop turned into a one-line ``ValueError`` (which
-    ``common.cli.run`` prints as ``error: ...`` with exit status 2)."""
+    """``fn(args)``, with a TensorFlow run-time error turned into a one-line ``ValueError`` (which
+    ``common.cli.run`` prints as ``error: ...`` with exit status 2; it prints a divergence with status 1)."""
     logging.raiseExceptions = False  # TensorPack logs a failed run with a stray format argument: stay quiet
     try:
         return fn(args)
-    except FloatingPointError as e:
-        raise ValueError(str(e))
     except tf.errors.OpError as e:
         raise ValueError(_op_error_line(e.message))

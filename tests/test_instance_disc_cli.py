@@ -159,7 +159,7 @@ def test_bad_input_is_one_error_line_and_writes_nothing(toy_record_dir, trained,
     stamp = os.path.getmtime(ckpt + ".index")
     assert "memory bank has 160 rows but" in _error(main.main, [other, "--resume", ckpt] + TINY, capsys)
     assert os.path.getmtime(ckpt + ".index") == stamp
-    assert "out of range" in _error(main.main, [other, "-b", "16", "--epochs", "1", "--logdir", logdir] + TINY
+    assert "meta.json says 100" in _error(main.main, [other, "-b", "16", "--epochs", "1", "--logdir", logdir] + TINY
                                     + ["--nce-k", "8"], capsys)
     assert tf.train.latest_checkpoint(logdir) is None
     garbled = str(tmp_path / "garbled_records")
@@ -170,7 +170,7 @@ def test_bad_input_is_one_error_line_and_writes_nothing(toy_record_dir, trained,
     open(shard, "wb").write(bytes(data))
     line = _error(main.main, [garbled, "-b", "16", "--epochs", "1", "--logdir", str(tmp_path / "g")] + TINY
                   + ["--steps-per-epoch", "10"], capsys)
-    assert line.startswith("error: TFRecord shard %s cannot be read (corrupted record at" % shard)
+    assert line.startswith("error: TFRecord shard %s is corrupt (corrupted record at" % shard)
 
 
 def test_cifar_script_trains_and_tests_on_pickle_batches(tmp_path, capsys):  # default: the CIFAR stem
