@@ -218,12 +218,19 @@ def test_nan_guard_stops_and_keeps_last_good_checkpoint(tmp_path):
     np.testing.assert_allclose(values["W"], w_ref, rtol=1e-5, atol=1e-6)
 
 
+def test_first_difference_names_the_key_however_long_the_experiment():
+    stored = dict({"k%03d" % i: i for i in range(300)}, zeta={"a": 1, "b": [1, 2]})
+    current = dict(stored, zeta={"a": 1, "b": [1, 3]})
+    assert resume.first_difference(stored, current) == "zeta.b: [1, 2] in experiment.json, [1, 3] here"
+    assert resume.first_difference({"a": 1}, {"a": 1, "c": "x"}) == 'c: absent in experiment.json, "x" here'
+
+
 def test_logdir_of_another_experiment_is_refused_and_left_untouched(tmp_path):
     run_tiny(tmp_path, train.Towers([0], on_cpu=True), 4, max_epoch=1, experiment={"model": "tiny", "lr": 1})
     # log.log may still receive this process's log lines (append only); everything else must stay as it was
     before = {f: os.path.getmtime(str(tmp_path / f)) for f in os.listdir(str(tmp_path)) if f != "log.log"}
     log_before = open(str(tmp_path / "log.log")).read()
-    with pytest.raises(ValueError, match="another experiment"):
+    with pytest.raises(ValueError, match="another experiment's run: lr: 1 in experiment.json, 2 here"):
         run_tiny(tmp_path, train.Towers([0], on_cpu=True), 4, max_epoch=2, experiment={"model": "tiny", "lr": 2})
     with pytest.raises(ValueError, match=r"holds a checkpoint of another experiment.*'W' has shape \[3, 1\] there"):
         run_tiny(tmp_path, train.Towers([0], on_cpu=True), 4, max_epoch=2, dim=2)
