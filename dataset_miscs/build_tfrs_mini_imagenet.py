@@ -10,7 +10,7 @@ relative to ``--image_root``. Writes train and validation shards into ``--save_d
 ``meta.json`` carrying the class names) and, when a test list exists, the test images as the validation split
 of the record dir ``<save_dir>/test``. Every list is checked before anything is written.
 
-``--split_from FOLDER`` first writes those files (spec 6): FOLDER holds one sub-folder per class (e.g. the 100
+``--split_from FOLDER`` first writes those files (the classification seed's split): FOLDER holds one sub-folder per class (e.g. the 100
 ILSVRC-2012 train folders of mini-ImageNet's classes, full resolution); classes are the sorted folder names
 (names from a ``class_names.txt`` in FOLDER or its parent when present), each class's sorted files are permuted
 with ``--random_seed`` and cut into ``--split`` train / valid / test counts; paths are relative to FOLDER.

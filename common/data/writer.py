@@ -35,7 +35,7 @@ def shard_plan(count, num_shards, split, layout="imagenet"):
     """``[(shard name, start, stop)]``: consecutive chunks of ``count`` images.
 
     imagenet: ceil(count / num_shards) per shard, names ``<split>-%05d-of-%05d``;
-    places: floor(count / num_shards) per file plus a remainder file, names ``<split>-%05d-%05d`` (LA spec 3.2).
+    places: floor(count / num_shards) per file plus a remainder file, names ``<split>-%05d-%05d`` (the Local Aggregation release's ``build_tfrs_places.py``).
     """
     if layout not in LAYOUTS:
         raise ValueError("unknown shard layout %r: expected one of %s" % (layout, ", ".join(LAYOUTS)))
