@@ -27,7 +27,7 @@ import sys
 from common.config import ConfigError, apply_overrides, load_config, parse_value_like
 from common.devices import add_device_args
 
-__all__ = ["Flag", "CliParser", "make_parser", "resolve", "parse_bool", "run", "fail"]
+__all__ = ["Flag", "CliParser", "make_parser", "resolve", "parse_bool", "run", "exit_status", "fail", "one_line"]
 
 _NO_DEFAULT = object()
 
@@ -46,9 +46,16 @@ class Flag(collections.namedtuple("Flag", "name default help names type choices 
 builtin_type = type  # ``Flag.__new__`` shadows the builtin with its ``type`` argument
 
 
+def one_line(error):
+    """The first line of an exception's message (``path: reason`` for an ``OSError`` naming a file)."""
+    if isinstance(error, OSError) and error.filename and error.strerror:
+        return "%s: %s" % (error.filename, error.strerror)
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
 def fail(message):
     """Print ``error: message`` (its first line) to stderr and exit with status 2."""
-    sys.stderr.write("error: %s\n" % str(message).splitlines()[0] if str(message) else "error\n")
+    sys.stderr.write("error: %s\n" % (str(message).splitlines() or [""])[0])
     sys.exit(2)
 
 
@@ -165,8 +172,19 @@ def run(main, argv=None):
     try:
         status = main(argv)
     except ValueError as e:
-        fail(e)
+        fail(one_line(e))
     except (FloatingPointError, OSError) as e:
-        sys.stderr.write("error: %s\n" % (str(e).splitlines() or [type(e).__name__])[0])
+        sys.stderr.write("error: %s\n" % one_line(e))
         sys.exit(1)
     sys.exit(status or 0)
+
+
+def exit_status(fn):
+    """A tool's ``main`` status: 0 after ``fn()``; a ``ValueError`` or ``OSError`` is one ``error: ...`` line on
+    stderr and status 2."""
+    try:
+        fn()
+    except (ValueError, OSError) as e:
+        sys.stderr.write("error: %s\n" % one_line(e))
+        return 2
+    return 0

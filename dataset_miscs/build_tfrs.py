@@ -14,6 +14,7 @@ import sys
 
 if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from common import cli  # noqa: E402
 from common.data.build import SPLIT_DIRS, build_tfrecords, default_shards, list_image_folder  # noqa: E402
 
 __all__ = ["SPLIT_DIRS", "build_tfrecords", "default_shards", "list_image_folder", "main"]
@@ -29,14 +30,8 @@ def main(argv=None):
     p.add_argument("--val_shards", type=int, default=None, help="default: 128 for ImageNet, ~500 images each")
     p.add_argument("--workers", type=int, default=None, help="processes (default: all cores for large sets)")
     args = p.parse_args(argv)
-    try:
-        build_tfrecords(args.img_folder, args.save_dir, args.random_seed, args.train_shards, args.val_shards,
-                        args.workers)
-    except (ValueError, OSError) as e:
-        print("error: %s" % (e if isinstance(e, ValueError) else "%s: %s" % (e.filename, e.strerror)),
-              file=sys.stderr)
-        return 2
-    return 0
+    return cli.exit_status(lambda: build_tfrecords(args.img_folder, args.save_dir, args.random_seed,
+                                                   args.train_shards, args.val_shards, args.workers))
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ import numpy as np
 
 if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from common import cli  # noqa: E402
 from common.data.build import build_record_dir, default_shards  # noqa: E402
 
 CLASS_FILE = "labels_to_content.txt"
@@ -147,7 +148,7 @@ def main(argv=None):
     p.add_argument("--split_from", help="first write the lists from this folder of class sub-folders")
     p.add_argument("--split", default="500,50,50", help="train,valid,test images per class for --split_from")
     args = p.parse_args(argv)
-    try:
+    def build():
         if args.split_from:
             counts = [int(x) for x in args.split.split(",") if x.strip().isdigit()]
             if len(counts) != 3:
@@ -157,10 +158,7 @@ def main(argv=None):
         if not image_root:
             raise ValueError("--image_root is required (the root the list paths are relative to)")
         build_mini_imagenet(args.data_dir, image_root, args.save_dir, args.random_seed, args.workers)
-    except ValueError as e:
-        print("error: %s" % e, file=sys.stderr)
-        return 2
-    return 0
+    return cli.exit_status(build)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import sys
 
 if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from common import cli  # noqa: E402
 from common.data.build import build_record_dir  # noqa: E402
 
 IMAGE_ROOT = os.path.join("data", "vision", "torralba", "deeplearning", "images256")
@@ -74,13 +75,8 @@ def main(argv=None):
     p.add_argument("--val_shards", type=int, default=SHARDS["validation"])
     p.add_argument("--workers", type=int, default=None)
     args = p.parse_args(argv)
-    try:
-        build_places(args.out_dir, args.csv_folder, args.base_dir, args.run, args.train_shards, args.val_shards,
-                     args.workers)
-    except ValueError as e:
-        print("error: %s" % e, file=sys.stderr)
-        return 2
-    return 0
+    return cli.exit_status(lambda: build_places(args.out_dir, args.csv_folder, args.base_dir, args.run,
+                                                args.train_shards, args.val_shards, args.workers))
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ import numpy as np
 
 if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from common import cli  # noqa: E402
 from common.data.records import META_FILE, is_record_dir, list_shards, read_meta  # noqa: E402
 from common.tf1 import tf  # noqa: E402
 from common.data.build import SPLIT_DIRS, list_image_folder  # noqa: E402
@@ -87,18 +88,14 @@ def main(argv=None):
     p.add_argument("--max-images", type=int, default=None)
     p.add_argument("--out", default=None, help="JSON file (default: print)")
     args = p.parse_args(argv)
-    try:
-        stats = image_stats(args.data, args.split, args.max_images)
-        text = json.dumps(stats, indent=1)
+    def report():
+        text = json.dumps(image_stats(args.data, args.split, args.max_images), indent=1)
         if args.out:
             with open(args.out, "w") as f:
                 f.write(text + "\n")
         else:
             print(text)
-    except (ValueError, OSError) as e:
-        print("error: %s" % e, file=sys.stderr)
-        return 2
-    return 0
+    return cli.exit_status(report)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import numpy as np
 
 if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from common import cli  # noqa: E402
 from common.data.build import CLASS_NAMES_FILE  # noqa: E402
 from common.data.fsutil import ensure_writable_dir  # noqa: E402
 from dataset_miscs.toy_shapes import CLASSES  # noqa: E402
@@ -183,17 +184,14 @@ def main(argv=None):
     p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     p.add_argument("--grid", default=None, help="also write a PNG grid of samples here")
     args = p.parse_args(argv)
-    try:
+    def make():
         make_toy_dataset(args.out, args.num_classes, args.train_per_class, args.val_per_class, args.size,
                          args.seed, args.workers)
         if args.grid:
             sample_grid(args.out, args.grid)
-    except ValueError as e:
-        print("error: %s" % e, file=sys.stderr)
-        return 2
-    print("wrote %d classes x (%d train + %d val) images of %d px to %s"
-          % (args.num_classes, args.train_per_class, args.val_per_class, args.size, args.out))
-    return 0
+        print("wrote %d classes x (%d train + %d val) images of %d px to %s"
+              % (args.num_classes, args.train_per_class, args.val_per_class, args.size, args.out))
+    return cli.exit_status(make)
 
 
 if __name__ == "__main__":

@@ -10,11 +10,10 @@ end, against train features recomputed with the test transform.
 """
 from common import cli
 from common.devices import setup_devices
-from common.distributed import cluster_from_args
 from instance_disc.cifar_batches import load_cifar10
 from instance_disc.inputs import array_data
 from instance_disc.options import CONFIG_FILE, FLAGS, check_against_data, config_of
-from instance_disc.runner import evaluate, one_line_errors, print_results, train, train_logdir
+from instance_disc.runner import one_line_errors, run_or_evaluate
 
 __all__ = ["build_parser", "run", "main"]
 
@@ -35,17 +34,8 @@ def run(args):
     data = array_data(cfg, args.data_dir, *load_cifar10(args.data_dir))
     checkpoint = check_against_data(cfg, data.n_train, args.data_dir, args.resume,
                                     training=not args.test_only)
-    if args.test_only:
-        if not checkpoint:
-            raise ValueError("--test-only needs --resume CKPT (the model to evaluate)")
-        results = evaluate(cfg, data, checkpoint, recompute=True)
-        print_results(results, args.logdir)
-        return results
-    logdir = train_logdir(args, checkpoint)
-    results = train(cfg, data, logdir, towers, trainer=args.trainer, cluster=cluster_from_args(args),
-                    epoch_k=cfg["knn_k"], recompute=True)
-    print_results(results)
-    return results
+    return run_or_evaluate(cfg, data, args, towers, checkpoint, args.test_only, True, "--test-only",
+                           epoch_k=cfg["knn_k"])
 
 
 def main(argv=None):

@@ -10,11 +10,10 @@ records once). ``--nce-k 0``: full softmax; ``--loss softmax_ce --nce-k 65536``:
 from common import cli
 from common.data.records import ensure_records, find_corrupt_shard, list_shards, read_meta
 from common.devices import setup_devices
-from common.distributed import cluster_from_args
 from common.tf1 import tf
 from instance_disc.inputs import record_data
 from instance_disc.options import CONFIG_FILE, FLAGS, check_against_data, config_of
-from instance_disc.runner import evaluate, one_line_errors, print_results, train, train_logdir
+from instance_disc.runner import one_line_errors, run_or_evaluate
 
 __all__ = ["build_parser", "run", "main"]
 
@@ -73,17 +72,7 @@ def _run(args, cfg, towers, record_dir):
     meta = read_meta(record_dir)
     data = record_data(cfg, record_dir, meta, device="cpu" if towers.on_cpu else "gpu")
     checkpoint = check_against_data(cfg, data.n_train, args.data, args.resume, training=not args.evaluate)
-    if args.evaluate:
-        if not checkpoint:
-            raise ValueError("-e needs --resume CKPT (the model to evaluate)")
-        results = evaluate(cfg, data, checkpoint, recompute=args.recompute_memory)
-        print_results(results, args.logdir)
-        return results
-    logdir = train_logdir(args, checkpoint)
-    results = train(cfg, data, logdir, towers, trainer=args.trainer, cluster=cluster_from_args(args),
-                    recompute=args.recompute_memory)
-    print_results(results)
-    return results
+    return run_or_evaluate(cfg, data, args, towers, checkpoint, args.evaluate, args.recompute_memory, "-e")
 
 
 def main(argv=None):

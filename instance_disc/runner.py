@@ -10,6 +10,7 @@ import os
 
 from tensorpack import Callback, logger
 
+from common.distributed import cluster_from_args
 from common.schedules import piecewise
 from common.tf1 import tf
 from common.train import gather_from_towers, launch_train, per_tower_batch
@@ -18,7 +19,7 @@ from instance_disc.model import InstanceDiscModel, bank_update_op, objective_nam
 from instance_disc.options import RUN_KEYS
 
 __all__ = ["Data", "lr_schedule", "experiment_of", "PrintLoss", "train", "evaluate", "print_results",
-           "train_logdir", "one_line_errors"]
+           "train_logdir", "run_or_evaluate", "one_line_errors"]
 
 # train(batch) / val() / train_eval(): callables returning tf.data datasets (built in the caller's graph) of
 # (image, label, index); n_train, num_classes: ints; name: what the error messages call the data.
@@ -120,6 +121,21 @@ def print_results(results, logdir=None):
         os.makedirs(logdir, exist_ok=True)
         with open(os.path.join(logdir, "knn_eval.json"), "w") as f:
             json.dump(results, f, indent=1, sort_keys=True)
+
+
+def run_or_evaluate(cfg, data, args, towers, checkpoint, evaluate_only, recompute, flag, epoch_k=1):
+    """The scripts' common tail: evaluate ``checkpoint`` (``evaluate_only``; ``flag`` names the option in the
+    error) or train in ``train_logdir``; prints and returns the kNN results."""
+    if evaluate_only:
+        if not checkpoint:
+            raise ValueError("%s needs --resume CKPT (the model to evaluate)" % flag)
+        results = evaluate(cfg, data, checkpoint, recompute=recompute)
+        print_results(results, args.logdir)
+        return results
+    results = train(cfg, data, train_logdir(args, checkpoint), towers, trainer=args.trainer,
+                    cluster=cluster_from_args(args), epoch_k=epoch_k, recompute=recompute)
+    print_results(results)
+    return results
 
 
 def train_logdir(args, checkpoint):

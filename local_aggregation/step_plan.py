@@ -12,7 +12,7 @@ from common import resume
 from common.callbacks import CheckpointSaver
 from local_aggregation.checkpoints import checkpoint_global_step
 
-__all__ = ["UNLIMITED_EPOCHS", "plan_steps", "StopAtStep"]
+__all__ = ["UNLIMITED_EPOCHS", "plan_steps", "plan_stage", "StopAtStep"]
 
 UNLIMITED_EPOCHS = 10 ** 9
 
@@ -32,6 +32,16 @@ def plan_steps(logdir, load_path, last_step, steps_per_epoch):
     if last_step is None:
         return start, UNLIMITED_EPOCHS
     return start, first_epoch - 1 + max(1, int(math.ceil((last_step - start) / float(steps_per_epoch))))
+
+
+def plan_stage(logdir, load_path, last_step, steps_per_epoch):
+    """``max_epoch`` of a stage from ``plan_steps``, or None (said on stdout) when ``logdir`` already reached
+    ``last_step``."""
+    start, max_epoch = plan_steps(logdir, load_path, last_step, steps_per_epoch)
+    if last_step is not None and start >= last_step:
+        print("%s is already at global step %d >= train_num_steps %d: nothing to train" % (logdir, start, last_step))
+        return None
+    return max_epoch
 
 
 class StopAtStep(Callback):

@@ -23,8 +23,8 @@ from local_aggregation.checkpoints import PartialRestore, exp_dir, find_checkpoi
 from local_aggregation.clustering import Recluster, parse_kmeans_k  # noqa: E402
 from local_aggregation.knn_monitor import knn_monitor  # noqa: E402
 from local_aggregation.model import LocalAggregationModel  # noqa: E402
-from local_aggregation.params import PRETRAIN_FLAGS, parse_flags, parse_int_list  # noqa: E402
-from local_aggregation.step_plan import StopAtStep, plan_steps  # noqa: E402
+from local_aggregation.params import PRETRAIN_FLAGS, parse_flags, parse_int_list, per_tower_batch_size  # noqa: E402
+from local_aggregation.step_plan import StopAtStep, plan_stage  # noqa: E402
 
 
 def dataset_length(record_dir, data_len):
@@ -41,10 +41,7 @@ def run(args):
     towers = setup_devices(args)
     if args.task not in ("IR", "LA"):
         raise ValueError("task %r: expected IR or LA" % args.task)
-    if args.batch_size <= 0:
-        raise ValueError("batch_size %d: must be a positive number of images" % args.batch_size)
-    if args.batch_size % len(towers):
-        raise ValueError("batch_size %d is not divisible by the %d tower(s)" % (args.batch_size, len(towers)))
+    per_tower = per_tower_batch_size(args.batch_size, towers)
     record_dir = ensure_records(args.image_dir)
     data_len = dataset_length(record_dir, args.data_len)
     epoch_steps = data_len // args.batch_size
@@ -56,16 +53,13 @@ def run(args):
     if args.load_exp and resume.latest_checkpoint(logdir) is None:
         load_path = find_checkpoint(args.cache_dir, args.load_exp, args.load_step)
     save_every = args.fre_cache_filter or args.fre_filter
-    start, max_epoch = plan_steps(logdir, load_path, args.train_num_steps, save_every)
-    if args.train_num_steps is not None and start >= args.train_num_steps:
-        print("%s is already at global step %d >= train_num_steps %d: nothing to train"
-              % (logdir, start, args.train_num_steps))
+    max_epoch = plan_stage(logdir, load_path, args.train_num_steps, save_every)
+    if max_epoch is None:
         return logdir
     boundaries = parse_int_list(args.lr_boundaries, "lr_boundaries")
-    model = LocalAggregationModel(args.task, args.model_type, args.image_size, data_len, args.instance_k, args.instance_t,
-                          max(len(ks), 1), args.weight_decay, args.init_lr, boundaries, args.width,
-                          "NHWC" if towers.on_cpu else "NCHW", args.bn_momentum)
-    per_tower = args.batch_size // len(towers)
+    model = LocalAggregationModel(args.task, args.model_type, args.image_size, data_len, args.instance_k,
+                                  args.instance_t, max(len(ks), 1), args.weight_decay, args.init_lr, boundaries,
+                                  args.width, "NHWC" if towers.on_cpu else "NCHW", args.bn_momentum)
     num_classes = int(read_meta(record_dir)["num_classes"])
     callbacks = [knn_monitor(model, lambda: make_validation_dataset(record_dir, args), num_classes, args.fre_valid,
                              args.train_num_steps, args.knn_k, args.instance_t)]

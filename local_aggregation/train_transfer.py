@@ -20,18 +20,15 @@ from common.data.records import ensure_records, read_meta  # noqa: E402
 from common.train import launch_train  # noqa: E402
 from local_aggregation.augmentation import make_train_dataset, make_validation_dataset  # noqa: E402
 from local_aggregation.checkpoints import PartialRestore, exp_dir, find_checkpoint  # noqa: E402
-from local_aggregation.params import TRANSFER_FLAGS, parse_flags, parse_int_list  # noqa: E402
-from local_aggregation.step_plan import StopAtStep, plan_steps  # noqa: E402
+from local_aggregation.params import TRANSFER_FLAGS, parse_flags, parse_int_list, per_tower_batch_size  # noqa: E402
+from local_aggregation.step_plan import StopAtStep, plan_stage  # noqa: E402
 from local_aggregation.transfer import TransferModel, TransferValidation  # noqa: E402
 
 
 def run(args):
     """Train the heads described by the parsed flags ``args``; returns the transfer's log directory."""
     towers = setup_devices(args)
-    if args.batch_size <= 0:
-        raise ValueError("batch_size %d: must be a positive number of images" % args.batch_size)
-    if args.batch_size % len(towers):
-        raise ValueError("batch_size %d is not divisible by the %d tower(s)" % (args.batch_size, len(towers)))
+    per_tower = per_tower_batch_size(args.batch_size, towers)
     record_dir = ensure_records(args.image_dir)
     found = int(read_meta(record_dir)["num_classes"])
     if found != args.num_classes:
@@ -49,16 +46,13 @@ def run(args):
             raise ValueError("load_exp is required: the db/col/exp_id of the pretrained checkpoint")
         load_path = find_checkpoint(args.cache_dir, args.load_exp, args.load_step)
     save_every = args.fre_cache_filter or args.fre_filter
-    start, max_epoch = plan_steps(logdir, load_path, args.train_num_steps, save_every)
-    if args.train_num_steps is not None and start >= args.train_num_steps:
-        print("%s is already at global step %d >= train_num_steps %d: nothing to train"
-              % (logdir, start, args.train_num_steps))
+    max_epoch = plan_stage(logdir, load_path, args.train_num_steps, save_every)
+    if max_epoch is None:
         return logdir
     model = TransferModel(args.model_type, layers, args.num_classes, args.image_size, args.width,
                           "NHWC" if towers.on_cpu else "NCHW", args.init_lr,
                           parse_int_list(args.lr_boundaries, "lr_boundaries"), args.weight_decay, args.vgg_quirk,
                           args.head_bn)
-    per_tower = args.batch_size // len(towers)
     callbacks = [TransferValidation(model, lambda: make_validation_dataset(record_dir, args, args.ten_crop),
                                     args.ten_crop, args.fre_valid, logdir, args.train_num_steps,
                                     "LA linear transfer %s" % args.save_exp)]
