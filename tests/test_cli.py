@@ -91,7 +91,7 @@ cli.run(main)
     (["--bogus"], 2, "error: unrecognized arguments: --bogus"),
     (["--config", "nofile.json:k"], 2, "error: config file not found: nofile.json"),
     (["--epochs", "-1"], 1, "error: loss became NaN at step 3; last finite checkpoint /x/model-2"),
-    (["--out", "/proc/no/such/file"], 1, "error: [Errno 2] No such file or directory: '/proc/no/such/file'")])
+    (["--out", "/proc/no/such/file"], 1, "error: /proc/no/such/file: No such file or directory")])
 def test_run_turns_bad_input_into_one_line(argv, status, message):
     proc = subprocess.run([sys.executable, "-c", SCRIPT] + argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           universal_newlines=True)
