@@ -54,7 +54,7 @@ def test_plugin_build_gets_tensorflows_cuda_headers():
     assert plugin.split("==")[1] == pins("requirements.txt")["nvidia-dali-cuda120"]
     include = Path(make_value("$(TF_CUDA_INCLUDE)"))
     assert (include / "cuda_runtime_api.h").is_file(), include
-    assert include.is_relative_to(sys.prefix), include  # inside the virtualenv, no system path
+    assert str(include).startswith(sys.prefix + "/"), include  # inside the virtualenv, no system path
 
 
 def pins(name):
@@ -72,3 +72,14 @@ def test_gpu_requirements_match_the_cpu_stack():
 def test_dockerignore_keeps_local_state_out():
     ignored = set((ROOT / ".dockerignore").read_text().split())
     assert {".venv", ".git", "data", "train_log*", "train_logs", ".gpu", "gpu_check_out"} <= ignored
+
+
+def test_tf115_stack_is_fully_pinned_and_consistent():
+    tf115 = pins("requirements-tf115.txt")
+    lines = [ln for ln in (ROOT / "requirements-tf115.txt").read_text().splitlines() if ln and ln[0] != "#"]
+    assert len(tf115) == len(lines)  # every requirement is an exact pin
+    assert tf115["tensorflow-gpu"] == "1.15.5" and tf115["tensorpack"] == pins("requirements.txt")["tensorpack"]
+    assert tuple(int(v) for v in tf115["numpy"].split(".")[:2]) < (1, 19)  # tensorflow-gpu 1.15.5: numpy<1.19
+    assert tf115["protobuf"].startswith("3.") and tf115["h5py"] == "2.10.0"
+    dockerfile = (ROOT / "docker" / "Dockerfile.cuda10").read_text()
+    assert "nvidia/cuda:10.0-cudnn7-devel-ubuntu18.04" in dockerfile and "python3.7 -m venv" in dockerfile
