@@ -32,11 +32,12 @@ $(VENV)/.deps: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip wheel setuptools
 	$(PIP) install -q -r requirements.txt
-	CPATH="$(TF_CUDA_INCLUDE)$${CPATH:+:$$CPATH}" $(PIP) install -q --no-build-isolation $(DALI_TF_PLUGIN) \
+	@echo "setup: building $(DALI_TF_PLUGIN) against the installed TensorFlow"
+	@CPATH="$(TF_CUDA_INCLUDE)$${CPATH:+:$$CPATH}" $(PIP) install -q --no-build-isolation $(DALI_TF_PLUGIN) \
 		> $(VENV)/dali-tf-plugin.log 2>&1 && $(PLUGIN_OK) \
 		|| { $(PIP) uninstall -q -y $(firstword $(subst ==, ,$(DALI_TF_PLUGIN))) >/dev/null 2>&1; \
 		     echo "setup: the DALI TensorFlow plugin could not be built (see $(VENV)/dali-tf-plugin.log); the tf.data reader will be used"; }
-	rm -f $(VENV)/.gpu-done  # faiss-cpu was reinstalled over faiss-gpu: make setup-gpu redoes the GPU extras
+	@rm -f $(VENV)/.gpu-done  # faiss-cpu was reinstalled over faiss-gpu: make setup-gpu redoes the GPU extras
 	touch $@
 
 setup-gpu: $(VENV)/.gpu-done
