@@ -1,22 +1,52 @@
-# Two commands on a fresh machine (Python 3.11, no GPU):  make demo   and   make test
+# Two commands on a fresh machine (Python 3.11, g++, make; no GPU, no CUDA toolkit):  make demo   and   make test
 # PAPER=counting|instance_disc|local_aggregation|classification|revisiting runs one paper alone.
+# GPU machine (CUDA 12 driver): make setup-gpu adds TensorFlow's CUDA libraries and faiss-gpu to the same .venv.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 PAPER  ?= all
 DATA   ?= data/toy
+OUT    ?= gpu_check_out
+# Compiled against the installed TensorFlow, so installed after it with --no-build-isolation.
+DALI_TF_PLUGIN := nvidia-dali-tf-plugin-cuda120==2.4.0
+# CUDA headers for the plugin's build: TensorFlow's wheel carries them (no CUDA toolkit needed).
+TF_CUDA_INCLUDE = $$($(PY) -c 'import importlib.util, os; \
+	print(os.path.join(importlib.util.find_spec("tensorflow").submodule_search_locations[0], \
+	"include", "third_party", "gpus", "cuda", "include"))')
+PLUGIN_OK = $(PY) -c 'import nvidia.dali.plugin.tf' >/dev/null 2>&1
 
-.PHONY: setup demo test bench clean-data
+.PHONY: setup deps setup-gpu demo test bench gpu-check clean-data
 
 setup: $(VENV)/.done
 
-$(VENV)/.done: requirements.txt pyproject.toml
+# The project itself, editable, over the installed dependencies.
+$(VENV)/.done: $(VENV)/.deps pyproject.toml
+	$(PIP) install -q --no-deps --no-build-isolation -e .
+	touch $@
+
+# Dependencies only (the Docker images install them before copying the sources, for layer caching).
+deps: $(VENV)/.deps
+
+$(VENV)/.deps: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip wheel setuptools
 	$(PIP) install -q -r requirements.txt
-	$(PIP) install -q --no-build-isolation nvidia-dali-tf-plugin-cuda120==2.4.0
-	$(PIP) install -q --no-deps --no-build-isolation -e .
+	@echo "setup: building $(DALI_TF_PLUGIN) against the installed TensorFlow"
+	@CPATH="$(TF_CUDA_INCLUDE)$${CPATH:+:$$CPATH}" $(PIP) install -q --no-build-isolation $(DALI_TF_PLUGIN) \
+		> $(VENV)/dali-tf-plugin.log 2>&1 && $(PLUGIN_OK) \
+		|| { $(PIP) uninstall -q -y $(firstword $(subst ==, ,$(DALI_TF_PLUGIN))) >/dev/null 2>&1; \
+		     echo "setup: the DALI TensorFlow plugin could not be built (see $(VENV)/dali-tf-plugin.log); the tf.data reader will be used"; }
+	@rm -f $(VENV)/.gpu-done  # faiss-cpu was reinstalled over faiss-gpu: make setup-gpu redoes the GPU extras
+	touch $@
+
+setup-gpu: $(VENV)/.gpu-done
+
+$(VENV)/.gpu-done: $(VENV)/.deps requirements-gpu.txt
+	$(PIP) uninstall -q -y faiss-cpu faiss-gpu-cu12  # both own the module `faiss`: reinstall the GPU one alone
+	$(PIP) install -q -r requirements-gpu.txt
+	$(PLUGIN_OK) || CPATH="$(TF_CUDA_INCLUDE)$${CPATH:+:$$CPATH}" $(PIP) install -q --no-build-isolation $(DALI_TF_PLUGIN)
+	$(PY) -c 'import faiss, nvidia.dali.plugin.tf; assert hasattr(faiss, "StandardGpuResources"), "faiss without GPU support"'
 	touch $@
 
 demo: setup
@@ -27,6 +57,9 @@ test: setup
 
 bench: setup
 	$(PY) -m bench.input --data $(DATA)/records
+
+gpu-check: setup
+	$(PY) -m bench.gpu_check --out $(OUT)
 
 clean-data:
 	rm -rf $(DATA)

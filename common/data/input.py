@@ -1,7 +1,22 @@
 """``make_dataset``: one entry point for both readers (tf.data, DALI) over the project's TFRecord shards."""
+import functools
+import logging
+
 from common.data.records import SPLITS
 
 READERS = ("tfdata", "dali")
+
+
+@functools.lru_cache(maxsize=None)
+def dali_available():
+    """Whether DALI's TensorFlow plugin imports; logs one warning (once per process) when it does not."""
+    try:
+        import nvidia.dali.plugin.tf  # noqa: F401
+    except ImportError as err:
+        logging.getLogger(__name__).warning("the DALI TensorFlow plugin cannot be imported (%s): reader 'dali' falls "
+                                            "back to the tf.data reader", err)
+        return False
+    return True
 
 
 def make_dataset(record_dir, split, batch_size, augment, reader="tfdata", shuffle=None, repeat=None, num_shards=1,
@@ -10,6 +25,7 @@ def make_dataset(record_dir, split, batch_size, augment, reader="tfdata", shuffl
 
     shuffle / repeat default to ``split == "train"``; worker ``shard_index`` of ``num_shards`` reads a disjoint
     part; ``device`` ("cpu" or "gpu") only matters for DALI (GPU: mixed JPEG decode and GPU augmentation).
+    ``reader="dali"`` uses the tf.data reader when DALI's TensorFlow plugin is not installed (one warning).
     ``preprocess`` (tf.data reader only, with ``augment=None``): a per-example function from the decoded dict
     ``{"image": uint8 HxWx3, "label", "index"}`` to a dict; the dataset then yields batches of those dicts.
     """
@@ -26,7 +42,7 @@ def make_dataset(record_dir, split, batch_size, augment, reader="tfdata", shuffl
     shuffle = split == "train" if shuffle is None else shuffle
     repeat = split == "train" if repeat is None else repeat
     args = (record_dir, split, batch_size, augment, shuffle, repeat, num_shards, shard_index, seed, drop_remainder)
-    if reader == "tfdata":
+    if reader == "tfdata" or not dali_available():
         from common.data.tfdata_reader import tfdata_dataset
         return tfdata_dataset(*args, preprocess=preprocess)
     from common.data.dali_reader import dali_dataset
