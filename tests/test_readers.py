@@ -13,7 +13,7 @@ from PIL import Image
 from bench.input import main as bench_main
 from common.data import augment as A
 from common.data.augment import AugmentConfig
-from common.data.input import make_dataset
+from common.data.input import dali_available, make_dataset
 from common.data.records import list_shards
 from common.tf1 import tf
 from tests.test_build_tfrs import read_records
@@ -201,7 +201,8 @@ def read_epoch(record_dir, split, batch, cfg, **kw):
 
 
 RAW = AugmentConfig(size=96, crop="none", normalize=False)
-READERS = ("tfdata", "dali")
+NEEDS_DALI = pytest.mark.skipif(not dali_available(), reason="the DALI TensorFlow plugin is not installed")
+READERS = ("tfdata", pytest.param("dali", marks=NEEDS_DALI))
 
 
 @pytest.mark.parametrize("reader", READERS)
@@ -216,7 +217,7 @@ def test_one_epoch_covers_every_index_once(toy_record_dir, reader):
     assert len(dropped) == 144 and len(set(dropped)) == 144
 
 
-@pytest.mark.parametrize("reader,num_shards", [("tfdata", 2), ("tfdata", 3), ("dali", 3)])
+@pytest.mark.parametrize("reader,num_shards", [("tfdata", 2), ("tfdata", 3), pytest.param("dali", 3, marks=NEEDS_DALI)])
 def test_workers_read_disjoint_parts(toy_record_dir, reader, num_shards):
     parts = [read_epoch(toy_record_dir, "validation", 8, RAW, reader=reader, num_shards=num_shards, shard_index=k,
                         drop_remainder=False)[2] for k in range(num_shards)]
@@ -224,6 +225,7 @@ def test_workers_read_disjoint_parts(toy_record_dir, reader, num_shards):
     assert max(len(p) for p in parts) - min(len(p) for p in parts) <= 1
 
 
+@NEEDS_DALI
 def test_readers_agree_with_augmentation_off(toy_record_dir):
     a = read_epoch(toy_record_dir, "validation", 8, RAW, reader="tfdata")
     b = read_epoch(toy_record_dir, "validation", 8, RAW, reader="dali")
