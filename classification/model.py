@@ -6,6 +6,7 @@ from tensorpack.tfutils.summary import add_moving_summary
 from tensorpack.tfutils.tower import get_current_tower_context
 
 from common.models import get_model, regularization_loss
+from common.schedules import learning_rate_variable
 from common.tf1 import tf
 
 IMAGE, LABEL, INDEX = "input", "label", "index"
@@ -59,6 +60,5 @@ class ClassifierModel(ModelDesc):
 
     def optimizer(self):
         first = self.cfg["base_lr"] if self.cfg["lr_schedule"] == "step" else self.cfg["warmup_lr"]
-        lr = tf.get_variable("learning_rate", initializer=float(first), trainable=False)
-        tf.summary.scalar("learning_rate-summary", lr)
+        lr = learning_rate_variable(first)
         return tf.train.MomentumOptimizer(lr, self.cfg["momentum"], use_nesterov=self.cfg.get("nesterov", True))

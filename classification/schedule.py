@@ -5,23 +5,21 @@ The release's own (``lr_schedule: "cosine"``, its train.py): one warm-up epoch r
 ``epochs`` further epochs to ``alpha * peak``; ``seed_learning_rate`` gives the rate at a global step and
 ``SeedLearningRate`` sets the ``learning_rate`` variable to it before every step.
 
-TensorPack's (``lr_schedule: "step"``, spec of examples/ResNet): BASE = base_lr x total_batch / lr_ref_batch.
+TensorPack's (``lr_schedule: "step"``, its examples/ResNet): BASE = base_lr x total_batch / lr_ref_batch.
 Epoch 0: min(base_lr, BASE) when a warm-up is configured, else BASE; after each epoch in ``lr_decay_epochs`` the
 rate is BASE x lr_decay^k. If BASE > base_lr and ``warmup_epochs`` > 0, a linearly interpolated setter goes from
 base_lr at epoch 0 to BASE at ``warmup_epochs`` (Goyal et al.). Entries are ``(epoch, value)`` pairs.
 """
-import math
-
 from tensorpack.callbacks import HyperParamSetter
+
+from common.schedules import cosine, linear_warmup, piecewise
 
 
 def seed_learning_rate(step, steps_per_epoch, epochs=50, peak=0.05, warmup_start=1e-4, alpha=1e-4):
     """The release's rate at global ``step``: linear warm-up over the first epoch, then cosine decay."""
     if step < steps_per_epoch:
         return warmup_start + (peak - warmup_start) * step / float(steps_per_epoch)
-    decay_steps = epochs * steps_per_epoch
-    done = min(step - steps_per_epoch, decay_steps) / float(decay_steps)
-    return peak * ((1.0 - alpha) * 0.5 * (1.0 + math.cos(math.pi * done)) + alpha)
+    return cosine(step - steps_per_epoch, epochs * steps_per_epoch, peak, alpha)
 
 
 def seed_schedule_args(cfg):
@@ -54,7 +52,6 @@ def lr_schedule(cfg, total_batch):
     base = scaled_lr(cfg, total_batch)
     warm = cfg.get("warmup_epochs", 0) > 0
     first = min(cfg["base_lr"], base) if warm else base
-    piecewise = [(0, first)] + [(int(e), base * cfg["lr_decay"] ** (k + 1))
-                                for k, e in enumerate(cfg["lr_decay_epochs"])]
-    warmup = [(0, cfg["base_lr"]), (int(cfg["warmup_epochs"]), base)] if warm and base > cfg["base_lr"] else None
-    return piecewise, warmup
+    steps = [(0, first)] + piecewise(base, cfg["lr_decay_epochs"], cfg["lr_decay"])
+    warmup = linear_warmup(cfg["base_lr"], base, cfg["warmup_epochs"]) if warm and base > cfg["base_lr"] else None
+    return steps, warmup

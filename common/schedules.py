@@ -9,12 +9,18 @@ import math
 
 from common.tf1 import tf
 
-__all__ = ["piecewise", "linear_warmup", "polynomial", "cosine", "value_during", "learning_rate_variable"]
+__all__ = ["piecewise", "piecewise_lr", "linear_warmup", "polynomial", "cosine", "value_during", "learning_rate_variable"]
 
 
 def piecewise(base, boundaries, factor=0.1):
     """``base * factor ** (i + 1)`` from boundary ``i`` on: ``[(b_0, base * factor), (b_1, base * factor**2), ...]``."""
     return [(int(b), base * factor ** (i + 1)) for i, b in enumerate(sorted(boundaries))]
+
+
+def piecewise_lr(base_lr, boundaries, factor=0.1):
+    """``step -> lr``: ``base_lr`` times ``factor`` per boundary (global step) already passed."""
+    boundaries = sorted(boundaries)
+    return lambda step: base_lr * factor ** sum(step >= b for b in boundaries)
 
 
 def linear_warmup(start, peak, length):

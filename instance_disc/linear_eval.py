@@ -10,7 +10,8 @@ from common import cli
 from common.data.augment import AugmentConfig
 from common.data.input import make_dataset
 from common.data.records import ensure_records, read_meta
-from common.eval.linear import piecewise_lr, run_linear_eval
+from common.eval.linear import run_linear_eval
+from common.schedules import piecewise_lr
 from common.eval.pooling import adaptive_pool_to_features
 from common.eval.probe import LayerProbeModel
 from common.tf1 import tf

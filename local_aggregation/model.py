@@ -13,6 +13,7 @@ from tensorpack.tfutils.summary import add_moving_summary
 from common.memory_bank import LabelBank, MemoryBank
 from common.models import get_model, regularization_loss
 from common.models.weight_decay import kernel_weight_decay
+from common.schedules import piecewise
 from common.nce import exp_scores, nce_loss_parts, sample_noise_indices
 from common.tf1 import tf
 from common.train import gather_from_towers
@@ -139,7 +140,7 @@ def release_lr(init_lr, boundaries):
     """``init_lr * 0.1 ** (boundaries passed)`` on the absolute global step (TF piecewise_constant: value i
     holds for b_{i-1} < step <= b_i), as a tensor named ``lr`` with a summary."""
     if boundaries:
-        values = [init_lr * 0.1 ** i for i in range(len(boundaries) + 1)]
+        values = [init_lr] + [v for _, v in piecewise(init_lr, boundaries)]
         lr = tf.train.piecewise_constant(get_global_step_var(), [int(b) for b in boundaries], values)
     else:
         lr = tf.constant(float(init_lr))

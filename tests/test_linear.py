@@ -6,7 +6,8 @@ import os
 import numpy as np
 import pytest
 
-from common.eval.linear import evaluate_linear_probe, piecewise_lr, run_linear_eval
+from common.eval.linear import evaluate_linear_probe, run_linear_eval
+from common.schedules import piecewise_lr
 from common.eval.pooling import adaptive_pool_to_features, avg_pool_if_large, avg_pool_to_size, flatten, pool_window
 from common.eval.probe import LayerProbeModel, linear_heads
 from common.tf1 import tf
@@ -236,11 +237,6 @@ def test_probe_model_trains_through_launch_train(tmp_path, blobs, towers):
     np.testing.assert_array_equal(reader.get_tensor("backbone/w"), np.eye(2).reshape(1, 1, 2, 2) * 3.0)
     assert reader.get_tensor("learning_rate") == pytest.approx(0.005)
     _check_results(evaluate_linear_probe(_probe(), val, ckpt), nearest_centre)
-
-
-def test_piecewise_lr():
-    lr = piecewise_lr(0.01, [30, 10])
-    assert [lr(0), lr(9), lr(10), lr(29), lr(30)] == pytest.approx([0.01, 0.01, 0.001, 0.001, 0.0001])
 
 
 def test_missing_layer_names_the_endpoints():

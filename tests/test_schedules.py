@@ -36,3 +36,8 @@ def test_learning_rate_variable_is_shared():
         with tf.Session() as sess:
             sess.run(tf.global_variables_initializer())
             assert np.isclose(sess.run(a), 0.3)
+
+
+def test_piecewise_lr_steps():
+    lr = schedules.piecewise_lr(0.01, [30, 10])
+    assert np.allclose([lr(0), lr(9), lr(10), lr(29), lr(30)], [0.01, 0.01, 0.001, 0.001, 0.0001])

@@ -12,13 +12,7 @@ from tensorpack.tfutils.varreplace import freeze_variables
 from common.eval.report import write_report
 from common.tf1 import tf
 
-__all__ = ["piecewise_lr", "run_linear_eval", "evaluate_linear_probe", "linear_report"]
-
-
-def piecewise_lr(base_lr, boundaries, factor=0.1):
-    """``step -> lr``: ``base_lr`` times ``factor`` per boundary (global step) already passed."""
-    boundaries = sorted(boundaries)
-    return lambda step: base_lr * factor ** sum(step >= b for b in boundaries)
+__all__ = ["run_linear_eval", "evaluate_linear_probe", "linear_report"]
 
 
 def _image_label(iterator):

@@ -9,6 +9,7 @@ from tensorpack.tfutils.tower import get_current_tower_context
 from tensorpack.tfutils.varreplace import freeze_variables
 
 from common.eval.pooling import flatten
+from common.schedules import learning_rate_variable
 from common.tf1 import tf
 
 __all__ = ["LinearHeads", "linear_heads", "LayerProbeModel"]
@@ -103,5 +104,5 @@ class LayerProbeModel(ModelDesc):
 
     def optimizer(self):
         """The optimiser on the ``learning_rate`` variable."""
-        lr = tf.get_variable("learning_rate", initializer=float(self.lr), trainable=False)
+        lr = learning_rate_variable(self.lr, summary=None)
         return self.optimizer_fn(lr) if self.optimizer_fn else tf.train.MomentumOptimizer(lr, 0.9)
