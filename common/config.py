@@ -12,8 +12,7 @@ import argparse
 import json
 import os
 
-__all__ = ["ConfigError", "load_config", "apply_overrides", "parse_value_like", "add_config_args",
-           "config_from_args"]
+__all__ = ["ConfigError", "load_config", "apply_overrides", "parse_value_like"]
 
 
 class ConfigError(ValueError):
@@ -176,29 +175,14 @@ def load_config(spec, overrides=None):
     return apply_overrides(cfg, overrides, source=spec)
 
 
-def add_config_args(parser, default=None):
-    """Add ``--config FILE.json:KEY`` and repeatable ``--set NAME=VALUE`` to an argparse parser."""
-    parser.add_argument("--config", default=default, help="experiment config as FILE.json:KEY")
+def _main():
+    parser = argparse.ArgumentParser(description="Print a resolved experiment config.")
+    parser.add_argument("--config", required=True, help="experiment config as FILE.json:KEY")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
                         help="override one config value (repeatable); typed like the value it replaces")
-    return parser
-
-
-def config_from_args(args, flag_overrides=None):
-    """Config from parsed ``--config``/``--set`` args, then ``flag_overrides`` (a dict; None values skipped)."""
-    if not getattr(args, "config", None):
-        raise ConfigError("--config FILE.json:KEY is required")
-    cfg = load_config(args.config, getattr(args, "overrides", None))
-    if flag_overrides:
-        cfg = apply_overrides(cfg, {k: v for k, v in flag_overrides.items() if v is not None}, args.config)
-    return cfg
-
-
-def _main():
-    parser = add_config_args(argparse.ArgumentParser(description="Print a resolved experiment config."))
     args = parser.parse_args()
     try:
-        print(json.dumps(config_from_args(args), indent=2, sort_keys=True))
+        print(json.dumps(load_config(args.config, args.overrides), indent=2, sort_keys=True))
     except ConfigError as e:
         parser.exit(2, "error: %s\n" % e)
 
