@@ -16,15 +16,10 @@ from counting import classifier_trn, counter_trn
 from counting.data import counting_dataset
 from counting.flags import DEFAULT_CONFIG
 from counting.probe_model import LAYERS, CountingProbeModel
+from test_counting_flags import README_CLS, README_CNT
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PROJECT = os.path.basename(ROOT)
-README_CNT = ("--batch_size 256 --exp_name cnt_gpu4_bz256_adam_250 --net alexnet --learning_rate 0.0001 "
-              "--gpu 0,1,2,3 --logits_dim 1000 --opt adam --epoch 250 --learning_rate_var_name lr_cnt "
-              "--max_iters 1251").split()
-README_CLS = ("--exp_name cls_gpu2_bz256_adam_250 --pretrained --cnt_exp_name cnt_gpu4_bz256_adam_250 "
-              "--batch_size 256 --learning_rate 0.001 --opt adam --epoch 250 --net alexnet "
-              "--learning_rate_var_nam lr_cls --gpu 0,1").split()
 TOY_GEOMETRY = {"image_size": 96, "resize_size": 96, "crop_scale": [0.35, 1.0], "pool_sizes": [6, 3, 2, 2, 2]}
 
 
