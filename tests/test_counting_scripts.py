@@ -113,7 +113,7 @@ def test_readme_command_lines_end_to_end(toy_record_dir, tiny_config, tmp_path):
     np.testing.assert_array_equal(_checkpoint_value(cls_dir, "alexnet_v2/conv3/W"),
                                   _checkpoint_value(cnt_dir, "alexnet_v2/conv3/W"))
     with open(os.path.join(cls_dir, "probe_table.json")) as f:
-        table = json.load(f)["top1"]["cls_gpu2_bz256_adam_250"]
+        table = json.load(f)["columns"]["cls_gpu2_bz256_adam_250"]
     assert table == pytest.approx(logged)
 
     logdir = str(tmp_path / "random_probe")  # --logdir replaces the experiment directory
