@@ -11,6 +11,7 @@ goes to ``DIR/logs/``. Exit status: 0 when every row passed, 1 when one failed, 
 GPU extras missing). ``--cpu-dry-run`` runs every row on the CPU at tiny sizes (two CPU towers, tf.data).
 """
 import argparse
+import concurrent.futures
 import glob
 import json
 import os
@@ -147,6 +148,35 @@ def run_row(row, env, timeout, log_path, on_gpu):
     return result
 
 
+def chains(rows):
+    """Row indices grouped so that a row follows the row named in its ``after`` (in one chain)."""
+    out, chain_of = [], {}
+    for k, row in enumerate(rows):
+        if row.after in chain_of:
+            chain_of[row.after].append(k)
+            chain_of[row.name] = chain_of[row.after]
+        else:
+            chain_of[row.name] = [k]
+            out.append(chain_of[row.name])
+    return out
+
+
+def run_rows(rows, env, timeout, log_dir, on_gpu, jobs=1):
+    """Results of every row, in row order; ``jobs`` chains of rows run at once; progress lines as they end."""
+    results, lock = [None] * len(rows), threading.Lock()
+
+    def run_chain(chain):
+        for k in chain:
+            r = results[k] = run_row(rows[k], env, timeout, os.path.join(log_dir, "%02d.log" % k), on_gpu)
+            with lock:
+                print("[%d/%d] %s: %s, %s, %.0f s%s" % (k + 1, len(rows), rows[k].name, r["status"],
+                                                       r["throughput"], r["seconds"],
+                                                       " (%s)" % r["error"] if r["error"] else ""), flush=True)
+    with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
+        list(pool.map(run_chain, chains(rows)))
+    return results
+
+
 def format_table(results):
     """Markdown table of the row results."""
     head = ["check", "result", "throughput", "peak GPU MiB", "target", "seconds", "error"]
@@ -189,6 +219,7 @@ def parse_args(argv=None):
     p.add_argument("--out", default="gpu_check_out", help="results, logs, toy records and runs go here")
     p.add_argument("--cpu-dry-run", action="store_true", help="every row on the CPU at tiny sizes (CI)")
     p.add_argument("--only", default="", help="run only the rows whose name contains this text")
+    p.add_argument("--jobs", type=int, default=1, help="rows run at once (CPU dry run only; a GPU runs one)")
     p.add_argument("--timeout", type=int, default=None,
                    help="seconds per row (default: 240 on a GPU, 600 for the CPU dry run)")
     return p.parse_args(argv)
@@ -198,6 +229,10 @@ def main(argv=None):
     """Run the check; print the table; exit status 0 (all passed), 1 (a row failed) or 2 (cannot run)."""
     args = parse_args(argv)
     on_gpu = not args.cpu_dry_run
+    if args.jobs < 1 or (on_gpu and args.jobs != 1):
+        print("error: --jobs %d: must be 1 on a GPU (timings and memory), >= 1 with --cpu-dry-run" % args.jobs,
+              file=sys.stderr)
+        return 2
     if on_gpu and not available_gpus():
         print("error: no GPU visible (nvidia-smi lists none); `python -m bench.gpu_check --cpu-dry-run` checks "
               "the same rows on the CPU", file=sys.stderr)
@@ -223,14 +258,7 @@ def main(argv=None):
     timeout = args.timeout or (240 if on_gpu else 600)
     header = "bench.gpu_check (%s), %s" % (mode.name, time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
     print(header, flush=True)
-    results = []
-    for k, row in enumerate(rows):
-        log_path = os.path.join(out, "logs", "%02d.log" % k)
-        results.append(run_row(row, env, timeout, log_path, on_gpu))
-        r = results[-1]
-        print("[%d/%d] %s: %s, %s, %.0f s%s" % (k + 1, len(rows), row.name, r["status"], r["throughput"],
-                                               r["seconds"], " (%s)" % r["error"] if r["error"] else ""),
-              flush=True)
+    results = run_rows(rows, env, timeout, os.path.join(out, "logs"), on_gpu, args.jobs)
     write_results(out, results, header)
     print("\n" + format_table(results))
     failed = [r for r in results if r["status"] != "pass"]

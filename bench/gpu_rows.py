@@ -6,7 +6,8 @@ A row is a ``Row(name, commands, target, images_per_step)``: ``commands`` run on
 timed subprocess slot (an argument ``glob:PATTERN`` becomes the newest path matching PATTERN when the row
 starts); ``target`` is the issue's figure for the row, shown and never asserted; ``images_per_step``
 ``(flag, factor)``: the images of one global step are ``factor`` x that flag's value in the first command
-(turns TensorPack's steps/s into images/s; None or an absent flag: steps/s).
+(turns TensorPack's steps/s into images/s; None or an absent flag: steps/s); ``after``: the name of the row
+whose output this row needs (it runs after that one, also with ``--jobs``).
 """
 import collections
 import os
@@ -16,12 +17,14 @@ import papers
 
 __all__ = ["Row", "Mode", "GPU", "CPU_DRY_RUN", "build_rows"]
 
-Row = collections.namedtuple("Row", "name commands target images_per_step")
+Row = collections.namedtuple("Row", "name commands target images_per_step after", defaults=(None,))
 # towers: device flags of the scripts that take the launcher's flags; la_towers: local_aggregation/train.py's
 # (its --gpu ids fall back to CPU towers when CUDA hides every GPU); step: bench.step sizes; resnet: model
 # of the ResNet-50 rows; tiny: per-script overrides (flag -> value) on top of the release command line.
 Mode = collections.namedtuple("Mode", "name towers la_towers reader step resnet kmeans knn input_images tiny")
 
+COUNTING_1 = "counting phase 1 (counter_trn.py)"
+ROTATION = "revisiting rotation (config/rotation/imagenet.sh)"
 RESNET_TARGETS = {("fp32", False): ">= 2450 img/s (TF32)", ("amp", False): "-", ("amp", True): ">= 4000 img/s"}
 
 GPU = Mode(
@@ -41,10 +44,12 @@ CPU_DRY_RUN = Mode(
     name="cpu-dry-run", towers=["--gpu", "", "--cpu_towers", "2"], la_towers=["--gpu", "0,1"], reader="tfdata",
     step=dict(batch=2, size=64, steps=2, warmup=1, bank=1000), resnet="resnet18",
     kmeans=dict(bank=2000, k=20), knn=dict(bank=5000, queries=500), input_images=64,
-    tiny={"counting": {"--config": "exp_configs/counting.json:toy", "--batch_size": "4", "--max_iters": "2"},
-          "classifier": {"--config": "exp_configs/counting.json:toy", "--batch_size": "4", "--max_iters": "2"},
+    tiny={"counting": {"--config": "exp_configs/counting.json:toy", "--batch_size": "4", "--max_iters": "2",
+                       "--epoch": "1"},
+          "classifier": {"--config": "exp_configs/counting.json:toy", "--batch_size": "4", "--max_iters": "2",
+                         "--epoch": "1"},
           "instance_disc": {"--config": "exp_configs/instance_disc.json:toy", "-b": "8", "--steps-per-epoch": "2",
-                            "--nce-k": "64"},
+                            "--nce-k": "64", "--epochs": "1"},
           "la": {"--config": None, "--batch_size": "8", "--test_batch_size": "20", "--fre_valid": "2",
                  "--fre_filter": "2", "--fre_cache_filter": "2", "--instance_k": "64", "--kmeans_k": "8,5",
                  "--data_len": "0"},
@@ -55,7 +60,7 @@ CPU_DRY_RUN = Mode(
                               "--batch_size": "16", "--eval_batch_size": "20", "--epochs": "0.1",
                               "--decay_epochs": "0.05"},
           "classification": {"--config": "exp_configs/classification.json:toy", "--batch": "8",
-                             "--steps_per_epoch": "2"},
+                             "--steps_per_epoch": "2", "--epochs": "1"},
           "classification_test": {"--config": "exp_configs/classification.json:toy", "--limit": "8",
                                   "--batch": "4"}})
 
@@ -89,11 +94,11 @@ def paper_rows(mode, records, work):
     la_conf = "exp_configs/la_final.json:%s" if mode is GPU else "exp_configs/la_final.json:toy_%s"
     la_ir, la = (la_conf % ("res18_IR" if mode is GPU else "IR"), la_conf % ("res18_LA" if mode is GPU else "LA"))
     la_common = ["--image_dir", records] + mode.la_towers + ["--cache_dir", la_cache] + reader
-    ir_steps, la_steps = (20, 40) if mode is GPU else (4, 6)
+    ir_steps, la_steps = (20, 40) if mode is GPU else (2, 4)
     rot_dir, cls_dir = os.path.join(work, "rotation"), os.path.join(work, "classification")
     counting = os.path.join(d["counting"], "%s")
     return [
-        Row("counting phase 1 (counter_trn.py)", [_py(counting % "counter_trn.py", *override(
+        Row(COUNTING_1, [_py(counting % "counter_trn.py", *override(
             ["--batch_size", "256", "--exp_name", "cnt_check", "--net", "alexnet", "--learning_rate", "0.0001"]
             + mode.towers + ["--logits_dim", "1000", "--opt", "adam", "--epoch", "2", "--learning_rate_var_name",
                              "lr_cnt", "--data_dir", records, "--ckpt_root", ckpt] + reader, t["counting"]))],
@@ -102,7 +107,7 @@ def paper_rows(mode, records, work):
             ["--exp_name", "cls_check", "--pretrained", "--cnt_exp_name", "cnt_check", "--batch_size", "256",
              "--learning_rate", "0.001", "--opt", "adam", "--epoch", "2", "--net", "alexnet",
              "--learning_rate_var_name", "lr_cls"] + mode.towers + ["--data_dir", records, "--ckpt_root", ckpt]
-            + reader, t["classifier"]))], "-", ("--batch_size", 2)),
+            + reader, t["classifier"]))], "-", ("--batch_size", 2), after=COUNTING_1),
         Row("instance_disc (main.py)", [_py(os.path.join(d["instance_disc"], "main.py"), records, *override(
             ["--arch", "resnet18", "--nce-k", "4096", "--nce-t", "0.07", "--nce-m", "0.5", "--low-dim", "128",
              "--lr", "0.03", "-b", "256", "--epochs", "2"] + mode.towers + reader
@@ -114,7 +119,7 @@ def paper_rows(mode, records, work):
                 ["--config", la] + la_common, dict(t["la"], **{"--train_num_steps": str(la_steps),
                                                                "--load_step": str(ir_steps)})))],
             "two towers >= 0.9x one tower's img/s", ("--batch_size", 1)),
-        Row("revisiting rotation (config/rotation/imagenet.sh)", [
+        Row(ROTATION, [
             _revisiting("rotation/imagenet.sh", ["--workdir", rot_dir, "--dataset_dir", records] + mode.towers,
                         t["revisiting"]),
             _revisiting("rotation/imagenet.sh", ["--workdir", rot_dir, "--dataset_dir", records, "--run_eval"],
@@ -123,7 +128,7 @@ def paper_rows(mode, records, work):
             "evaluation/rotation_or_exemplar.sh",
             ["--workdir", os.path.join(work, "rotation_eval"), "--dataset_dir", records, "--hub_module",
              "glob:" + os.path.join(rot_dir, "export", "hub", "*", "module")] + mode.towers,
-            t["revisiting_eval"])], "-", None),
+            t["revisiting_eval"])], "-", None, after=ROTATION),
         Row("classification train + 10-crop test", [
             _py(os.path.join(d["classification"], "train.py"), *override(
                 ["--config", "exp_configs/classification.json:ilsvrc_resnet50_v2"] + mode.towers

@@ -94,7 +94,8 @@ def test_a_failing_row_is_reported_and_does_not_stop_the_next(tmp_path):
 @pytest.mark.slow
 def test_cpu_dry_run_passes_every_row(tmp_path):
     """The whole check on the CPU at tiny sizes: the paper scripts' flags, the probes and the table stay alive."""
-    proc = subprocess.run([sys.executable, "-m", "bench.gpu_check", "--cpu-dry-run", "--out", str(tmp_path)],
+    proc = subprocess.run([sys.executable, "-m", "bench.gpu_check", "--cpu-dry-run", "--jobs", "2", "--out",
+                           str(tmp_path)],
                           cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
     with open(tmp_path / "gpu_check.json") as f:
         rows = json.load(f)["rows"]
@@ -105,3 +106,9 @@ def test_cpu_dry_run_passes_every_row(tmp_path):
     measured = [r for r in rows if not r["row"].startswith("revisiting")]
     assert all(r["throughput"] != "-" for r in measured), [r["row"] for r in measured if r["throughput"] == "-"]
     assert (tmp_path / "gpu_check.md").read_text().count("| pass |") == len(rows)
+
+
+def test_dependent_rows_share_a_chain():
+    rows = [gpu_rows.Row(n, [], "-", None, after=a) for n, a in
+            (("p1", None), ("x", None), ("p2", "p1"), ("p3", "p2"), ("y", "missing"))]
+    assert gpu_check.chains(rows) == [[0, 2, 3], [1], [4]]

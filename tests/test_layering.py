@@ -66,3 +66,13 @@ def test_common_imports_nothing_above_it():
 @pytest.mark.parametrize("directory", PAPER_DIRS)
 def test_paper_imports_no_other_paper(directory):
     assert violations(directory, [d for d in PAPER_DIRS if d != directory]) == []
+
+
+def test_packaging_includes_every_registered_paper_and_the_registry():
+    import tomllib
+    with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
+        setuptools = tomllib.load(f)["tool"]["setuptools"]
+    include = setuptools["packages"]["find"]["include"]
+    assert "papers" in setuptools["py-modules"]
+    for directory in PAPER_DIRS:
+        assert directory + "*" in include, directory
