@@ -27,8 +27,8 @@ from common.train import available_gpus
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SETUP_HINT = "make setup-gpu"
-EXTRAS = (("tensorflow with CUDA (tensorflow[and-cuda]==2.21.*)",
-           "from common.tf1 import tf; assert tf.test.is_built_with_cuda()"),
+EXTRAS = (("TensorFlow's CUDA libraries (tensorflow[and-cuda]; TensorFlow sees no GPU)",
+           "from common.tf1 import tf; assert tf.config.list_physical_devices('GPU')"),
           ("faiss with GPU support (faiss-gpu-cu12)", "import faiss; assert hasattr(faiss, 'StandardGpuResources')"),
           ("DALI for CUDA 12 (nvidia-dali-cuda120)", "import nvidia.dali"),
           ("DALI's TensorFlow plugin (nvidia-dali-tf-plugin-cuda120)", "import nvidia.dali.plugin.tf"))
@@ -39,7 +39,9 @@ TIME_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 def missing_extra():
     """The first GPU extra that does not import (its description), or None."""
     for name, code in EXTRAS:
-        if subprocess.run([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode:
+        proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+        if proc.returncode:
             return name
     return None
 

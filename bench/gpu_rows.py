@@ -36,7 +36,7 @@ GPU = Mode(
           "la": {"--data_len": "0", "--fre_valid": "10", "--fre_filter": "10", "--fre_cache_filter": "10",
                  "--instance_k": "256", "--kmeans_k": "100,100"},
           "revisiting": {"--epochs": "0.5", "--warmup_epochs": "0", "--decay_epochs": "0.3"},
-          "revisiting_eval": {"--epochs": "0.5", "--decay_epochs": "0.3", "--num_classes": "10"},
+          "revisiting_eval": {"--epochs": "1", "--decay_epochs": "0.5", "--num_classes": "10", "--batch_size": "128"},
           "classification": {"--steps_per_epoch": "10", "--set": "num_classes=10"},
           "classification_test": {"--limit": "64", "--set": "num_classes=10"}})
 
