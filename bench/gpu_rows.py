@@ -21,14 +21,14 @@ Row = collections.namedtuple("Row", "name commands target images_per_step after"
 # towers: device flags of the scripts that take the launcher's flags; la_towers: local_aggregation/train.py's
 # (its --gpu ids fall back to CPU towers when CUDA hides every GPU); step: bench.step sizes; resnet: model
 # of the ResNet-50 rows; tiny: per-script overrides (flag -> value) on top of the release command line.
-Mode = collections.namedtuple("Mode", "name towers la_towers reader step resnet kmeans knn input_images tiny")
+Mode = collections.namedtuple("Mode", "name towers one_tower la_towers reader step resnet kmeans knn input_images tiny")
 
 COUNTING_1 = "counting phase 1 (counter_trn.py)"
 ROTATION = "revisiting rotation (config/rotation/imagenet.sh)"
 RESNET_TARGETS = {("fp32", False): ">= 2450 img/s (TF32)", ("amp", False): "-", ("amp", True): ">= 4000 img/s"}
 
 GPU = Mode(
-    name="gpu", towers=["--gpu", "0,1", "--logical_gpus", "2"], la_towers=["--gpu", "0,1", "--logical_gpus", "2"],
+    name="gpu", towers=["--gpu", "0,1", "--logical_gpus", "2"], one_tower=["--gpu", "0"], la_towers=["--gpu", "0,1", "--logical_gpus", "2"],
     reader="dali", step=dict(batch=256, size=224, steps=20, warmup=5, bank=1281167), resnet="resnet50",
     kmeans=dict(bank=1281167, k=30000), knn=dict(bank=1281167, queries=50000), input_images=5000,
     tiny={"counting": {"--max_iters": "10"}, "classifier": {"--max_iters": "10"},
@@ -41,7 +41,7 @@ GPU = Mode(
           "classification_test": {"--limit": "64", "--set": "num_classes=10"}})
 
 CPU_DRY_RUN = Mode(
-    name="cpu-dry-run", towers=["--gpu", "", "--cpu_towers", "2"], la_towers=["--gpu", "0,1"], reader="tfdata",
+    name="cpu-dry-run", towers=["--gpu", "", "--cpu_towers", "2"], one_tower=["--gpu", ""], la_towers=["--gpu", "0,1"], reader="tfdata",
     step=dict(batch=2, size=64, steps=2, warmup=1, bank=1000), resnet="resnet18",
     kmeans=dict(bank=2000, k=20), knn=dict(bank=5000, queries=500), input_images=64,
     tiny={"counting": {"--config": "exp_configs/counting.json:toy", "--batch_size": "4", "--max_iters": "2",
@@ -118,7 +118,7 @@ def paper_rows(mode, records, work):
             _py(os.path.join(d["local_aggregation"], "train.py"), *override(
                 ["--config", la] + la_common, dict(t["la"], **{"--train_num_steps": str(la_steps),
                                                                "--load_step": str(ir_steps)})))],
-            "two towers >= 0.9x one tower's img/s", ("--batch_size", 1)),
+            "-", ("--batch_size", 1)),
         Row(ROTATION, [
             _revisiting("rotation/imagenet.sh", ["--workdir", rot_dir, "--dataset_dir", records] + mode.towers,
                         t["revisiting"]),
@@ -130,13 +130,20 @@ def paper_rows(mode, records, work):
              "glob:" + os.path.join(rot_dir, "export", "hub", "*", "module")] + mode.towers,
             t["revisiting_eval"])], "-", None, after=ROTATION),
         Row("classification train + 10-crop test", [
-            _py(os.path.join(d["classification"], "train.py"), *override(
-                ["--config", "exp_configs/classification.json:ilsvrc_resnet50_v2"] + mode.towers
-                + ["--data", records, "--logdir", cls_dir, "--epochs", "2"] + reader, t["classification"])),
+            _classification_train(mode, mode.towers, records, cls_dir),
             _py(os.path.join(d["classification"], "test.py"), *override(
                 ["--config", "exp_configs/classification.json:ilsvrc_resnet50_v2", "--checkpoint", cls_dir,
-                 "--data", records], t["classification_test"]))], "-", ("--batch", 1)),
+                 "--data", records], t["classification_test"]))], ">= 0.9x the one-tower row", ("--batch", 1)),
+        Row("classification train, one tower (same global batch)", [
+            _classification_train(mode, mode.one_tower, records, cls_dir + "_one_tower")], "-", ("--batch", 1)),
     ]
+
+
+def _classification_train(mode, towers, records, logdir):
+    return _py(os.path.join(_paper_dirs()["classification"], "train.py"), *override(
+        ["--config", "exp_configs/classification.json:ilsvrc_resnet50_v2"] + towers
+        + ["--data", records, "--logdir", logdir, "--epochs", "2", "--reader", mode.reader],
+        mode.tiny["classification"]))
 
 
 def _revisiting(launcher, argv, tiny):
