@@ -257,6 +257,8 @@ def main(argv=None):
         return 2
     work = os.path.join(out, "runs")
     rows = [r for r in gpu_rows.build_rows(mode, records, records, work) if args.only in r.name]
+    if not on_gpu:  # the targets are GPU figures: label them so
+        rows = [r._replace(target="GPU: " + r.target) if r.target != "-" else r for r in rows]
     timeout = args.timeout or (240 if on_gpu else 600)
     header = "bench.gpu_check (%s), %s" % (mode.name, time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
     print(header, flush=True)
