@@ -4,8 +4,8 @@ AMP, XLA + AMP; NHWC and NCHW), DALI input, kNN and k-means on the GPU, as one t
     python -m bench.gpu_check [--out DIR] [--cpu-dry-run] [--only TEXT] [--timeout S]
 
 Each row runs in its own subprocess with a timeout, so one failing row does not stop the others. Columns:
-pass/fail, throughput (img/s, steps/s or seconds), peak GPU memory (nvidia-smi, sampled every 0.2 s, or
-TensorFlow's own peak; '-' on the CPU), the issue's target (shown, never asserted), wall seconds, and the
+pass/fail, throughput (img/s, steps/s or seconds), peak GPU memory (the highest ``memory.used`` of GPU 0
+that nvidia-smi reports, sampled every 0.2 s; '-' on the CPU), the issue's target (shown, never asserted), wall seconds, and the
 error line of a failed row. The table is printed and written to ``DIR/gpu_check.{json,md}``; each row's log
 goes to ``DIR/logs/``. Exit status: 0 when every row passed, 1 when one failed, 2 on bad input (no GPU,
 GPU extras missing). ``--cpu-dry-run`` runs every row on the CPU at tiny sizes (two CPU towers, tf.data).
@@ -28,7 +28,7 @@ from common.train import available_gpus
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SETUP_HINT = "make setup-gpu"
 EXTRAS = (("TensorFlow's CUDA libraries (tensorflow[and-cuda]; TensorFlow sees no GPU)",
-           "from common.tf1 import tf; assert tf.config.list_physical_devices('GPU')"),
+           "from common.tf1 import tf; assert tf.config.experimental.list_physical_devices('GPU')"),
           ("faiss with GPU support (faiss-gpu-cu12)", "import faiss; assert hasattr(faiss, 'StandardGpuResources')"),
           ("DALI for CUDA 12 (nvidia-dali-cuda120)", "import nvidia.dali"),
           ("DALI's TensorFlow plugin (nvidia-dali-tf-plugin-cuda120)", "import nvidia.dali.plugin.tf"))
@@ -79,6 +79,7 @@ class GpuMemoryPoller(threading.Thread):
         self.period, self.peak, self.done = period, None, threading.Event()
 
     def run(self):
+        """Poll until ``done`` is set."""
         while not self.done.is_set():
             try:
                 out = subprocess.run(["nvidia-smi", "--query-gpu=memory.used", "--format=csv,noheader,nounits",
@@ -142,8 +143,6 @@ def run_row(row, env, timeout, log_path, on_gpu):
     if status == "pass" and found:
         probe = json.loads(found[-1])
         result["throughput"] = "%.4g %s" % (probe["value"], probe["unit"])
-        if on_gpu and probe["peak_mib"] is not None:
-            result["peak_gpu_mib"] = max(result["peak_gpu_mib"] or 0.0, probe["peak_mib"])
     elif status == "pass":
         rate = script_rate(log, images_per_step(row))
         result["throughput"] = "%.4g %s" % rate if rate else "-"

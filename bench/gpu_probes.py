@@ -5,8 +5,7 @@
     python -m bench.gpu_probes knn --bank 1281167 --queries 50000 --k 200
     python -m bench.gpu_probes kmeans --bank 1281167 --k 30000
 
-Each prints its result as the last stdout line, ``GPU_CHECK_RESULT {"value": ..., "unit": ..., "peak_mib": ...}``
-(``peak_mib``: TensorFlow's peak memory on GPU:0, when TensorFlow used a GPU).
+Each prints its result as the last stdout line, ``GPU_CHECK_RESULT {"value": ..., "unit": ...}``.
 """
 import argparse
 import json
@@ -19,14 +18,6 @@ RESULT_PREFIX = "GPU_CHECK_RESULT "
 WARMUP_BATCHES = 3
 
 
-def _tf_peak_mib():
-    """TensorFlow's peak allocation on GPU:0 in MiB, or None without a GPU."""
-    from common.tf1 import tf
-    if not tf.config.list_physical_devices("GPU"):
-        return None
-    return tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2.0 ** 20
-
-
 def probe_step(argv):
     """images/s of one ``bench.step`` configuration; ``argv``: bench.step flags plus ``--amp`` / ``--xla``."""
     from bench import step
@@ -34,7 +25,7 @@ def probe_step(argv):
     if args.data_format == "auto":
         args.data_format = "NHWC"
     seconds = step.time_step(args, args.amp, args.xla)
-    return args.batch / seconds, "img/s", _tf_peak_mib()
+    return args.batch / seconds, "img/s"
 
 
 def probe_input(argv):
@@ -65,7 +56,7 @@ def probe_input(argv):
             for _ in range(steps):
                 sess.run(consume)
             rate = steps * args.batch / (time.perf_counter() - start)
-        return rate, "img/s", _tf_peak_mib()
+        return rate, "img/s"
 
 
 def _unit_rows(n, dim, seed):
@@ -86,7 +77,7 @@ def probe_knn(argv):
     labels = np.random.RandomState(2).randint(0, 1000, args.bank)
     start = time.perf_counter()
     knn_predict(bank, labels, queries, 1000, k=args.k, t=0.07, backend="tf")
-    return time.perf_counter() - start, "s", _tf_peak_mib()
+    return time.perf_counter() - start, "s"
 
 
 def probe_kmeans(argv):
@@ -100,7 +91,7 @@ def probe_kmeans(argv):
     bank = _unit_rows(args.bank, args.dim, 0)
     start = time.perf_counter()
     run_kmeans(bank, [args.k])
-    return time.perf_counter() - start, "s", None
+    return time.perf_counter() - start, "s"
 
 
 PROBES = {"step": probe_step, "input": probe_input, "knn": probe_knn, "kmeans": probe_kmeans}
@@ -112,8 +103,8 @@ def main(argv=None):
     if not argv or argv[0] not in PROBES:
         print("error: first argument must be one of %s" % ", ".join(PROBES), file=sys.stderr)
         return 2
-    value, unit, peak = PROBES[argv[0]](argv[1:])
-    print(RESULT_PREFIX + json.dumps({"value": value, "unit": unit, "peak_mib": peak}), flush=True)
+    value, unit = PROBES[argv[0]](argv[1:])
+    print(RESULT_PREFIX + json.dumps({"value": value, "unit": unit}), flush=True)
     return 0
 
 
