@@ -128,7 +128,8 @@ def run_row(row, env, timeout, log_path, on_gpu):
                 status, error = "fail", error_line(proc.stdout)
                 break
         except subprocess.TimeoutExpired as e:
-            log += "$ %s\n%s" % (" ".join(argv), e.stdout or "")
+            out = e.stdout or ""
+            log += "$ %s\n%s" % (" ".join(argv), out.decode("utf-8", "replace") if isinstance(out, bytes) else out)
             status, error = "fail", "timed out after %d s" % timeout
             break
     seconds = time.time() - start

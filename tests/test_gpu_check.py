@@ -112,3 +112,11 @@ def test_dependent_rows_share_a_chain():
     rows = [gpu_rows.Row(n, [], "-", None, after=a) for n, a in
             (("p1", None), ("x", None), ("p2", "p1"), ("p3", "p2"), ("y", "missing"))]
     assert gpu_check.chains(rows) == [[0, 2, 3], [1], [4]]
+
+
+def test_a_row_past_its_timeout_fails_with_its_output_logged(tmp_path):
+    row = gpu_rows.Row("slow", [[sys.executable, "-c", "import time; print('started', flush=True); time.sleep(30)"]],
+                       "-", None)
+    result = gpu_check.run_row(row, dict(os.environ), 2, str(tmp_path / "log"), False)
+    assert result["status"] == "fail" and result["error"] == "timed out after 2 s" and result["seconds"] < 20
+    assert "started" in (tmp_path / "log").read_text()
