@@ -8,6 +8,7 @@
 Each prints its result as the last stdout line, ``GPU_CHECK_RESULT {"value": ..., "unit": ...}``.
 """
 import argparse
+import contextlib
 import json
 import sys
 import time
@@ -47,9 +48,14 @@ def probe_input(argv):
     with tf.Graph().as_default():
         data = make_dataset(args.data, "train", args.batch, cfg, reader=args.reader, shuffle=True, repeat=True,
                             seed=0, device=args.device)
-        images = tf.data.make_one_shot_iterator(data).get_next()[0]
-        consume = tf.reduce_mean(images)  # on the images' device: no copy of the batch to the host
-        with tf.Session() as sess:
+        device = getattr(data, "iterator_device", None)  # DALI on a GPU wants its iterator there
+        with tf.device(device) if device else contextlib.nullcontext():
+            iterator = tf.data.make_initializable_iterator(data)
+            consume = tf.reduce_mean(iterator.get_next()[0])  # on the images' device: no copy to the host
+        config = tf.ConfigProto(allow_soft_placement=True)
+        config.gpu_options.allow_growth = True  # leave GPU memory to DALI
+        with tf.Session(config=config) as sess:
+            sess.run(iterator.initializer)
             for _ in range(WARMUP_BATCHES):
                 sess.run(consume)
             start = time.perf_counter()
