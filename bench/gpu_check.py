@@ -1,13 +1,13 @@
 """The GPU path in one prepared run: every paper on two GPU towers with DALI, the training steps (FP32/TF32,
 AMP, XLA + AMP; NHWC and NCHW), DALI input, kNN and k-means on the GPU, as one table.
 
-    python -m bench.gpu_check [--out DIR] [--cpu-dry-run] [--only TEXT] [--timeout S]
+    python -m bench.gpu_check [--out DIR] [--cpu-dry-run [--jobs N]] [--only TEXT] [--timeout S]
 
 Each row runs in its own subprocess with a timeout, so one failing row does not stop the others. Columns:
 pass/fail, throughput (img/s, steps/s or seconds), peak GPU memory (the highest ``memory.used`` of GPU 0
-that nvidia-smi reports, sampled every 0.2 s; '-' on the CPU), the issue's target (shown, never asserted), wall seconds, and the
-error line of a failed row. The table is printed and written to ``DIR/gpu_check.{json,md}``; each row's log
-goes to ``DIR/logs/``. Exit status: 0 when every row passed, 1 when one failed, 2 on bad input (no GPU,
+that nvidia-smi reports, sampled every 0.2 s; '-' on the CPU), the issue's target (shown, never asserted),
+wall seconds, and the error line of a failed row. The table is printed and written to
+``DIR/gpu_check.{json,md}``; each row's log goes to ``DIR/logs/``. Exit status: 0 when every row passed, 1 when one failed, 2 on bad input (no GPU,
 GPU extras missing). ``--cpu-dry-run`` runs every row on the CPU at tiny sizes (two CPU towers, tf.data).
 """
 import argparse
@@ -23,7 +23,7 @@ import time
 
 from bench import gpu_rows
 from bench.gpu_probes import RESULT_PREFIX
-from common.train import available_gpus
+from common.devices import available_gpus
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SETUP_HINT = "make setup-gpu"

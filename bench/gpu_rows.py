@@ -18,18 +18,17 @@ import papers
 __all__ = ["Row", "Mode", "GPU", "CPU_DRY_RUN", "build_rows"]
 
 Row = collections.namedtuple("Row", "name commands target images_per_step after", defaults=(None,))
-# towers: device flags of the scripts that take the launcher's flags; la_towers: local_aggregation/train.py's
-# (its --gpu ids fall back to CPU towers when CUDA hides every GPU); step: bench.step sizes; resnet: model
-# of the ResNet-50 rows; tiny: per-script overrides (flag -> value) on top of the release command line.
-Mode = collections.namedtuple("Mode", "name towers one_tower la_towers reader step resnet kmeans knn input_images tiny")
+# towers: device flags of the training scripts; step: bench.step sizes; resnet: model of the ResNet-50 rows;
+# tiny: per-script overrides (flag -> value) on top of the release command line.
+Mode = collections.namedtuple("Mode", "name towers one_tower reader step resnet kmeans knn input_images tiny")
 
 COUNTING_1 = "counting phase 1 (counter_trn.py)"
 ROTATION = "revisiting rotation (config/rotation/imagenet.sh)"
 RESNET_TARGETS = {("fp32", False): ">= 2450 img/s (TF32)", ("amp", False): "-", ("amp", True): ">= 4000 img/s"}
 
 GPU = Mode(
-    name="gpu", towers=["--gpu", "0,1", "--logical_gpus", "2"], one_tower=["--gpu", "0"], la_towers=["--gpu", "0,1", "--logical_gpus", "2"],
-    reader="dali", step=dict(batch=256, size=224, steps=20, warmup=5, bank=1281167), resnet="resnet50",
+    name="gpu", towers=["--gpu", "0,1", "--logical_gpus", "2"], one_tower=["--gpu", "0"], reader="dali",
+    step=dict(batch=256, size=224, steps=20, warmup=5, bank=1281167), resnet="resnet50",
     kmeans=dict(bank=1281167, k=30000), knn=dict(bank=1281167, queries=50000), input_images=5000,
     tiny={"counting": {"--max_iters": "10"}, "classifier": {"--max_iters": "10"},
           "instance_disc": {"--steps-per-epoch": "10"},
@@ -41,7 +40,7 @@ GPU = Mode(
           "classification_test": {"--limit": "64", "--set": "num_classes=10"}})
 
 CPU_DRY_RUN = Mode(
-    name="cpu-dry-run", towers=["--gpu", "", "--cpu_towers", "2"], one_tower=["--gpu", ""], la_towers=["--gpu", "0,1"], reader="tfdata",
+    name="cpu-dry-run", towers=["--gpu", "", "--cpu_towers", "2"], one_tower=["--gpu", ""], reader="tfdata",
     step=dict(batch=2, size=64, steps=2, warmup=1, bank=1000), resnet="resnet18",
     kmeans=dict(bank=2000, k=20), knn=dict(bank=5000, queries=500), input_images=64,
     tiny={"counting": {"--config": "exp_configs/counting.json:toy", "--batch_size": "4", "--max_iters": "2",
@@ -93,7 +92,7 @@ def paper_rows(mode, records, work):
     ckpt, la_cache = os.path.join(work, "counting"), os.path.join(work, "la")
     la_conf = "exp_configs/la_final.json:%s" if mode is GPU else "exp_configs/la_final.json:toy_%s"
     la_ir, la = (la_conf % ("res18_IR" if mode is GPU else "IR"), la_conf % ("res18_LA" if mode is GPU else "LA"))
-    la_common = ["--image_dir", records] + mode.la_towers + ["--cache_dir", la_cache] + reader
+    la_common = ["--image_dir", records] + mode.towers + ["--cache_dir", la_cache] + reader
     ir_steps, la_steps = (20, 40) if mode is GPU else (2, 4)
     rot_dir, cls_dir = os.path.join(work, "rotation"), os.path.join(work, "classification")
     counting = os.path.join(d["counting"], "%s")

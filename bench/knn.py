@@ -12,6 +12,7 @@ import time
 import numpy as np
 
 from common.eval.knn import BACKENDS, knn_predict
+from common.eval.report import markdown_row, markdown_table
 
 
 def _unit_rows(rng, n, d, chunk=262144):
@@ -45,16 +46,15 @@ def main(argv=None):
     bank = _unit_rows(rng, args.bank_size, args.dim)
     labels = rng.integers(0, args.classes, args.bank_size)
     queries = _unit_rows(rng, args.queries, args.dim)
-    print("| backend | bank | queries | k | seconds | queries/s | est. 50k queries (s) |")
-    print("|---|---|---|---|---|---|---|")
+    print(markdown_table(["backend", "bank", "queries", "k", "seconds", "queries/s", "est. 50k queries (s)"]))
     for backend in backends:
         start = time.perf_counter()
         knn_predict(bank, labels, queries, args.classes, k=args.k, t=args.t, query_chunk=args.query_chunk,
                     bank_chunk=args.bank_chunk, backend=backend)
         sec = time.perf_counter() - start
         qps = args.queries / sec
-        print("| %s | %d x %d | %d | %d | %.2f | %.0f | %.1f |" % (
-            backend, args.bank_size, args.dim, args.queries, args.k, sec, qps, 50000 / qps), flush=True)
+        print(markdown_row([backend, "%d x %d" % (args.bank_size, args.dim), args.queries, args.k, "%.2f" % sec,
+                            "%.0f" % qps, "%.1f" % (50000 / qps)]), flush=True)
     return 0
 
 

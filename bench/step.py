@@ -21,7 +21,7 @@ import time
 import papers
 from common.tf1 import tf
 from common.models import get_model
-from common.train import setup_devices
+from common.devices import setup_devices
 
 __all__ = ["IMAGENET_TRAIN", "register_step", "list_steps", "time_step", "parse_args", "main"]
 

@@ -1,7 +1,8 @@
 """Test-time geometry in numpy/OpenCV: shorter-side resize, centre crop, the 10 crops, normalisation.
 
 Images are HxWx3 uint8 RGB arrays. ``ten_crop`` returns the four corner crops and the centre crop followed by
-their horizontal mirrors (the standard AlexNet protocol, spec 5.2).
+their horizontal mirrors (the standard AlexNet protocol). The release's test.py adds an 11th view, the seam-carved
+image (classification/seam_carving.py) of the mirrored image.
 """
 import cv2
 import numpy as np
@@ -9,11 +10,14 @@ import numpy as np
 INTERPOLATION = {"bilinear": cv2.INTER_LINEAR, "bicubic": cv2.INTER_CUBIC, "area": cv2.INTER_AREA}
 
 
-def resize_shorter(image, shorter, interpolation="bicubic"):
-    """Resize so that the shorter side is ``shorter`` (the longer side rounded), keeping the aspect ratio."""
+def resize_shorter(image, shorter, interpolation="bicubic", rounding="round"):
+    """Resize so that the shorter side is ``shorter``, keeping the aspect ratio; the longer side is rounded
+    (TensorPack) or, with ``rounding="floor"``, truncated by ``int()`` (the release)."""
     h, w = image.shape[:2]
     scale = float(shorter) / min(h, w)
-    size = (max(shorter, int(round(w * scale))), max(shorter, int(round(h * scale))))
+    side = (lambda x: int(round(x))) if rounding == "round" else int
+    size = (shorter, max(shorter, side(w * scale))) if h <= w else (max(shorter, side(h * scale)), shorter)
+    size = size[::-1]
     if (w, h) == size:
         return image
     return cv2.resize(image, size, interpolation=INTERPOLATION[interpolation])
@@ -46,21 +50,17 @@ def ten_crop(image, size):
     return np.stack(five + [c[:, ::-1] for c in five])
 
 
-def square_center_crop(image):
-    """The largest centred square of ``image``."""
-    side = min(image.shape[:2])
-    return center_crop(image, side)
-
-
 def normalize(images, mean, std):
     """float32 ``(images / 255 - mean) / std`` over the last (channel) axis; ``mean``/``std`` in [0, 1] units."""
     return ((np.asarray(images, np.float32) / 255.0 - np.asarray(mean, np.float32))
             / np.asarray(std, np.float32)).astype(np.float32)
 
 
-def test_views(image, size, shorter, crops=1, interpolation="bicubic"):
-    """uint8 views of one image for evaluation: ``[1, size, size, 3]`` centre crop or ``[10, ...]`` 10-crop."""
+def test_views(image, size, shorter, crops=1, interpolation="bicubic", rounding="round", extra=None):
+    """uint8 views of one image for evaluation: ``[1, size, size, 3]`` centre crop or ``[10, ...]`` 10-crop;
+    ``extra(resized image)`` (e.g. the release's seam-carved view) appends one more ``size`` x ``size`` view."""
     if crops not in (1, 10):
         raise ValueError("crops must be 1 or 10, got %r" % crops)
-    resized = resize_shorter(image, shorter, interpolation)
-    return center_crop(resized, size)[None] if crops == 1 else ten_crop(resized, size)
+    resized = resize_shorter(image, shorter, interpolation, rounding)
+    views = center_crop(resized, size)[None] if crops == 1 else ten_crop(resized, size)
+    return views if extra is None else np.concatenate([views, extra(resized)[None]])

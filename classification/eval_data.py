@@ -8,6 +8,7 @@ import numpy as np
 from tensorpack.dataflow import BatchData, DataFlow, MapData, MultiThreadMapData
 
 from classification.crops import normalize, test_views
+from classification.seam_carving import mirrored_seam_view
 from common.data.records import list_shards, read_meta
 from common.tf1 import tf
 
@@ -44,10 +45,18 @@ class RecordImages(DataFlow):
                 seen += 1
 
 
-def eval_view_fn(cfg, crops):
-    """``[image, label, index] -> [views (crops x S x S x 3 uint8), label, index]`` with the config's geometry."""
+def image_views(image, cfg, crops, seam_carve=False):
+    """uint8 views ``[crops (+1 with seam_carve), S, S, 3]`` of one RGB image with the config's test geometry."""
+    size = cfg["image_size"]
+    extra = (lambda resized: mirrored_seam_view(resized, size)) if seam_carve else None
+    return test_views(image, size, cfg["resize_shorter"], crops, cfg["interpolation"],
+                      cfg.get("size_rounding", "round"), extra)
+
+
+def eval_view_fn(cfg, crops, seam_carve=False):
+    """``[image, label, index] -> [views, label, index]`` (see ``image_views``)."""
     def fn(dp):
-        return [test_views(dp[0], cfg["image_size"], cfg["resize_shorter"], crops, cfg["interpolation"])] + dp[1:]
+        return [image_views(dp[0], cfg, crops, seam_carve)] + dp[1:]
     return fn
 
 

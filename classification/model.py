@@ -58,6 +58,7 @@ class ClassifierModel(ModelDesc):
         return tf.add(xent, wd, name="cost")
 
     def optimizer(self):
-        lr = tf.get_variable("learning_rate", initializer=float(self.cfg["base_lr"]), trainable=False)
+        first = self.cfg["base_lr"] if self.cfg["lr_schedule"] == "step" else self.cfg["warmup_lr"]
+        lr = tf.get_variable("learning_rate", initializer=float(first), trainable=False)
         tf.summary.scalar("learning_rate-summary", lr)
         return tf.train.MomentumOptimizer(lr, self.cfg["momentum"], use_nesterov=self.cfg.get("nesterov", True))

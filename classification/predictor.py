@@ -11,8 +11,8 @@ from classification.model import classifier_logits
 from common.tf1 import tf
 
 RUN_INFO = "classifier.json"
-INFO_KEYS = ("model", "num_classes", "width", "image_size", "resize_shorter", "interpolation", "mean", "std",
-             "weight_decay")
+INFO_KEYS = ("model", "num_classes", "width", "image_size", "resize_shorter", "interpolation", "size_rounding", "mean",
+             "std", "weight_decay")
 
 
 def run_info(cfg, class_names):

@@ -13,14 +13,6 @@ def average_probabilities(probabilities):
     return np.mean(probabilities, axis=0)
 
 
-def average_crops(probabilities, crops):
-    """``[N * crops, C]`` per-crop softmax (image-major) -> ``[N, C]`` mean over each image's crops."""
-    probabilities = np.asarray(probabilities, np.float64)
-    if probabilities.shape[0] % crops:
-        raise ValueError("%d score rows are not a multiple of %d crops" % (probabilities.shape[0], crops))
-    return probabilities.reshape(-1, crops, probabilities.shape[1]).mean(axis=1)
-
-
 def topk_wrong(scores, labels, k):
     """Boolean ``[N]``: the label is not among the ``k`` highest scores (ties broken by the lower class id)."""
     scores, labels = np.asarray(scores), np.asarray(labels)

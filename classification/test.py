@@ -2,40 +2,42 @@
 averaged (their softmax scores, the release's "Average" row).
 
     python classification/test.py --config exp_configs/classification.json:KEY --checkpoint CKPT \
-        [--checkpoint CKPT2 ...] [--data TFRS] [--batch 32] [--limit N] [--out results.json]
+        [--checkpoint CKPT2 ...] [--data TFRS] [--batch 32] [--limit N] [--seam-carve] [--out results.json]
 
 Each image: shorter side to ``resize_shorter``, then the centre ``image_size`` crop (1-crop) or the four corners,
-the centre and their mirrors (10-crop, softmax averaged). Prints top-1/top-5 error like the release's table.
+the centre and their mirrors (10-crop, softmax averaged); ``--seam-carve`` adds the release's 11th view, the
+seam-carved mirrored image ("11-view"). Model averaging takes the mean of the models' per-image mean softmax.
+Prints top-1/top-5 error like the release's table.
 """
-import argparse
 import concurrent.futures
 import json
-import sys
 
 import numpy as np
 import tqdm
 
 from classification.eval_data import RecordImages, eval_view_fn
 from classification.predictor import Classifier, resolve_checkpoint, run_info
-from classification.scores import average_crops, average_probabilities, topk_wrong
-from common.config import ConfigError, add_config_args, config_from_args
+from classification.flags import TEST_FLAGS, config_of
+from classification.scores import average_probabilities, topk_wrong
+from common import cli
+from common.devices import setup_devices
 from common.data.records import ensure_records, read_meta
 
 CENTER = 4  # index of the centre crop among the 10 (see crops.ten_crop)
-PROTOCOLS = ("1-crop", "10-crop")
+PROTOCOLS = ("1-crop", "10-crop", "11-view")
 
 
 def build_parser():
-    """``--config``, repeatable ``--checkpoint``, data and batch flags."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    add_config_args(parser)
+    """``--config``/``--set``, ``--data``, the device flags, repeatable ``--checkpoint`` and the test flags."""
+    parser = cli.make_parser(TEST_FLAGS, __doc__)
     parser.add_argument("--checkpoint", action="append", required=True,
                         help="checkpoint prefix or log directory (repeat to average several models)")
-    parser.add_argument("--data", help="TFRecord dir or image folder to test on (its validation split; default: "
-                                       "the config's data)")
-    parser.add_argument("--batch", type=int, default=32, help="images per forward pass (x10 crops)")
+    parser.add_argument("--batch", dest="eval_batch", type=int, default=32,
+                        help="images per forward pass (x10 crops)")
     parser.add_argument("--limit", type=int, help="test only the first N images")
     parser.add_argument("--threads", type=int, default=2, help="decode/crop threads")
+    parser.add_argument("--seam-carve", dest="seam_carve", action="store_true",
+                        help="add the release's 11th view: the seam-carved mirrored image")
     parser.add_argument("--out", help="also write the results as JSON here")
     return parser
 
@@ -57,9 +59,18 @@ def _count_wrong(totals, key, scores, labels):
         totals[key]["top%d" % k] += int(topk_wrong(scores, labels, k).sum())
 
 
-def evaluate(cfg, record_dir, checkpoints, batch=32, limit=None, threads=2):
-    """``{"models": [{"checkpoint", "1-crop": {"top1", "top5"}, "10-crop": {...}}], "average": {...} or None,
-    "images": N}`` with top-k error fractions, over the validation split of ``record_dir``.
+def _protocols(probs):
+    """``{protocol: [N, C] scores}`` from per-view softmax ``[N, views, C]`` (views 10 or 11)."""
+    out = {"1-crop": probs[:, CENTER], "10-crop": probs[:, :10].mean(axis=1)}
+    if probs.shape[1] == 11:
+        out["11-view"] = probs.mean(axis=1)
+    return out
+
+
+def evaluate(cfg, record_dir, checkpoints, batch=32, limit=None, threads=2, seam_carve=False):
+    """``{"models": [{"checkpoint", "1-crop": {"top1", "top5"}, "10-crop": {...}[, "11-view": {...}]}],
+    "average": {...} or None, "images": N}`` with top-k error fractions, over the validation split of
+    ``record_dir`` (``seam_carve``: the 11-view protocol too).
 
     A checkpoint None is the untrained (randomly initialised) model."""
     meta = read_meta(record_dir)
@@ -68,7 +79,9 @@ def evaluate(cfg, record_dir, checkpoints, batch=32, limit=None, threads=2):
                          % (record_dir, meta["num_classes"], cfg["num_classes"]))
     info = run_info(cfg, meta["class_names"])
     models = [Classifier(info, ckpt) for ckpt in checkpoints]
-    views = eval_view_fn(cfg, 10)
+    views = eval_view_fn(cfg, 10, seam_carve)
+    n_views = 11 if seam_carve else 10
+    protocols = PROTOCOLS if seam_carve else PROTOCOLS[:2]
     flow = RecordImages(record_dir, "validation", limit)
     wrong = [{} for _ in models] + [{}]
     with concurrent.futures.ThreadPoolExecutor(max(threads, 1)) as pool, tqdm.tqdm(total=len(flow)) as bar:
@@ -78,17 +91,16 @@ def evaluate(cfg, record_dir, checkpoints, batch=32, limit=None, threads=2):
             labels = np.array([d[1] for d in done])
             per_model = []
             for model, counts in zip(models, wrong):
-                probs = model.probabilities(crops, batch * 10).reshape(len(done), 10, -1)
-                per_model.append({"1-crop": probs[:, CENTER], "10-crop": average_crops(probs.reshape(
-                    len(done) * 10, -1), 10)})
-                for key in PROTOCOLS:
+                per_model.append(_protocols(model.probabilities(crops, batch * n_views).reshape(
+                    len(done), n_views, -1)))
+                for key in protocols:
                     _count_wrong(counts, key, per_model[-1][key], labels)
-            for key in PROTOCOLS:
+            for key in protocols:
                 _count_wrong(wrong[-1], key, average_probabilities([p[key] for p in per_model]), labels)
             bar.update(len(done))
     for model in models:
         model.close()
-    rates = [{key: {k: v / float(len(flow)) for k, v in counts[key].items()} for key in PROTOCOLS}
+    rates = [{key: {k: v / float(len(flow)) for k, v in counts[key].items()} for key in protocols}
              for counts in wrong]
     return {"models": [dict(checkpoint=c, **r) for c, r in zip(checkpoints, rates[:-1])],
             "average": rates[-1] if len(models) > 1 else None, "images": len(flow)}
@@ -102,7 +114,7 @@ def format_results(results, model_name, dataset):
     if results["average"] is not None:
         rows.append(("Average (%d models)" % len(results["models"]), results["average"]))
     for name, r in rows:
-        for key in PROTOCOLS:
+        for key in [p for p in PROTOCOLS if p in r]:
             e1, e5 = r[key]["top1"], r[key]["top5"]
             lines.append("| %s | %s | %s | %.2f%% | %.2f%% | %.2f%% | %.2f%% |"
                          % (name, dataset, key, 100 * e1, 100 * e5, 100 * (1 - e1), 100 * (1 - e5)))
@@ -110,18 +122,15 @@ def format_results(results, model_name, dataset):
 
 
 def main(argv=None):
-    """Entry point; bad input is one ``error:`` line and exit status 2."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        cfg = config_from_args(args)
-        if args.batch <= 0 or (args.limit is not None and args.limit <= 0):
-            raise ValueError("--batch and --limit must be positive")
-        record_dir = ensure_records(args.data or cfg["data"])
-        checkpoints = [resolve_checkpoint(c) for c in args.checkpoint]
-        results = evaluate(cfg, record_dir, checkpoints, args.batch, args.limit, args.threads)
-    except (ValueError, ConfigError) as e:
-        parser.exit(2, "error: %s\n" % e)
+    """Entry point (``cli.run(main)``: bad input is one ``error:`` line and exit status 2)."""
+    args = cli.resolve(build_parser(), TEST_FLAGS, argv)
+    cfg = config_of(args, TEST_FLAGS)
+    if args.eval_batch <= 0 or (args.limit is not None and args.limit <= 0):
+        raise ValueError("--batch and --limit must be positive")
+    setup_devices(args)
+    record_dir = ensure_records(cfg["data"])
+    checkpoints = [resolve_checkpoint(c) for c in args.checkpoint]
+    results = evaluate(cfg, record_dir, checkpoints, args.eval_batch, args.limit, args.threads, args.seam_carve)
     print(format_results(results, cfg["model"], record_dir))
     if args.out:
         with open(args.out, "w") as f:
@@ -130,4 +139,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run(main)

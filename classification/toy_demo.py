@@ -1,11 +1,14 @@
-"""Supervised classification end to end on the toy records: train a small ResNet-18, test it with 1 crop and
-10 crops, compare with the same network untrained, and predict one validation image.
+"""Supervised classification end to end on the toy records: the release's recipe and TensorPack's recipe, each
+scaled to the toy set and trained on a quarter-width ResNet-18, tested with 1 crop and 10 crops next to the same
+network untrained; one validation image predicted.
 
     python -m classification.toy_demo RECORD_DIR WORK_DIR
 
-``run(record_dir, work_dir)`` uses ``exp_configs/classification.json:toy`` through the same code as the scripts,
-prints the table, writes ``WORK_DIR/prediction.png`` and returns the rows of the cross-method table
-(``supervised_top1``: the supervised upper bound next to the self-supervised probes).
+``run(record_dir, work_dir)`` uses ``exp_configs/classification.json:toy`` (the release's recipe: one warm-up epoch
++ cosine, label smoothing 0.1, its aspect/short-side/HSV/PCA augmentation) and ``:tp_toy`` (TensorPack's: step
+decay, fbresnet augmentation) through the same code as the scripts, prints the tables, writes
+``WORK_DIR/prediction.png`` and returns the rows of the cross-method table (``supervised_top1``: the supervised
+upper bound next to the self-supervised probes).
 """
 import os
 import sys
@@ -14,13 +17,15 @@ import time
 from classification.eval_data import RecordImages
 from classification.predict import plot_prediction, predict
 from classification.predictor import Classifier, read_run_info, resolve_checkpoint
+from classification.recipe import resolve_recipe
 from classification.test import evaluate, format_results
 from classification.train import train
 from common.config import load_config
 from common.tf1 import tf
-from common.train import setup_devices
+from common.devices import setup_devices
 
-CONFIG = "exp_configs/classification.json:toy"
+CONFIGS = (("release recipe", "exp_configs/classification.json:toy"),
+           ("TensorPack recipe", "exp_configs/classification.json:tp_toy"))
 
 
 def _row(method, result, seconds, notes):
@@ -30,34 +35,44 @@ def _row(method, result, seconds, notes):
                      % (notes, 100 * one["top1"], 100 * one["top5"], 100 * ten["top1"], 100 * ten["top5"])}
 
 
-def run(record_dir, work_dir, config=CONFIG):
-    """Train, test (1-crop, 10-crop, untrained baseline), predict one image; print the table, return the rows."""
-    cfg = load_config(config)
-    logdir = os.path.join(work_dir, "classification_toy")
+def _train_and_test(spec, record_dir, logdir):
+    cfg = resolve_recipe(load_config(spec), spec)
     start = time.time()
     with tf.Graph().as_default():
         train(cfg, record_dir, logdir, setup_devices(""), cfg["batch"])
     seconds = round(time.time() - start, 1)
-    checkpoint = resolve_checkpoint(logdir)
-    trained = evaluate(cfg, record_dir, [checkpoint])
-    untrained = evaluate(cfg, record_dir, [None])
-    print(format_results(trained, cfg["model"], "toy validation"))
-    print(format_results(untrained, cfg["model"], "toy validation"))
-    print("training: %.0f s (%d epochs)" % (seconds, cfg["epochs"]))
+    result = evaluate(cfg, record_dir, [resolve_checkpoint(logdir)])
+    epochs = cfg["epochs"] + (cfg["warmup_epochs"] if cfg["lr_schedule"] == "cosine" else 0)
+    return cfg, result, seconds, epochs
 
+
+def run(record_dir, work_dir, configs=CONFIGS):
+    """Train and test both recipes, test the untrained network, predict one image; print tables, return rows."""
+    rows = []
+    for label, spec in configs:
+        logdir = os.path.join(work_dir, "classification_" + spec.rsplit(":", 1)[1])
+        cfg, result, seconds, epochs = _train_and_test(spec, record_dir, logdir)
+        print("%s (%s), training %.0f s, %d epochs:" % (label, spec, seconds, epochs))
+        print(format_results(result, cfg["model"], "toy validation"))
+        name = "%s x%g" % (cfg["model"], cfg["width"])
+        rows.append(_row("supervised %s, %s, %d px" % (name, label, cfg["image_size"]), result["models"][0], seconds,
+                         "%d epochs" % epochs))
+    untrained = evaluate(cfg, record_dir, [None])
+    print(format_results(untrained, cfg["model"], "toy validation"))
+    rows.append(_row("random-init %s (untrained)" % name, untrained["models"][0], 0.0, "baseline for supervised"))
+
+    checkpoint = resolve_checkpoint(os.path.join(work_dir, "classification_" + configs[0][1].rsplit(":", 1)[1]))
     info = read_run_info(checkpoint)
     image, label, _ = next(iter(RecordImages(record_dir, "validation")))
     model = Classifier(info, checkpoint)
-    square, top = predict(image, info, [model], topk=min(5, info["num_classes"]))
+    top = predict(image, info, [model], topk=min(5, info["num_classes"]))
     model.close()
     out = os.path.join(work_dir, "prediction.png")
-    plot_prediction(square, top, info["class_names"], out)
+    plot_prediction(image, top, info["class_names"], out)
     print("one validation image (true class %s): %s -> %s"
           % (info["class_names"][label], ", ".join("%s %.1f%%" % (info["class_names"][c], 100 * p) for c, p in top),
              out))
-    name = "ResNet-18 x%g, %d px" % (cfg["width"], cfg["image_size"])
-    return [_row("supervised %s" % name, trained["models"][0], seconds, "%d epochs" % cfg["epochs"]),
-            _row("random-init %s (untrained)" % name, untrained["models"][0], 0.0, "baseline for supervised")]
+    return rows
 
 
 if __name__ == "__main__":

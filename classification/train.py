@@ -3,45 +3,43 @@
     python classification/train.py --config exp_configs/classification.json:KEY [--gpu 0,1,2,3] [--data TFRS]
         [--batch TOTAL] [--epochs N] [--logdir DIR] [--set NAME=VALUE ...]
 
-One device: TensorPack's SimpleTrainer; several: SyncMultiGPUTrainerReplicated (``--trainer ps``: parameter
-server); validation top-1/top-5 error every epoch (data-parallel over the towers), checkpoints every epoch plus
+Settings: an explicit flag > ``--set NAME=VALUE`` > the config's value; a config key the scripts do not know is an
+error (classification/flags.py). No ``--gpu``: every visible GPU; ``--gpu ''``: the CPU. One device: TensorPack's
+SimpleTrainer; several: SyncMultiGPUTrainerReplicated (``--trainer ps``: parameter server); validation top-1/top-5 error every epoch (data-parallel over the towers), checkpoints every epoch plus
 the best one (``min-val-error-top1``), auto-resume from ``--logdir``, TensorBoard, ``stats.json``.
 ``--data`` is a record dir or an ImageNet-style image folder (built into records once).
 """
-import argparse
 import os
-import sys
 
-from tensorpack.callbacks import (ClassificationError, DataParallelInferenceRunner, GPUUtilizationTracker,
+from tensorpack.callbacks import (Callback, ClassificationError, DataParallelInferenceRunner, GPUUtilizationTracker,
                                   InferenceRunner, MinSaver, ScheduledHyperParamSetter)
 
-from classification.augment import train_augment
+from classification.augment import seed_preprocess, train_augment
 from classification.eval_data import validation_flow
+from classification.flags import TRAIN_FLAGS, config_of
 from classification.model import ClassifierModel
 from classification.predictor import run_info, write_run_info
-from classification.schedule import lr_schedule
-from common.config import ConfigError, add_config_args, config_from_args
+from classification.schedule import SeedLearningRate, lr_schedule, seed_schedule_args
+from common import cli
 from common.data.input import make_dataset
 from common.data.records import ensure_records, read_meta
+from common.devices import setup_devices
 from common.distributed import cluster_from_args
 from common.resume import check_experiment
-from common.train import add_train_args, launch_train, per_tower_batch, setup_devices
+from common.tf1 import tf
+from common.train import launch_train, per_tower_batch
 
 LRN_MODELS = ("alexnet",)
 
 
 def build_parser():
-    """``--config`` plus the data, batch and launch flags."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    add_config_args(parser)
-    parser.add_argument("--data", help="TFRecord dir or ImageNet-style folder (default: the config's data)")
-    parser.add_argument("--batch", type=int, help="TOTAL batch over all towers (default: the config's batch)")
-    parser.add_argument("--epochs", type=int, help="number of epochs (default: the config's epochs)")
-    parser.add_argument("--steps_per_epoch", type=int, help="default: training images // total batch")
-    parser.add_argument("--reader", choices=["tfdata", "dali"], help="input pipeline (default: the config's)")
+    """The flag table's flags (``--data``, ``--batch``, ``--epochs``, ``--reader``), ``--config``/``--set``/
+    ``--logdir``, the device flags, ``--steps_per_epoch`` and ``--data_format``."""
+    parser = cli.make_parser(TRAIN_FLAGS, __doc__)
+    parser.add_argument("--steps_per_epoch", type=int,
+                        help="default: training images // total batch (+1 in the release's recipe)")
     parser.add_argument("--data_format", choices=["auto", "NHWC", "NCHW"], default="auto",
                         help="auto: NCHW on GPUs, NHWC on the CPU and for LRN AlexNet")
-    add_train_args(parser)
     return parser
 
 
@@ -69,59 +67,100 @@ def validation_callbacks(record_dir, cfg, batch, towers):
 
 
 def experiment(cfg, total_batch):
-    """What identifies a run for auto-resume: the config and total batch (more ``epochs`` may be added later)."""
-    return {"config": {k: v for k, v in cfg.items() if k != "epochs"}, "total_batch": total_batch}
+    """What identifies a run for auto-resume: the config and total batch (more ``epochs`` may be added later, the
+    records may move)."""
+    return {"config": {k: v for k, v in cfg.items() if k not in ("epochs", "data")}, "total_batch": total_batch}
+
+
+def train_dataset(cfg, record_dir, batch, device="cpu", num_shards=1, shard_index=0):
+    """Endless ``(image, label, index)`` training batches of one tower with the config's augmentation and reader."""
+    if cfg["augment"] != "seed":
+        return make_dataset(record_dir, "train", batch, train_augment(cfg), reader=cfg["reader"], device=device,
+                            num_shards=num_shards, shard_index=shard_index)
+    if cfg["reader"] == "dali":
+        from classification.seed_dali import seed_dali_dataset
+        return seed_dali_dataset(record_dir, cfg, batch, num_shards, shard_index, device=device)
+    ds = make_dataset(record_dir, "train", batch, None, num_shards=num_shards, shard_index=shard_index,
+                      preprocess=seed_preprocess(cfg))
+    return ds.map(lambda d: (d["image"], d["label"], d["index"]))
+
+
+class WarmupSaver(Callback):
+    """Saves the weights after the last warm-up epoch apart, as ``<logdir>/warmup/model-<step>`` (the release keeps
+    its warm-up weights; the per-epoch checkpoints of the log directory rotate)."""
+
+    def __init__(self, logdir, warmup_epochs):
+        self.path = os.path.join(logdir, "warmup", "model")
+        self.warmup_epochs = warmup_epochs
+
+    def _setup_graph(self):
+        self.saver = tf.train.Saver(max_to_keep=1)
+
+    def _trigger_epoch(self):
+        if self.epoch_num == self.warmup_epochs:
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            self.saver.save(self.trainer.sess, self.path, global_step=self.global_step, write_meta_graph=False)
+
+
+def epoch_steps(cfg, train_images, total_batch):
+    """Steps per epoch: ``train_images // total_batch``, plus one in the release's recipe (its train.py)."""
+    return train_images // total_batch + (1 if cfg["lr_schedule"] == "cosine" else 0)
+
+
+def schedule(cfg, total_batch, steps):
+    """``(epochs in all, piecewise lr points or None, lr callbacks)``: the release's ``warmup_epochs`` + ``epochs``
+    with the per-step warm-up + cosine rate, or TensorPack's ``epochs`` with step decay (+ linear warm-up)."""
+    if cfg["lr_schedule"] == "cosine":
+        return cfg["warmup_epochs"] + cfg["epochs"], None, [SeedLearningRate(steps, **seed_schedule_args(cfg))]
+    piecewise, warmup = lr_schedule(cfg, total_batch)
+    extra = [] if warmup is None else [ScheduledHyperParamSetter("learning_rate", warmup, interp="linear")]
+    return cfg["epochs"], piecewise, extra
 
 
 def train(cfg, record_dir, logdir, towers, total_batch, trainer="replicated", cluster=None, data_format="NHWC",
           steps_per_epoch=None):
-    """Train ``cfg`` on ``record_dir`` into ``logdir`` (resuming there); returns the logdir."""
+    """Train ``cfg`` (a ``resolve_recipe``d config) on ``record_dir`` into ``logdir`` (resuming there)."""
     meta = read_meta(record_dir)
     check_data(cfg, meta, record_dir)
     batch = per_tower_batch(total_batch, towers)
     workers = cluster.num_workers if cluster is not None else 1
-    steps = steps_per_epoch or meta["splits"]["train"] // (total_batch * workers)
-    if steps <= 0:
+    if total_batch * workers > meta["splits"]["train"]:
         raise ValueError("--batch %d: larger than the %d training images" % (total_batch, meta["splits"]["train"]))
-    augment = train_augment(cfg)
+    steps = steps_per_epoch or epoch_steps(cfg, meta["splits"]["train"], total_batch * workers)
+    epochs, piecewise, lr_callbacks = schedule(cfg, total_batch, steps)
     shard = dict(num_shards=workers, shard_index=cluster.task_index) if cluster is not None else {}
     decode = "gpu" if cfg["reader"] == "dali" and not towers.on_cpu else "cpu"  # DALI: nvJPEG mixed decode
 
     def dataset():
-        return make_dataset(record_dir, "train", batch, augment, reader=cfg["reader"], device=decode, **shard)
+        return train_dataset(cfg, record_dir, batch, decode, **shard)
 
-    piecewise, warmup = lr_schedule(cfg, total_batch)
-    callbacks = validation_callbacks(record_dir, cfg, cfg["val_batch"], towers)
+    callbacks = validation_callbacks(record_dir, cfg, cfg["val_batch"], towers) + lr_callbacks
+    if cfg["lr_schedule"] == "cosine":
+        callbacks.append(WarmupSaver(logdir, cfg["warmup_epochs"]))
     callbacks.append(MinSaver("val-error-top1", checkpoint_dir=logdir))
-    if warmup is not None:
-        callbacks.append(ScheduledHyperParamSetter("learning_rate", warmup, interp="linear"))
     if not towers.on_cpu:
         callbacks.append(GPUUtilizationTracker())
     run = experiment(cfg, total_batch)
     check_experiment(logdir, run)  # another experiment's directory: refused before classifier.json is written
     if cluster is None or cluster.is_chief:
         write_run_info(logdir, run_info(cfg, meta["class_names"]))
-    launch_train(ClassifierModel(cfg, data_format), dataset, logdir, steps, cfg["epochs"], towers, trainer=trainer,
+    launch_train(ClassifierModel(cfg, data_format), dataset, logdir, steps, epochs, towers, trainer=trainer,
                  lr_schedule=piecewise, callbacks=callbacks, cluster=cluster, experiment=run)
     return logdir
 
 
 def main(argv=None):
-    """Entry point; bad input is one ``error:`` line and exit status 2."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        cfg = config_from_args(args, {"epochs": args.epochs, "reader": args.reader})
-        towers = setup_devices(args)
-        record_dir = ensure_records(args.data or cfg["data"])
-        logdir = args.logdir or os.path.join("train_log", "classification-" + args.config.rsplit(":", 1)[1])
-        fmt = resolve_data_format(args.data_format, cfg, towers.on_cpu)
-        train(cfg, record_dir, logdir, towers, args.batch or cfg["batch"], args.trainer, cluster_from_args(args),
-              fmt, args.steps_per_epoch)
-    except (ValueError, ConfigError) as e:
-        parser.exit(2, "error: %s\n" % e)
+    """Entry point (``cli.run(main)``: bad input is one ``error:`` line and exit status 2)."""
+    args = cli.resolve(build_parser(), TRAIN_FLAGS, argv)
+    cfg = config_of(args)
+    towers = setup_devices(args)
+    record_dir = ensure_records(cfg["data"])
+    logdir = args.logdir or os.path.join("train_log", "classification-" + args.config.rsplit(":", 1)[1])
+    fmt = resolve_data_format(args.data_format, cfg, towers.on_cpu)
+    train(cfg, record_dir, logdir, towers, cfg["batch"], args.trainer, cluster_from_args(args), fmt,
+          args.steps_per_epoch)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run(main)

@@ -30,10 +30,23 @@ def check_experiment(logdir, experiment):
             stored = json.load(f)
         except ValueError:
             raise ValueError("--logdir %s: %s is not valid JSON" % (logdir, path))
-    if stored != _canonical(experiment):
-        raise ValueError("--logdir %s holds another experiment's run (%s: %s, this run: %s); use a new --logdir"
-                         % (logdir, EXPERIMENT_FILE, json.dumps(stored, sort_keys=True)[:200],
-                            json.dumps(_canonical(experiment), sort_keys=True)[:200]))
+    current = _canonical(experiment)
+    if stored != current:
+        raise ValueError("--logdir %s holds another experiment's run: %s; use a new --logdir"
+                         % (logdir, first_difference(stored, current)))
+
+
+def first_difference(stored, current, prefix=""):
+    """The first key (sorted, dotted inside objects) whose value differs, as ``key: A in experiment.json, B here``."""
+    if isinstance(stored, dict) and isinstance(current, dict):
+        for key in sorted(set(stored) | set(current)):
+            if stored.get(key, _MISSING) != current.get(key, _MISSING):
+                return first_difference(stored.get(key, _MISSING), current.get(key, _MISSING), prefix + key + ".")
+    show = lambda v: "absent" if v is _MISSING else json.dumps(v, sort_keys=True)[:80]  # noqa: E731
+    return "%s: %s in %s, %s here" % (prefix.rstrip(".") or "experiment", show(stored), EXPERIMENT_FILE, show(current))
+
+
+_MISSING = object()
 
 
 def record_experiment(logdir, experiment):
@@ -54,7 +67,7 @@ def latest_checkpoint(logdir):
 
 
 def checkpoint_step(path):
-    """Global step of a ``.../model-<step>`` checkpoint written by TensorPack's ModelSaver."""
+    """Global step of a ``.../model-<step>`` checkpoint written by ``common.callbacks.CheckpointSaver``."""
     try:
         return int(os.path.basename(path).rsplit("-", 1)[1])
     except (IndexError, ValueError):

@@ -1,12 +1,7 @@
-"""Trainer launch shared by every paper: device flags, trainer choice, callbacks, auto-resume.
+"""Trainer launch shared by every paper: trainer choice, callbacks, auto-resume.
 
-Public API (signatures are a contract; see docs/training.md):
+Public API (signatures are a contract; see docs/training.md; devices and their flags: ``common.devices``):
 
-- ``add_train_args(parser)``: ``--gpu 0,1,2,3`` (empty: CPU), ``--cpu_towers N``, ``--logdir``,
-  ``--trainer {replicated,ps}``, ``--ps_hosts``, ``--worker_hosts``, ``--job_name``, ``--task_index``
-  (or ``TF_CONFIG``).
-- ``setup_devices(args) -> list of tower ids``: sets ``CUDA_VISIBLE_DEVICES`` before TF touches a device and
-  validates the ids; ``args`` is the parsed namespace or the ``--gpu`` string.
 - ``per_tower_batch(total_batch, towers)``: the per-tower batch; errors when it does not divide.
 - ``launch_train(model, dataset, logdir, steps_per_epoch, max_epoch, towers, trainer="replicated",
   lr_schedule=None, callbacks=(), session_init=None, post_step=None, cluster=None, experiment=None,
@@ -17,108 +12,26 @@ Public API (signatures are a contract; see docs/training.md):
   tower order (for ``post_step`` ops such as a memory-bank update with the global batch).
 """
 import contextlib
+import logging
 import os
 import re
-import shutil
-import subprocess
 
 from common.tf1 import tf
 from common import distributed, resume
-from common.callbacks import NaNGuard, record_tower_cost
-from tensorpack import (EstimatedTimeLeft, ModelSaver, RunOp,
-                        ScheduledHyperParamSetter, SimpleTrainer, SyncMultiGPUTrainerParameterServer,
-                        SyncMultiGPUTrainerReplicated, TFDatasetInput, logger)
+from common.devices import TRAINERS, Towers, add_virtual_devices
+from common.callbacks import (CheckpointSaveError, CheckpointSaver, NaNGuard, StatsHistory, record_tower_cost,
+                              remove_stale_temporaries)
+from common.data import records
+from common.data.fsutil import ensure_writable_dir
+from tensorpack import (EstimatedTimeLeft, RunOp, ScalarPrinter, ScheduledHyperParamSetter, SimpleTrainer,
+                        SyncMultiGPUTrainerParameterServer, SyncMultiGPUTrainerReplicated, TFDatasetInput,
+                        TFEventWriter, logger)
 from tensorpack.input_source import InputSource
 from tensorpack.tfutils.common import get_default_sess_config, get_global_step_var
 from tensorpack.tfutils.sesscreate import NewSessionCreator
 from tensorpack.tfutils.sessinit import SaverRestore
 
-__all__ = ["TRAINERS", "Towers", "add_train_args", "available_gpus", "parse_gpu_ids", "DatasetInput", "setup_devices",
-           "per_tower_batch", "launch_train", "gather_from_towers"]
-
-TRAINERS = ("replicated", "ps")
-
-
-class Towers(list):
-    """Tower ids (0..n-1) that remember whether the towers sit on CPU devices (``on_cpu``)."""
-
-    def __init__(self, ids, on_cpu):
-        super(Towers, self).__init__(ids)
-        self.on_cpu = on_cpu
-
-
-def add_train_args(parser):
-    """Add the launch flags (``--gpu``, ``--cpu_towers``, ``--logdir``, ``--trainer``, cluster flags)."""
-    group = parser.add_argument_group("training launch")
-    group.add_argument("--gpu", default="", help="comma-separated GPU ids, e.g. 0,1,2,3 (empty: train on the CPU)")
-    group.add_argument("--cpu_towers", type=int, default=0,
-                       help="N > 1: N towers on CPU devices /cpu:0.. (multi-tower code paths without GPUs)")
-    group.add_argument("--logdir", default=None, help="checkpoints, stats.json, TensorBoard events; resumed if present")
-    group.add_argument("--trainer", default="replicated", choices=TRAINERS,
-                       help="several towers: replicated variables (all-reduce) or a parameter server")
-    distributed.add_cluster_args(group)
-    return parser
-
-
-def available_gpus():
-    """GPU ids this process may use, from ``nvidia-smi -L`` (no TF device initialisation), else none."""
-    smi = shutil.which("nvidia-smi")
-    if smi is None:
-        return []
-    try:
-        out = subprocess.run([smi, "-L"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=30,
-                             universal_newlines=True).stdout
-    except (OSError, subprocess.SubprocessError):
-        return []
-    ids = [int(m) for m in re.findall(r"^GPU (\d+):", out, re.M)]
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES", "")
-    if visible.strip():
-        allowed = {int(x) for x in visible.split(",") if x.strip().isdigit()}
-        ids = [i for i in ids if i in allowed]
-    return ids
-
-
-def parse_gpu_ids(text):
-    """``"0,1,3"`` -> ``[0, 1, 3]``; empty -> ``[]``; a one-line ValueError naming ``--gpu`` otherwise."""
-    text = (text or "").strip()
-    if not text:
-        return []
-    parts = [p.strip() for p in text.split(",")]
-    if not all(p.isdigit() for p in parts):
-        raise ValueError("--gpu %s: expected comma-separated GPU ids such as 0,1,2,3" % text)
-    ids = [int(p) for p in parts]
-    if len(set(ids)) != len(ids):
-        raise ValueError("--gpu %s: a GPU id is repeated" % text)
-    return ids
-
-
-def setup_devices(args):
-    """Make the chosen devices visible and return the tower ids (a ``Towers`` list; logical ids 0..n-1).
-
-    ``--gpu`` empty: the CPU (``CUDA_VISIBLE_DEVICES=""``) with one tower, or ``--cpu_towers`` towers;
-    ``--gpu 0,1``: those physical GPUs, which must exist. Call before TensorFlow initialises any device.
-    """
-    if args is None or isinstance(args, str):
-        gpu, cpu_towers = args, 0
-    else:
-        gpu, cpu_towers = getattr(args, "gpu", ""), getattr(args, "cpu_towers", 0) or 0
-    ids = parse_gpu_ids(gpu)
-    if cpu_towers < 0:
-        raise ValueError("--cpu_towers %d: must be >= 0" % cpu_towers)
-    if ids and cpu_towers:
-        raise ValueError("--gpu %s and --cpu_towers %d: pick one of them" % (gpu, cpu_towers))
-    if not ids:
-        os.environ["CUDA_VISIBLE_DEVICES"] = ""
-        return Towers(range(max(cpu_towers, 1)), on_cpu=True)
-    available = available_gpus()
-    missing = [i for i in ids if i not in available]
-    if missing:
-        found = "GPUs %s" % ",".join(map(str, available)) if available else "no GPU"
-        raise ValueError("--gpu %s: GPU %d does not exist on this machine (found %s; leave --gpu empty for the CPU)"
-                         % (gpu, missing[0], found))
-    os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, ids))
-    return Towers(range(len(ids)), on_cpu=False)
-
+__all__ = ["DatasetInput", "per_tower_batch", "launch_train", "gather_from_towers"]
 
 def per_tower_batch(total_batch, towers):
     """``total_batch // len(towers)``; ValueError naming ``--batch`` when it does not divide evenly."""
@@ -154,12 +67,12 @@ def _gpu_to_cpu(op):
     return re.sub(r"(?i)(/device:|/)gpu:(\d+)", r"/device:CPU:\2", op.device)
 
 
-def _session_config(n_towers, on_cpu):
+def _session_config(towers, on_cpu):
     config = get_default_sess_config()
     if on_cpu:
-        config.device_count["CPU"] = max(n_towers, 1)
+        config.device_count["CPU"] = max(len(towers), 1)
         config.intra_op_parallelism_threads = 0
-    return config
+    return add_virtual_devices(config, towers)
 
 
 def _make_trainer(kind, towers, server):
@@ -210,6 +123,26 @@ def _as_input(dataset):
     return DatasetInput(dataset)
 
 
+@contextlib.contextmanager
+def _data_errors_named(source):
+    """Turn a TFRecord read failure (DataLossError) into a one-line ValueError naming the corrupt shard.
+
+    TensorPack's main loop reports a failure with a malformed ``logger.error`` call, which makes ``logging``
+    print its own traceback: that report is silenced here, the exception itself still propagates.
+    """
+    raise_exceptions, logging.raiseExceptions = logging.raiseExceptions, False
+    try:
+        yield
+    except tf.errors.DataLossError as e:
+        files = getattr(getattr(source, "_dataset", None), "record_files", ())
+        found = records.find_corrupt_shard(files)
+        if found is not None:
+            raise ValueError("TFRecord shard %s is corrupt (%s); rebuild the records" % found)
+        raise ValueError("reading the training data failed: %s" % (e.message or str(e)).strip().splitlines()[0])
+    finally:
+        logging.raiseExceptions = raise_exceptions
+
+
 def _chain_post_step(trainer, post_step):
     """Build ``post_step(trainer)`` after the train op and make every step run it once."""
     with tf.control_dependencies([trainer.train_op]):
@@ -226,8 +159,8 @@ def _resume_point(logdir, steps_per_epoch):
     return path, resume.checkpoint_step(path) // steps_per_epoch + 1
 
 
-def _callbacks(lr_schedule, lr_interp, lr_step_based, max_to_keep, reset_step, guard, extra):
-    cbs = [ModelSaver(max_to_keep=max_to_keep), EstimatedTimeLeft(), guard]
+def _callbacks(lr_schedule, lr_interp, lr_step_based, saver, reset_step, guard, extra):
+    cbs = [saver, EstimatedTimeLeft(), guard]
     if lr_schedule:
         cbs.append(ScheduledHyperParamSetter("learning_rate", [tuple(p) for p in lr_schedule],
                                              interp=lr_interp, step_based=lr_step_based))
@@ -241,16 +174,16 @@ def _callbacks(lr_schedule, lr_interp, lr_step_based, max_to_keep, reset_step, g
 
 
 def _build(model, dataset, towers, trainer, server, cluster, post_step):
-    """The trainer with its graph built: towers, optimizer, post_step op (variables of a cluster on its ps)."""
+    """(trainer, input source): the graph built, towers, optimizer, post_step op (a cluster's variables on its ps)."""
     if server is not None:
         distributed.create_local_global_step()
     with (tf.device(distributed.variable_placement(cluster)) if server is not None else contextlib.nullcontext()):
         tr = _make_trainer(trainer, towers, server)
-        tr.setup_graph(model.get_input_signature(), _as_input(dataset), record_tower_cost(model.build_graph),
-                       model.get_optimizer)
+        source = _as_input(dataset)
+        tr.setup_graph(model.get_input_signature(), source, record_tower_cost(model.build_graph), model.get_optimizer)
         if post_step is not None:
             _chain_post_step(tr, post_step)
-    return tr
+    return tr, source
 
 
 def launch_train(model, dataset, logdir, steps_per_epoch, max_epoch, towers, trainer="replicated",
@@ -265,8 +198,12 @@ def launch_train(model, dataset, logdir, steps_per_epoch, max_epoch, towers, tra
     ``post_step(trainer) -> op or None`` is built under a control dependency on the train op and runs once per
     global step. ``experiment`` (str/dict) is stored in ``logdir/experiment.json``; a directory of another
     experiment is refused. ``cluster`` (``common.distributed.Cluster``): ps processes serve forever, workers
-    train (worker 0 writes ``logdir``, worker i logs to ``logdir/worker<i>``). Raises FloatingPointError after
-    stopping when the loss became NaN/inf (the last good checkpoint stays the latest).
+    train (worker 0 writes ``logdir``, worker i logs to ``logdir/worker<i>``). Checkpoints: ``model-<step>`` at
+    each epoch end, only when every saved variable is finite; the newest ``max_to_keep`` of ``logdir`` are kept
+    (earlier runs' included).
+    Raises (one-line messages) ValueError for an unwritable ``logdir``, ``CheckpointSaveError`` (a ValueError)
+    when a save failed twice, FloatingPointError when the loss or the state became NaN/inf (naming the last
+    finite checkpoint, which is the newest one kept).
     """
     if not logdir:
         raise ValueError("--logdir: a log directory is required")
@@ -279,30 +216,55 @@ def launch_train(model, dataset, logdir, steps_per_epoch, max_epoch, towers, tra
     resume.check_experiment(logdir, experiment)
     server, names = None, contextlib.nullcontext()
     if cluster is not None:
-        server = distributed.start_server(cluster, _session_config(len(towers), on_cpu))
+        server = distributed.start_server(cluster, _session_config(towers, on_cpu))
         if cluster.job_name == "ps":
             logger.info("Parameter server %d of %s serving" % (cluster.task_index, ",".join(cluster.ps)))
             server.join()
             return
         names = distributed.tf1_names_for_tensorpack()
+    is_chief = cluster is None or cluster.is_chief
+    if is_chief:
+        ensure_writable_dir(logdir, "--logdir")
+        for path in remove_stale_temporaries(logdir):
+            logger.info("Removed %s, left by a checkpoint write that was killed" % path)
     ckpt, starting_epoch = _resume_point(logdir, steps_per_epoch)
-    guard = NaNGuard()
+    guard, saver = NaNGuard(), CheckpointSaver(logdir, max_to_keep)
     with names, (tf.device(_gpu_to_cpu) if on_cpu else contextlib.nullcontext()):
-        tr = _build(model, dataset, towers, trainer, server, cluster, post_step)
+        tr, source = _build(model, dataset, towers, trainer, server, cluster, post_step)
         if ckpt is not None:
             get_global_step_var()  # created here, not later by the step counter, so that the check sees it
             resume.check_checkpoint_matches_graph(ckpt, logdir)
             session_init = SaverRestore(ckpt)
             logger.info("Resuming from %s at epoch %d" % (ckpt, starting_epoch))
-        is_chief = cluster is None or cluster.is_chief
         logger.set_logger_dir(logdir if is_chief else os.path.join(logdir, "worker%d" % cluster.task_index), "k")
         if is_chief:
             resume.record_experiment(logdir, experiment)
         reset_step = resume.checkpoint_step(ckpt) if ckpt is not None and server is not None else 0
-        cbs = _callbacks(lr_schedule, lr_interp, lr_step_based, max_to_keep, reset_step, guard, callbacks)
-        creator = NewSessionCreator(config=_session_config(len(towers), on_cpu)) if server is None else None
-        tr.train_with_defaults(callbacks=cbs, monitors=monitors, session_creator=creator, session_init=session_init,
-                               steps_per_epoch=steps_per_epoch, starting_epoch=starting_epoch, max_epoch=max_epoch)
-    if guard.bad_step is not None:
-        raise FloatingPointError("loss became NaN/inf at global step %d; training stopped, the last good checkpoint "
-                                 "%s is kept" % (guard.bad_step, resume.latest_checkpoint(logdir)))
+        cbs = _callbacks(lr_schedule, lr_interp, lr_step_based, saver, reset_step, guard, callbacks)
+        monitors = [TFEventWriter(), StatsHistory(), ScalarPrinter()] if monitors is None else monitors
+        creator = NewSessionCreator(config=_session_config(towers, on_cpu)) if server is None else None
+        with _data_errors_named(source):
+            tr.train_with_defaults(callbacks=cbs, monitors=monitors, session_creator=creator, session_init=session_init,
+                                   steps_per_epoch=steps_per_epoch, starting_epoch=starting_epoch, max_epoch=max_epoch)
+    _raise_if_stopped(logdir, guard, saver)
+
+
+def _raise_if_stopped(logdir, guard, saver):
+    """One-line exception for a run stopped by divergence (FloatingPointError) or a failed save."""
+    if saver.failed:
+        raise CheckpointSaveError(saver.failed + " (retried once); training stopped")
+    if saver.bad_restore:
+        raise FloatingPointError("the restored state holds NaN/inf (%s): resume from an earlier checkpoint (edit "
+                                 "%s) or use a new --logdir" % (", ".join(saver.bad_restore[:3]),
+                                                                 os.path.join(logdir, "checkpoint")))
+    if saver.diverged is None and guard.bad_step is None:
+        return
+    if saver.diverged is not None:
+        names, step = ", ".join(saver.diverged[1][:3]), saver.diverged[0]
+        what = "variable(s) %s became NaN/inf by global step %d" % (names, step)
+    else:
+        what = "the loss became NaN/inf at global step %d" % guard.bad_step
+    last = resume.latest_checkpoint(logdir)
+    kept = ("the last finite checkpoint %s is kept (relaunch to resume from it, with a lower learning rate)" % last
+            if last else "no finite checkpoint was written in %s (lower the learning rate)" % logdir)
+    raise FloatingPointError("training diverged: %s; stopped, %s" % (what, kept))

@@ -1,4 +1,4 @@
-"""Phase 2 initialisation from a counting experiment: restore only conv1..conv5 of the backbone (decision D5).
+"""Phase 2 initialisation from a counting experiment: restore only conv1..conv5 of the backbone.
 
 The release's name-matching restore also brought in ``global_step`` and Adam's ``beta1_power`` /
 ``beta2_power``; here exactly the ten conv kernels and biases are loaded, and a checkpoint of another

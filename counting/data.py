@@ -1,8 +1,9 @@
-"""The release's DALI pipelines as ``AugmentConfig``s (spec 2.2-2.3) and the per-tower datasets of both phases.
+"""The release's DALI pipelines (``datasets/dali_tf_flow.py``) as ``AugmentConfig``s, and the per-tower datasets.
 
-Train: random resized crop to ``image_size`` (area ``crop_scale``, aspect 3/4-4/3, bilinear), colour twist
-(brightness x U[0.875, 1.125], contrast and saturation x U[0.5, 1.5], hue +-0.5 degrees, D10), ImageNet
-mean/std normalisation, horizontal flip. Validation: shorter side to ``resize_size``, one centre crop.
+Train (both phases): random resized crop to ``image_size`` (area ``crop_scale``, aspect 3/4-4/3, bilinear),
+colour twist (brightness x U[0.875, 1.125], contrast and saturation x U[0.5, 1.5], hue +-0.5: DALI's hue is in
+degrees, so the release's hue jitter is negligible and kept so), ImageNet mean/std normalisation, horizontal
+flip. Validation: shorter side to ``resize_size``, one centre crop.
 """
 from common.data.augment import AugmentConfig
 from common.data.input import make_dataset
@@ -23,19 +24,20 @@ def open_records(data_dir):
 def train_augment(cfg):
     """The training ``AugmentConfig`` of both phases for config ``cfg`` (optional ``grayscale_prob``, default 0)."""
     return AugmentConfig(size=cfg["image_size"], crop="random_resized", scale=tuple(cfg["crop_scale"]),
-                         interpolation="bilinear", flip=True, color_jitter=tuple(cfg["color_jitter"]),
+                         interpolation="bilinear_antialias", flip=True, color_jitter=tuple(cfg["color_jitter"]),
                          grayscale_prob=cfg.get("grayscale_prob", 0.0))
 
 
 def val_augment(cfg):
     """The validation ``AugmentConfig``: resize the shorter side to ``resize_size``, centre crop ``image_size``."""
     return AugmentConfig(size=cfg["image_size"], crop="center", resize_shorter=cfg["resize_size"],
-                         interpolation="bilinear")
+                         interpolation="bilinear_antialias")
 
 
 def counting_dataset(record_dir, split, batch_size, cfg, reader, train=True, device="cpu", seed=None):
     """One tower's batches ``(image, label, index)``: repeated and shuffled for training; for validation one
-    pass over the whole split (the last, smaller batch included: decision D13)."""
+    pass over the whole split (the last, smaller batch included; the release's 195 x 256 dropped the last 80
+    of ImageNet's 50,000)."""
     if train:
         return make_dataset(record_dir, split, batch_size, train_augment(cfg), reader=reader, shuffle=True,
                             repeat=True, seed=seed, device=device)

@@ -1,6 +1,6 @@
 """Counting model: x/y pairing, the randomly resized whole image D(.), the 2x2 tiles T_j(.), phi and the loss.
 
-Spec sections 4.1-4.5: a tower batch of B images is split into x = rows 0..B/2-1 and y = rows B/2..B-1;
+As in the release's ``nets/model.py``: a tower batch of B images is split into x = rows 0..B/2-1 and y = rows B/2..B-1;
 each image is downsampled to half size with one of five resize methods drawn per sample, and cut into
 four half-size quadrants; the loss asks phi(D(x)) to equal the sum of the tile counts of x and to be
 at least a margin away from the tile counts of the paired image y (and symmetrically for y).
@@ -11,7 +11,7 @@ from tensorpack.tfutils.tower import get_current_tower_context
 
 from common.models.registry import get_model
 from common.tf1 import tf
-from counting.optimizers import learning_rate_variable, make_optimizer
+from counting.optimizers import release_optimizer
 
 __all__ = ["RESIZE_METHODS", "RESIZE_THRESHOLDS", "split_pairs", "resize_like_tf2", "random_downsample",
            "tiles", "counting_loss", "tile_distances", "count_vectors", "counting_tower", "CountingModel"]
@@ -56,8 +56,8 @@ def resize_like_tf2(images, size, method):
 def random_downsample(images, size, seed=None):
     """D(.): resize each image to ``size`` x ``size`` with a method drawn per sample (each with probability 0.2).
 
-    All five resizes are computed for the whole batch and one is picked per row (the release's rank-1
-    ``where``, decision D6). Returns ``(resized, method_index)``, the index into ``RESIZE_METHODS``.
+    All five resizes are computed for the whole batch and one is picked per row, as the release does with a
+    rank-1 TF1 ``where``. Returns ``(resized, method_index)``, the index into ``RESIZE_METHODS``.
     """
     r = tf.random_uniform([tf.shape(images)[0]], seed=seed)
     index = tf.add_n([tf.cast(r >= t, tf.int32) for t in RESIZE_THRESHOLDS])
@@ -82,7 +82,7 @@ def _sq_dist(a, b):
 
 
 def counting_loss(phi_d_x, phi_d_y, phi_tiles_x, phi_tiles_y, margin=10.0):
-    """Counting loss of spec 4.5; returns ``(loss, pair, unpair)`` with ``loss = L_x + L_y = pair + unpair``.
+    """The release's counting loss; returns ``(loss, pair, unpair)`` with ``loss = L_x + L_y = pair + unpair``.
 
     ``phi_*`` are ``[B, D]`` count vectors, ``phi_tiles_*`` lists of four. The hinge acts on the scalar
     squared distance: ``unpair_x[i] = max(0, margin - |phi(D y_i) - sum_j phi(T_j x_i)|^2)``.
@@ -99,7 +99,7 @@ def counting_loss(phi_d_x, phi_d_y, phi_tiles_x, phi_tiles_y, margin=10.0):
 
 
 def tile_distances(phi_d_x, phi_d_y, phi_tiles_x, phi_tiles_y):
-    """The release's logged distances (spec 4.9): unpaired x, unpaired y (before the hinge) and D_x to D_y."""
+    """The release's logged distances: unpaired x, unpaired y (before the hinge) and D_x to D_y."""
     s_x = tf.add_n(list(phi_tiles_x))
     s_y = tf.add_n(list(phi_tiles_y))
     return {"tile_distance_x": tf.reduce_mean(_sq_dist(phi_d_y, s_x)),
@@ -120,7 +120,7 @@ def count_vectors(views, logits_dim, backbone="alexnet_counting", data_format="N
 
 
 def counting_tower(imgs, logits_dim, margin=10.0, backbone="alexnet_counting", data_format="NHWC"):
-    """One tower of spec 4.1-4.5 on a ``[B, S, S, 3]`` batch; returns ``(loss, pair, unpair, phi)``.
+    """One tower of the counting task on a ``[B, S, S, 3]`` batch; returns ``(loss, pair, unpair, phi)``.
 
     ``phi`` lists the ten count vectors: D_x, D_y, T_x1..T_x4, T_y1..T_y4.
     """
@@ -161,4 +161,4 @@ class CountingModel(ModelDesc):
         return loss
 
     def optimizer(self):
-        return make_optimizer(self.opt, learning_rate_variable(self.lr_var_name, self.learning_rate))
+        return release_optimizer(self.opt, self.learning_rate, self.lr_var_name)

@@ -1,15 +1,12 @@
-"""The release's optimizer factory and its non-trainable learning-rate variable (spec 4.6)."""
+"""The release's optimizer factory (``nets/model.py``) and learning-rate schedules (``utils/lr_scheduler.py``).
+
+Schedules are ``(epoch, lr)`` pairs for TensorPack's ``ScheduledHyperParamSetter`` built from
+``common.schedules.polynomial``: the pair ``(e, v)`` sets the rate after epoch ``e`` (``e = 0``: before epoch 1).
+"""
+from common.schedules import learning_rate_variable, polynomial
 from common.tf1 import tf
 
-__all__ = ["learning_rate_variable", "make_optimizer"]
-
-
-def learning_rate_variable(name, value):
-    """The scalar LR variable (``lr_cnt`` / ``lr_cls``) in the root scope, set by the schedule callback."""
-    with tf.variable_scope(tf.get_variable_scope(), reuse=tf.AUTO_REUSE):
-        lr = tf.get_variable(name, initializer=float(value), trainable=False)
-    tf.summary.scalar("opt/lr", lr)
-    return lr
+__all__ = ["make_optimizer", "release_optimizer", "counting_lr_schedule", "classifier_lr_schedule"]
 
 
 def make_optimizer(name, lr):
@@ -25,3 +22,20 @@ def make_optimizer(name, lr):
     if name == "gd":
         return tf.train.GradientDescentOptimizer(lr)
     raise ValueError("--opt %s: valid optimizers are momentum, adam, gd, rms, adadelta" % name)
+
+
+def release_optimizer(name, initial_lr, lr_var_name):
+    """``make_optimizer`` reading the non-trainable root-scope variable ``lr_var_name`` (``lr_cnt`` / ``lr_cls``),
+    which the schedule callback sets; its TensorBoard scalar is ``opt/lr`` as in the release."""
+    return make_optimizer(name, learning_rate_variable(initial_lr, lr_var_name, summary="opt/lr"))
+
+
+def counting_lr_schedule(epochs, base_lr, tail_epochs=100, end_lr=1e-7, power=1.0):
+    """Phase 1: constant ``base_lr``, then a polynomial decay to ``end_lr`` over the last ``tail_epochs``
+    (the release: 250 epochs, linear decay from 1e-4 over epochs 151-250)."""
+    return polynomial(base_lr, end_lr, max(0, epochs - tail_epochs), epochs, power)
+
+
+def classifier_lr_schedule(epochs, base_lr, end_lr=1e-9, power=2.0):
+    """Phase 2: polynomial (power 2) decay from ``base_lr`` towards ``end_lr`` over all ``epochs``."""
+    return polynomial(base_lr, end_lr, 0, epochs, power)

@@ -1,9 +1,10 @@
-"""Phase 2 (``Counter_Model``, ``linear_classifier=True``): five linear heads on frozen conv1..conv5 (spec 5.1).
+"""Phase 2 (``Counter_Model``, ``linear_classifier=True``): five linear heads on frozen conv1..conv5.
 
 Each head average-pools its conv map (window = stride = s_k, SAME padding counting only valid cells),
 flattens it and applies one fully-connected layer; the loss is the mean of the five cross-entropies.
-The backbone is built conv-only and frozen (decision D3). Per head, ``top1-correct-<layer>`` holds the
-per-image correct indicators that validation averages into an accuracy (decision D4).
+The backbone is built conv-only and frozen (the release crashed without ``--pretrained``: it built the fc layers
+and indexed past the five pool sizes). Per head, ``top1-correct-<layer>`` holds the per-image correct
+indicators that validation averages into an accuracy (the release logged this accuracy under an error name).
 """
 import collections
 
@@ -12,12 +13,13 @@ from tensorpack.callbacks import ClassificationError
 from tensorpack.tfutils.tower import get_current_tower_context
 from tensorpack.tfutils.varreplace import freeze_variables
 
-from common.eval.linear import linear_heads, pool_window
+from common.eval.pooling import pool_window
+from common.eval.probe import linear_heads
 from common.models.registry import get_model
 from common.tf1 import tf
-from counting.optimizers import learning_rate_variable, make_optimizer
+from counting.optimizers import release_optimizer
 
-__all__ = ["LAYERS", "pooled_dims", "accuracy_inferencers", "LinearProbeModel"]
+__all__ = ["LAYERS", "pooled_dims", "accuracy_inferencers", "CountingProbeModel"]
 
 LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5")
 
@@ -28,7 +30,7 @@ def pooled_dims(map_sizes, channels, pool_sizes):
 
 
 def accuracy_inferencers():
-    """Validation averages of each head's correct indicators, logged as ``val_top1_accuracy_<layer>`` (D4).
+    """Validation averages of each head's correct indicators, logged as ``val_top1_accuracy_<layer>``.
 
     TensorPack's ``ClassificationError`` only averages the vector it is given over all images; fed the
     correct indicators, that average is the accuracy.
@@ -36,9 +38,9 @@ def accuracy_inferencers():
     return [ClassificationError("top1-correct-" + name, "val_top1_accuracy_" + name) for name in LAYERS]
 
 
-class LinearProbeModel(ModelDesc):
+class CountingProbeModel(ModelDesc):
     """Linear classifiers on the frozen conv layers of the counting AlexNet (``feature_bn``: standardised inputs,
-    ``common.eval.linear.linear_heads``)."""
+    ``common.eval.probe.linear_heads``)."""
 
     def __init__(self, image_size, num_classes, pool_sizes, opt, learning_rate, lr_var_name,
                  backbone="alexnet_counting", feature_bn=False):
@@ -66,4 +68,4 @@ class LinearProbeModel(ModelDesc):
         return heads.loss
 
     def optimizer(self):
-        return make_optimizer(self.opt, learning_rate_variable(self.lr_var_name, self.learning_rate))
+        return release_optimizer(self.opt, self.learning_rate, self.lr_var_name)

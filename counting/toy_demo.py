@@ -12,10 +12,11 @@ import os
 import sys
 import time
 
+from common.eval.report import report_markdown, write_report
 from common.tf1 import tf
 from counting import classifier_trn, counter_trn
 from counting.flags import CONFIG_FILE, parse_flags
-from counting.report import format_table, reference_columns, write_probe_report
+from counting.report import reference_columns
 
 __all__ = ["run", "loss_curve"]
 
@@ -56,10 +57,10 @@ def run(record_dir, work_dir, config=CONFIG):
     columns = collections.OrderedDict([("counting (toy)", counted), ("random frozen (toy)", random)])
     columns.update(reference_columns())
     title = "Counting linear probes, top-1 per layer"
-    write_probe_report(columns, work_dir, title)
+    write_report(columns, work_dir, title, name="probe_table")
     print("counting loss at the end of each epoch, moving average (loss = pair + unpair): " + ", ".join(
         "%d: %.2f = %.2f + %.2f" % point for point in curve))
-    print(format_table(columns, title))
+    print(report_markdown(columns, title))
     print("counting pretraining %.0f s, probes %.0f s (counting) + %.0f s (random)"
           % (cnt_seconds, probe_seconds, random_seconds))
     return [_row("counting (AlexNet-v2, linear probes)", counted, cnt_seconds + probe_seconds,

@@ -5,7 +5,8 @@
 
 Labels are the positions of the sorted train class directories; files are sorted within a class; the train
 list is permuted with ``--random_seed``, validation stays in order. Writes ``train-%05d-of-%05d``,
-``validation-%05d-of-%05d``, DALI index files in ``idx/``, ``labels.txt`` and ``meta.json``.
+``validation-%05d-of-%05d``, DALI index files in ``idx/``, ``labels.txt`` and ``meta.json``. A relaunch resumes
+an interrupted build of the same images; changed images rebuild the directory afresh (``common.data.build``).
 """
 import argparse
 import os
@@ -13,79 +14,9 @@ import sys
 
 if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from common.data.fsutil import ensure_writable_dir  # noqa: E402
-from common.data.records import LABELS_FILE, write_meta  # noqa: E402
-from common.data.writer import build_split  # noqa: E402
-from dataset_miscs.make_toy_dataset import CLASS_NAMES_FILE  # noqa: E402
+from common.data.build import SPLIT_DIRS, build_tfrecords, default_shards, list_image_folder  # noqa: E402
 
-SPLIT_DIRS = {"train": "train", "validation": "val"}
-IMAGENET_SHARDS = {"train": 1024, "validation": 128}
-MIN_PER_SHARD = 500
-
-
-def default_shards(count, split):
-    """ImageNet's 1024 / 128 shards for ImageNet-sized splits, else about one shard per 500 images."""
-    cap = IMAGENET_SHARDS[split]
-    return cap if count >= cap * 300 else max(1, count // MIN_PER_SHARD)
-
-
-def _class_dirs(root):
-    return sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)) and not d.startswith("."))
-
-
-def list_image_folder(img_folder, splits=tuple(SPLIT_DIRS)):
-    """``(class_dirs, {split: [(path, label, filename)]})`` for an ImageNet-style folder; one-line errors.
-
-    Classes are the sorted directories of ``train/``; ``splits`` picks which of train / validation to list.
-    """
-    if not os.path.isdir(img_folder):
-        raise ValueError("image folder %s does not exist" % img_folder)
-    for sub in ["train"] + [SPLIT_DIRS[s] for s in splits]:
-        if not os.path.isdir(os.path.join(img_folder, sub)):
-            raise ValueError("image folder %s has no %s/ sub-folder" % (img_folder, sub))
-    classes = _class_dirs(os.path.join(img_folder, "train"))
-    listed = {}
-    for split in splits:
-        root = os.path.join(img_folder, SPLIT_DIRS[split])
-        dirs = _class_dirs(root)
-        unknown = sorted(set(dirs) - set(classes))
-        if unknown:
-            raise ValueError("%s has class folders not in train/: %s" % (root, ", ".join(unknown[:5])))
-        entries = []
-        for d in dirs:
-            names = sorted(f for f in os.listdir(os.path.join(root, d)) if not f.startswith("."))
-            entries += [(os.path.join(root, d, f), classes.index(d), d + "/" + f) for f in names
-                        if os.path.isfile(os.path.join(root, d, f))]
-        if not entries:
-            raise ValueError("no image files in %s (expected %s/<class>/<image>)" % (root, root))
-        listed[split] = entries
-    return classes, listed
-
-
-def _class_names(img_folder, classes):
-    path = os.path.join(img_folder, CLASS_NAMES_FILE)
-    if not os.path.exists(path):
-        return classes
-    with open(path) as f:
-        names = dict(line.split(None, 1) for line in f if line.strip())
-    return [names.get(c, c).strip() for c in classes]
-
-
-def build_tfrecords(img_folder, save_dir, random_seed=0, train_shards=None, val_shards=None, workers=None,
-                    log=print):
-    """Build both splits of ``img_folder`` into ``save_dir`` (finished shards are kept); return ``save_dir``."""
-    classes, splits = list_image_folder(img_folder)
-    ensure_writable_dir(save_dir, "save dir")
-    with open(os.path.join(save_dir, LABELS_FILE), "w") as f:
-        f.writelines("%s %d\n" % (c, k) for k, c in enumerate(classes))
-    shards = {"train": train_shards, "validation": val_shards}
-    counts = {}
-    for split, entries in splits.items():
-        num = shards[split] or default_shards(len(entries), split)
-        seed = random_seed if split == "train" else None
-        counts[split] = build_split(entries, save_dir, split, num, seed, workers, log=log)["count"]
-    write_meta(save_dir, counts, _class_names(img_folder, classes), img_folder)
-    return save_dir
+__all__ = ["SPLIT_DIRS", "build_tfrecords", "default_shards", "list_image_folder", "main"]
 
 
 def main(argv=None):
@@ -101,8 +32,9 @@ def main(argv=None):
     try:
         build_tfrecords(args.img_folder, args.save_dir, args.random_seed, args.train_shards, args.val_shards,
                         args.workers)
-    except ValueError as e:
-        print("error: %s" % e, file=sys.stderr)
+    except (ValueError, OSError) as e:
+        print("error: %s" % (e if isinstance(e, ValueError) else "%s: %s" % (e.filename, e.strerror)),
+              file=sys.stderr)
         return 2
     return 0
 

@@ -10,7 +10,7 @@ relative to ``--image_root``. Writes train and validation shards into ``--save_d
 ``meta.json`` carrying the class names) and, when a test list exists, the test images as the validation split
 of the record dir ``<save_dir>/test``. Every list is checked before anything is written.
 
-``--split_from FOLDER`` first writes those files (spec 6): FOLDER holds one sub-folder per class (e.g. the 100
+``--split_from FOLDER`` first writes those files (the classification seed's split): FOLDER holds one sub-folder per class (e.g. the 100
 ILSVRC-2012 train folders of mini-ImageNet's classes, full resolution); classes are the sorted folder names
 (names from a ``class_names.txt`` in FOLDER or its parent when present), each class's sorted files are permuted
 with ``--random_seed`` and cut into ``--split`` train / valid / test counts; paths are relative to FOLDER.
@@ -23,10 +23,7 @@ import numpy as np
 
 if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from common.data.fsutil import ensure_writable_dir  # noqa: E402
-from common.data.records import LABELS_FILE, write_meta  # noqa: E402
-from common.data.writer import build_split  # noqa: E402
-from dataset_miscs.build_tfrs import default_shards  # noqa: E402
+from common.data.build import build_record_dir, default_shards  # noqa: E402
 
 CLASS_FILE = "labels_to_content.txt"
 LISTS = {"train": ("train_labels.txt",), "validation": ("valid_labels.txt", "val_labels.txt"),
@@ -126,29 +123,16 @@ def write_split_lists(folder, data_dir, counts, seed=0):
             f.writelines(line + "\n" for line in lines)
 
 
-def _write_meta(save_dir, counts, class_names, source):
-    with open(os.path.join(save_dir, LABELS_FILE), "w") as f:
-        f.writelines("%s %d\n" % (name, k) for k, name in enumerate(class_names))
-    write_meta(save_dir, counts, class_names, source)
-
-
 def build_mini_imagenet(data_dir, image_root, save_dir, random_seed=0, workers=None, log=print):
     """Check every list, then write ``save_dir`` (train, validation) and ``save_dir/test``; returns save_dir."""
     class_names = read_class_names(os.path.join(data_dir, CLASS_FILE))
     lists = {s: read_image_list(p, image_root, len(class_names)) for s, p in find_lists(data_dir).items()}
-    ensure_writable_dir(save_dir, "save dir")
-    counts = {}
-    for split in ("train", "validation"):
-        entries = lists[split]
-        counts[split] = build_split(entries, save_dir, split, default_shards(len(entries), split),
-                                    random_seed if split == "train" else None, workers, log=log)["count"]
-    _write_meta(save_dir, counts, class_names, data_dir)
+    plan = {split: (lists[split], default_shards(len(lists[split]), split), random_seed if split == "train" else None,
+                    "imagenet") for split in ("train", "validation")}
+    build_record_dir(save_dir, plan, class_names, data_dir, workers, log)
     if "test" in lists:
-        test_dir = os.path.join(save_dir, TEST_DIR)
-        ensure_writable_dir(test_dir, "test save dir")
-        count = build_split(lists["test"], test_dir, "validation", default_shards(len(lists["test"]), "validation"),
-                            None, workers, log=log)["count"]
-        _write_meta(test_dir, {"validation": count}, class_names, data_dir)
+        test = {"validation": (lists["test"], default_shards(len(lists["test"]), "validation"), None, "imagenet")}
+        build_record_dir(os.path.join(save_dir, TEST_DIR), test, class_names, data_dir, workers, log)
     return save_dir
 
 

@@ -13,9 +13,7 @@ import sys
 
 if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from common.data.fsutil import ensure_writable_dir  # noqa: E402
-from common.data.records import LABELS_FILE, write_meta  # noqa: E402
-from common.data.writer import build_split  # noqa: E402
+from common.data.build import build_record_dir  # noqa: E402
 
 IMAGE_ROOT = os.path.join("data", "vision", "torralba", "deeplearning", "images256")
 CSV_FILES = {"train": "train_places205.csv", "validation": "val_places205.csv"}
@@ -59,15 +57,10 @@ def build_places(out_dir, csv_folder, base_dir, run=False, train_shards=SHARDS["
     if not run:
         log("dry run (add --run to write): %s" % ", ".join("%s %d images" % (s, len(e)) for s, e in lists.items()))
         return {s: len(e) for s, e in lists.items()}
-    ensure_writable_dir(out_dir, "out dir")
-    names = class_names(lists["train"])
-    with open(os.path.join(out_dir, LABELS_FILE), "w") as f:
-        f.writelines("%s %d\n" % (n, k) for k, n in enumerate(names))
     shards = {"train": train_shards, "validation": val_shards}
-    counts = {split: build_split(entries, out_dir, split, shards[split], SHUFFLE_SEED if split == "train" else None,
-                                 workers, layout="places", log=log)["count"] for split, entries in lists.items()}
-    write_meta(out_dir, counts, names, csv_folder)
-    return counts
+    plan = {split: (entries, shards[split], SHUFFLE_SEED if split == "train" else None, "places")
+            for split, entries in lists.items()}
+    return build_record_dir(out_dir, plan, class_names(lists["train"]), csv_folder, workers, log)
 
 
 def main(argv=None):

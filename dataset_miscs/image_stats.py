@@ -17,7 +17,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from common.data.records import META_FILE, is_record_dir, list_shards, read_meta  # noqa: E402
 from common.tf1 import tf  # noqa: E402
-from dataset_miscs.build_tfrs import SPLIT_DIRS, list_image_folder  # noqa: E402
+from common.data.build import SPLIT_DIRS, list_image_folder  # noqa: E402
 
 SIDE_BIN = 32  # pixels per bin of the height / width histograms
 

@@ -17,11 +17,11 @@ import numpy as np
 
 if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from common.data.build import CLASS_NAMES_FILE  # noqa: E402
 from common.data.fsutil import ensure_writable_dir  # noqa: E402
 from dataset_miscs.toy_shapes import CLASSES  # noqa: E402
 
 SPLITS = ("train", "val")
-CLASS_NAMES_FILE = "class_names.txt"
 SHIFT = 4  # sub-pixel bits for OpenCV drawing
 
 

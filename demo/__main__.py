@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 
+from common.eval.report import markdown_table
 from papers import paper_names
 
 COLUMNS = [("method", "method"), ("knn_top1", "kNN top-1"), ("linear_top1", "best linear top-1"),
@@ -47,11 +48,7 @@ def format_table(rows):
         if isinstance(value, float):
             return "%.1f%%" % (100 * value)
         return str(value)
-    lines = ["| " + " | ".join(title for _, title in COLUMNS) + " |",
-             "|" + "|".join("---" for _ in COLUMNS) + "|"]
-    for row in rows:
-        lines.append("| " + " | ".join(cell(k, row.get(k)) for k, _ in COLUMNS) + " |")
-    return "\n".join(lines)
+    return markdown_table([title for _, title in COLUMNS], [[cell(k, row.get(k)) for k, _ in COLUMNS] for row in rows])
 
 
 def main(argv=None):

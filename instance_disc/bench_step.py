@@ -8,7 +8,7 @@ from tensorpack.tfutils.tower import TowerContext
 from bench.step import register_step
 from common.config import load_config
 from common.tf1 import tf
-from instance_disc.model import InstanceModel, bank_update_op
+from instance_disc.model import InstanceDiscModel, bank_update_op
 from instance_disc.options import CONFIG_FILE
 
 
@@ -17,7 +17,7 @@ def instance_disc_step(images, labels, args):
     cfg = load_config(CONFIG_FILE + ":imagenet_resnet18", {"arch": args.model})
     indices = tf.random_uniform([args.batch], 0, args.bank_size, dtype=tf.int64)
     with TowerContext("", is_training=True):
-        loss = InstanceModel(cfg, args.bank_size, args.image_size).build_graph(images, labels, indices)
+        loss = InstanceDiscModel(cfg, args.bank_size, args.image_size).build_graph(images, labels, indices)
     features = tf.get_default_graph().get_tensor_by_name("features:0")
     with tf.control_dependencies([bank_update_op(cfg, args.bank_size, indices, features, labels)]):
         return tf.identity(loss)

@@ -2,7 +2,8 @@
 
 ImageNet train: random resized crop (area 0.2-1) -> grayscale p=0.2 -> colour jitter 0.4 -> flip; test:
 shorter side ``resize_size``, centre crop. CIFAR train: random resized crop 32 -> jitter -> grayscale, no flip;
-test: normalisation only (spec 2.2-2.3, Decision 7).
+test: normalisation only (the orders of the release's main.py and cifar.py). Training batches are drawn within
+one epoch (shuffle, batch, then repeat), so a batch never holds an image twice.
 """
 import numpy as np
 
@@ -12,7 +13,7 @@ from common.tf1 import tf
 from instance_disc.runner import Data
 
 __all__ = ["CIFAR_MEAN", "CIFAR_STD", "train_augment", "test_augment", "record_data", "cifar_train_image",
-           "cifar_test_image", "array_data"]
+           "cifar_test_image", "array_dataset", "array_data"]
 
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR_STD = (0.2023, 0.1994, 0.2010)
@@ -60,15 +61,17 @@ def cifar_test_image(image):
     return normalize(tf.cast(image, tf.float32), CIFAR_MEAN, CIFAR_STD)
 
 
-def _array_dataset(images, labels, batch, image_fn, shuffle, repeat, drop_remainder):
+def array_dataset(images, labels, batch, image_fn, shuffle, repeat, drop_remainder):
+    """``(image_fn(image), label, index)`` batches of in-memory arrays; batched within an epoch, then repeated."""
     indices = np.arange(len(images), dtype=np.int64)
     dataset = tf.data.Dataset.from_tensor_slices((images, labels.astype(np.int64), indices))
     if shuffle:
         dataset = dataset.shuffle(len(images), reshuffle_each_iteration=True)
+    dataset = dataset.map(lambda x, y, i: (image_fn(x), y, i), num_parallel_calls=2)
+    dataset = dataset.batch(batch, drop_remainder=drop_remainder)
     if repeat:
         dataset = dataset.repeat()
-    dataset = dataset.map(lambda x, y, i: (image_fn(x), y, i), num_parallel_calls=2)
-    return dataset.batch(batch, drop_remainder=drop_remainder).prefetch(2)
+    return dataset.prefetch(2)
 
 
 def array_data(cfg, name, train_images, train_labels, test_images, test_labels):
@@ -76,10 +79,10 @@ def array_data(cfg, name, train_images, train_labels, test_images, test_labels):
     num_classes = int(max(train_labels.max(), test_labels.max())) + 1
 
     def train(batch):
-        return _array_dataset(train_images, train_labels, batch,
+        return array_dataset(train_images, train_labels, batch,
                               lambda image: cifar_train_image(image, tuple(cfg["crop_scale"])), True, True, True)
 
     def finite(images, labels):
-        return lambda: _array_dataset(images, labels, cfg["val_batch_size"], cifar_test_image, False, False, False)
+        return lambda: array_dataset(images, labels, cfg["val_batch_size"], cifar_test_image, False, False, False)
     return Data(name, len(train_images), num_classes, train, finite(test_images, test_labels),
                 finite(train_images, train_labels))

@@ -6,25 +6,26 @@
 Endpoints wider than 9000 values are max-pooled down to at most 9000 (revisiting's rule); ``embedding`` is the
 128-d L2-normalised output. Train views: random resized crop (area 0.08-1) + flip; test: centre crop.
 """
-import argparse
-
+from common import cli
 from common.data.augment import AugmentConfig
 from common.data.input import make_dataset
 from common.data.records import ensure_records, read_meta
-from common.eval.linear import LinearProbeModel, adaptive_pool_to_features, piecewise_lr, run_linear_eval
+from common.eval.linear import piecewise_lr, run_linear_eval
+from common.eval.pooling import adaptive_pool_to_features
+from common.eval.probe import LayerProbeModel
 from common.tf1 import tf
 from instance_disc.inputs import test_augment
 from instance_disc.model import backbone_endpoints, embedding_head
-from instance_disc.options import add_instance_args, checkpoint_bank_size, resolve_config
-from instance_disc.runner import run_cli
+from instance_disc.options import CONFIG_FILE, FLAGS, checkpoint_bank_size, config_of
+from instance_disc.runner import one_line_errors
 
-__all__ = ["probe_model", "linear_eval", "main"]
+__all__ = ["build_parser", "probe_model", "linear_eval", "main"]
 
 EMBEDDING = "embedding"
 
 
 def probe_model(cfg, layers, num_classes, lr):
-    """``LinearProbeModel`` over the frozen backbone of ``cfg`` (inference-mode BN) for ``layers``."""
+    """``LayerProbeModel`` over the frozen backbone of ``cfg`` (inference-mode BN) for ``layers``."""
     def backbone(image):
         endpoints = dict(backbone_endpoints(image, False, cfg))
         if EMBEDDING in layers:
@@ -32,7 +33,7 @@ def probe_model(cfg, layers, num_classes, lr):
         return endpoints
     poolers = {name: (None if name in (EMBEDDING, "pre_logits") else adaptive_pool_to_features) for name in layers}
     size = cfg["image_size"]
-    return LinearProbeModel(backbone, poolers, num_classes, image_shape=(size, size, 3), lr=lr)
+    return LayerProbeModel(backbone, poolers, num_classes, image_shape=(size, size, 3), lr=lr)
 
 
 def linear_eval(cfg, record_dir, checkpoint, layers, steps, lr, decay_steps=(), batch_size=None, out_dir=None):
@@ -56,7 +57,7 @@ def linear_eval(cfg, record_dir, checkpoint, layers, steps, lr, decay_steps=(), 
 
 def run(args):
     """Resolve the config and checkpoint, train and evaluate the probes, print top-1 per layer."""
-    cfg = resolve_config(args)
+    cfg = config_of(args)
     checkpoint, _ = checkpoint_bank_size(args.resume)
     decay = [int(s) for s in args.decay_steps.split(",") if s.strip()]
     results = linear_eval(cfg, ensure_records(args.data), checkpoint, args.layers.split(","), args.steps,
@@ -66,12 +67,11 @@ def run(args):
     return results
 
 
-def main(argv=None):
-    """Entry point; bad input is one ``error:`` line and exit status 2."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def build_parser():
+    """The script's flags and every instance_disc setting (the config's defaults: imagenet_resnet18)."""
+    parser = cli.make_parser(FLAGS, __doc__, config_default=CONFIG_FILE + ":imagenet_resnet18", devices=False)
     parser.add_argument("data", metavar="DIR", help="TFRecord directory or ImageNet-style folder")
     parser.add_argument("--resume", required=True, help="checkpoint (or log directory) of a trained model")
-    parser.add_argument("-a", "--arch", help="backbone of the checkpoint")
     parser.add_argument("--layers", default="pre_logits", help="comma-separated endpoints (conv1..conv5, "
                         "pre_logits, embedding)")
     parser.add_argument("--steps", type=int, default=1000, help="training steps of the linear heads")
@@ -79,9 +79,13 @@ def main(argv=None):
     parser.add_argument("--decay-steps", default="", help="comma-separated steps where the lr is divided by 10")
     parser.add_argument("--linear-batch-size", type=int, help="batch size (default: the config's)")
     parser.add_argument("--out-dir", help="write results.json/.md/.png here")
-    add_instance_args(parser, "imagenet_resnet18")
-    return run_cli(run, parser.parse_args(argv))
+    return parser
+
+
+def main(argv=None):
+    """Parse ``argv`` and run; bad input raises a one-line ``ValueError``."""
+    return one_line_errors(run, cli.resolve(build_parser(), FLAGS, argv))
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(lambda argv: main(argv) and 0)  # main returns its figures; the exit status is 0

@@ -7,44 +7,42 @@
 DATA is a TFRecord directory (dataset_miscs/build_tfrs.py) or an ImageNet-style JPEG folder (built into
 records once). ``--nce-k 0``: full softmax; ``--loss softmax_ce --nce-k 65536``: the updated model.
 """
-import argparse
-
-from common.data.records import ensure_records, read_meta
+from common import cli
+from common.data.records import ensure_records, find_corrupt_shard, list_shards, read_meta
+from common.devices import setup_devices
 from common.distributed import cluster_from_args
-from common.train import add_train_args, setup_devices
+from common.tf1 import tf
 from instance_disc.inputs import record_data
-from instance_disc.options import add_instance_args, check_against_data, resolve_config
-from instance_disc.runner import evaluate, print_results, run_cli, train, train_logdir
+from instance_disc.options import CONFIG_FILE, FLAGS, check_against_data, config_of
+from instance_disc.runner import evaluate, one_line_errors, print_results, train, train_logdir
+
+__all__ = ["build_parser", "run", "main"]
 
 
 def build_parser():
     """The release's flags (defaults from exp_configs/instance_disc.json) plus the project's launch flags."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = cli.make_parser(FLAGS, __doc__, config_default=CONFIG_FILE + ":imagenet_resnet18")
     parser.add_argument("data", metavar="DIR", help="TFRecord directory or ImageNet-style folder (train/, val/)")
-    parser.add_argument("-a", "--arch", help="backbone: resnet18, resnet34, resnet50, resnet101, resnet152")
-    parser.add_argument("-j", "--workers", type=int, help="accepted for compatibility: tf.data autotunes its threads")
-    parser.add_argument("-b", "--batch-size", type=int, help="global mini-batch size (256)")
-    parser.add_argument("--momentum", type=float, help="SGD momentum (0.9)")
-    parser.add_argument("--wd", "--weight-decay", dest="weight_decay", type=float, help="weight decay (1e-4)")
-    parser.add_argument("--resume", default="", help="checkpoint (or log directory) to resume or evaluate")
     parser.add_argument("-e", "--evaluate", action="store_true", help="only run weighted kNN (K=200) and exit")
+    parser.add_argument("--resume", default="", help="checkpoint (or log directory) to resume or evaluate")
     parser.add_argument("--recompute-memory", action="store_true",
                         help="kNN also against train features recomputed with the test transform")
     parser.add_argument("--start-epoch", type=int, help="unsupported: the epoch comes from the checkpoint")
-    parser.add_argument("--pretrained", action="store_true", help="unsupported (spec Decision 16)")
+    parser.add_argument("--pretrained", action="store_true", help="unsupported: supervised weights do not fit")
+    parser.add_argument("--test-only", action="store_true", help="unsupported: the release's main.py ignores it")
     parser.add_argument("--iter_size", type=int, default=1, help="unsupported above 1 (gradient accumulation)")
     parser.add_argument("--world-size", type=int, default=1,
                         help="PyTorch distributed; use the cluster flags (--worker_hosts ...) instead")
     parser.add_argument("--dist-url", help="PyTorch distributed; use the cluster flags instead")
     parser.add_argument("--dist-backend", help="PyTorch distributed; use the cluster flags instead")
-    add_instance_args(parser, "imagenet_resnet18")
-    add_train_args(parser)
     return parser
 
 
 def _check_unsupported(args):
     if args.pretrained:
         raise ValueError("--pretrained is not supported: supervised 1000-way weights do not fit the 128-d head")
+    if args.test_only:
+        raise ValueError("--test-only is not used by the release's main.py; use -e/--evaluate")
     if args.iter_size != 1:
         raise ValueError("--iter_size %d: gradient accumulation is not supported; use a smaller -b with "
                          "more --gpu towers instead" % args.iter_size)
@@ -56,11 +54,22 @@ def _check_unsupported(args):
 
 
 def run(args):
-    """Train or (``-e``) evaluate as the flags say; returns the kNN results dict."""
+    """Train or (``-e``) evaluate as the flags say; returns the kNN results dict. A shard that cannot be read
+    (truncated or garbled) is one ``ValueError`` line naming it."""
     _check_unsupported(args)
+    cfg = config_of(args)
     towers = setup_devices(args)
-    cfg = resolve_config(args)
     record_dir = ensure_records(args.data)
+    try:
+        return _run(args, cfg, towers, record_dir)
+    except tf.errors.DataLossError as e:
+        found = find_corrupt_shard(list_shards(record_dir, "train") + list_shards(record_dir, "validation"))
+        if found is None:
+            raise
+        raise ValueError("TFRecord shard %s is corrupt (%s); rebuild the records" % found) from e
+
+
+def _run(args, cfg, towers, record_dir):
     meta = read_meta(record_dir)
     data = record_data(cfg, record_dir, meta, device="cpu" if towers.on_cpu else "gpu")
     checkpoint = check_against_data(cfg, data.n_train, args.data, args.resume, training=not args.evaluate)
@@ -78,9 +87,9 @@ def run(args):
 
 
 def main(argv=None):
-    """Entry point: parse ``argv`` and run; bad input is one ``error:`` line and exit status 2."""
-    return run_cli(run, build_parser().parse_args(argv))
+    """Parse ``argv`` and run; returns the kNN results. Bad input raises a one-line ``ValueError``."""
+    return one_line_errors(run, cli.resolve(build_parser(), FLAGS, argv))
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(lambda argv: main(argv) and 0)  # main returns the results; the exit status is 0

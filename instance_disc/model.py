@@ -13,10 +13,11 @@ from tensorpack.tfutils.tower import get_current_tower_context
 
 from common.memory_bank import LabelBank, MemoryBank
 from common.models.registry import get_model
+from common.schedules import learning_rate_variable
 from common.tf1 import tf
-from instance_disc.nce import instance_loss
+from instance_disc.nce import freeze_z_op, instance_loss
 
-__all__ = ["BANK_SCOPE", "objective_name", "backbone_endpoints", "embedding_head", "embedding", "InstanceModel",
+__all__ = ["BANK_SCOPE", "objective_name", "backbone_endpoints", "embedding_head", "embedding", "InstanceDiscModel",
            "bank_update_op"]
 
 BANK_SCOPE = "instance"
@@ -59,7 +60,7 @@ def _banks(cfg, n_data):
     return bank, labels, z_var
 
 
-class InstanceModel(ModelDesc):
+class InstanceDiscModel(ModelDesc):
     """TensorPack model: inputs ``(image, label, index)``, cost = the instance loss of ``cfg`` (no weight decay
     term: it is added to every gradient by ``optimizer``, as the release's coupled SGD weight decay)."""
 
@@ -81,19 +82,22 @@ class InstanceModel(ModelDesc):
         tf.identity(label, name="label")
         loss = instance_loss(objective_name(self.cfg), features, index, bank, int(self.cfg["nce_k"]),
                              self.cfg["nce_t"], z_var)
-        tf.summary.scalar("instance_loss", loss)
+        loss = tf.identity(loss, name="instance_loss")
+        tf.summary.scalar("instance_loss-summary", loss)  # TensorPack's monitors drop "-summary" from the tag
         return loss
 
     def optimizer(self):
-        lr = tf.get_variable("learning_rate", initializer=float(self.cfg["lr"]), trainable=False)
-        tf.summary.scalar("learning_rate-summary", lr)
+        lr = learning_rate_variable(self.cfg["lr"], summary="learning_rate-summary")
         opt = tf.train.MomentumOptimizer(lr, self.cfg["momentum"])
         wd = float(self.cfg["weight_decay"])
         return tp_optimizer.apply_grad_processors(opt, [MapGradient(lambda grad, var: grad + wd * var)])
 
 
-def bank_update_op(cfg, n_data, indices, features, labels):
-    """One op updating the memory bank (momentum + renormalisation) and the label bank for a global batch."""
-    bank, label_bank, _ = _banks(cfg, n_data)
-    return tf.group(bank.update_op(indices, features), label_bank.update_op(indices, labels),
-                    name="bank_update")
+def bank_update_op(cfg, n_data, indices, features, labels, z_estimates=None):
+    """One op updating the memory bank (momentum + renormalisation) and the label bank for a global batch and,
+    given the towers' ``nce_z_estimate``s (NCE), freezing Z at their mean if it is still unset."""
+    bank, label_bank, z_var = _banks(cfg, n_data)
+    ops = [bank.update_op(indices, features), label_bank.update_op(indices, labels)]
+    if z_estimates is not None:
+        ops.append(freeze_z_op(z_var, z_estimates))
+    return tf.group(*ops, name="bank_update")

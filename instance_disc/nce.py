@@ -1,13 +1,13 @@
 """Instance-discrimination objectives against a memory bank: NCE with a frozen Z, full softmax, Softmax-CE.
 
 Every objective reads bank rows as constants (no gradient into the bank, Z or the indices); the bank
-itself is updated after the train op by ``common.memory_bank.MemoryBank.update_op`` (spec sections 4-6 and 8).
+itself is updated after the train op by ``common.memory_bank.MemoryBank.update_op``, and Z is frozen there too.
 """
 from common.nce import exp_scores, nce_loss_parts, sample_noise_indices
 from common.tf1 import tf
 
-__all__ = ["OBJECTIVES", "nce_loss", "bank_dots", "normalization_constant", "nce_scores", "full_softmax_loss",
-           "softmax_ce_loss", "sample_bank_indices", "instance_loss"]
+__all__ = ["OBJECTIVES", "nce_loss", "bank_dots", "normalization_constant", "freeze_z_op", "nce_scores",
+           "full_softmax_loss", "softmax_ce_loss", "sample_bank_indices", "instance_loss"]
 
 OBJECTIVES = ("nce", "softmax", "softmax_ce")
 
@@ -25,16 +25,23 @@ def bank_dots(features, rows):
 
 
 def normalization_constant(z_var, exp_dots, n_data):
-    """Z of spec 4.2: ``z_var`` if already set (>= 0), else ``N * mean(exp_dots)`` assigned to it once."""
-    def estimate():
-        z = tf.cast(n_data, exp_dots.dtype) * tf.reduce_mean(tf.stop_gradient(exp_dots))
-        with tf.control_dependencies([tf.assign(z_var, z)]):
-            return tf.identity(z)
-    return tf.stop_gradient(tf.cond(z_var < 0, estimate, lambda: tf.identity(z_var)))
+    """Z: ``z_var`` once set (>= 0), else this batch's estimate ``N * mean(exp_dots)`` (also the ``[1]`` tensor
+    named ``nce_z_estimate``, from which ``freeze_z_op`` stores one estimate of the global batch)."""
+    estimate = tf.reshape(tf.cast(n_data, exp_dots.dtype) * tf.reduce_mean(tf.stop_gradient(exp_dots)), [1],
+                          name="nce_z_estimate")
+    z = tf.cond(z_var < 0, lambda: estimate[0], lambda: tf.cast(tf.identity(z_var), exp_dots.dtype))
+    return tf.stop_gradient(z)
+
+
+def freeze_z_op(z_var, estimates):
+    """Set ``z_var`` to the mean of the towers' ``nce_z_estimate``s (equal sub-batches: the global batch's
+    estimate, as the release's one estimate from its whole first batch) if it is still unset (< 0)."""
+    estimate = tf.cast(tf.reduce_mean(estimates), z_var.dtype)
+    return tf.assign(z_var, tf.where(z_var < 0, estimate, z_var), name="freeze_z").op
 
 
 def nce_scores(features, rows, t, z_var, n_data):
-    """``P = exp(v.f / T) / Z``, ``[B, K+1]``; ``rows`` are treated as constants; Z set on the first call."""
+    """``P = exp(v.f / T) / Z``, ``[B, K+1]``; ``rows`` are treated as constants; Z from ``normalization_constant``."""
     dots = bank_dots(features, tf.stop_gradient(rows))
     z = normalization_constant(z_var, tf.exp(dots / t), n_data)
     return exp_scores(dots, t, z)
@@ -59,7 +66,7 @@ def sample_bank_indices(indices, k, n_data, seed=None):
     """``[B, K+1]`` bank indices: column 0 the batch's own ``indices``, then K uniform draws (repeats kept)."""
     indices = tf.cast(indices, tf.int64)
     noise = sample_noise_indices(tf.shape(indices)[0], k, n_data, seed=seed)
-    return tf.concat([tf.expand_dims(indices, 1), noise], axis=1)
+    return tf.concat([tf.expand_dims(indices, 1), noise], axis=1, name="bank_indices")
 
 
 def instance_loss(objective, features, indices, bank, k, t, z_var=None, seed=None):

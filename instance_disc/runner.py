@@ -7,15 +7,18 @@ import json
 import logging
 import math
 import os
-import sys
 
-from common.config import ConfigError
+from tensorpack import Callback, logger
+
+from common.schedules import piecewise
 from common.tf1 import tf
 from common.train import gather_from_towers, launch_train, per_tower_batch
-from instance_disc.evaluation import KnnMonitor, evaluate_checkpoint
-from instance_disc.model import InstanceModel, bank_update_op
+from instance_disc.evaluation import InstanceDiscKnn, evaluate_checkpoint
+from instance_disc.model import InstanceDiscModel, bank_update_op, objective_name
+from instance_disc.options import RUN_KEYS
 
-__all__ = ["Data", "lr_schedule", "train", "evaluate", "print_results", "train_logdir", "run_cli"]
+__all__ = ["Data", "lr_schedule", "experiment_of", "PrintLoss", "train", "evaluate", "print_results",
+           "train_logdir", "one_line_errors"]
 
 # train(batch) / val() / train_eval(): callables returning tf.data datasets (built in the caller's graph) of
 # (image, label, index); n_train, num_classes: ints; name: what the error messages call the data.
@@ -23,31 +26,85 @@ Data = collections.namedtuple("Data", ["name", "n_train", "num_classes", "train"
 
 
 def lr_schedule(cfg):
-    """``[(tensorpack_epoch, lr)]``: lr * decay^i from the release's 0-based epoch ``lr_decay_epochs[i-1]``."""
-    return [(int(e) + 1, cfg["lr"] * cfg["lr_decay"] ** (i + 1)) for i, e in enumerate(cfg["lr_decay_epochs"])]
+    """``[(epoch, lr)]`` pairs: ``lr * lr_decay ** i`` from the release's 0-based epoch ``lr_decay_epochs[i-1]``
+    on (the release's main.py and cifar.py decay at 0-based epochs 120 and 160)."""
+    return piecewise(cfg["lr"], cfg["lr_decay_epochs"], cfg["lr_decay"])
+
+
+def experiment_of(cfg, data):
+    """What defines a run, for the resume check: every setting but the schedule and launch ones, and the
+    dataset's size (not its path, which may be spelled another way)."""
+    experiment = {k: v for k, v in cfg.items() if k not in RUN_KEYS}
+    experiment.update(train_images=int(data.n_train), classes=int(data.num_classes))
+    return experiment
+
+
+class PrintLoss(Callback):
+    """Print ``Epoch: [e][i/n] Loss x (avg y)`` every ``freq`` steps, as the release's ``--print-freq``."""
+
+    def __init__(self, freq):
+        self.freq = int(freq)
+
+    def _setup_graph(self):
+        self._loss = self.get_tensors_maybe_in_tower(["instance_loss:0"])[0]
+        self._sum, self._count = 0.0, 0
+
+    def _before_run(self, _):
+        return tf.train.SessionRunArgs(fetches=self._loss)
+
+    def _after_run(self, _, run_values):
+        loss = float(run_values.results)
+        self._sum += loss
+        self._count += 1
+        step = self.local_step + 1
+        if step % self.freq == 0:
+            logger.info("Epoch: [%d][%d/%d]\tLoss %.4f (avg %.4f)" % (
+                self.epoch_num, step, self.trainer.steps_per_epoch, loss, self._sum / self._count))
+
+    def _trigger_epoch(self):
+        self._sum, self._count = 0.0, 0
+
+
+def _knn_history(logdir):
+    """The per-epoch entries of an earlier process's ``<logdir>/knn.json`` (empty for a new run)."""
+    path = os.path.join(logdir, "knn.json")
+    if not os.path.isfile(path):
+        return {}
+    with open(path) as f:
+        return {k: v for k, v in json.load(f).items() if k.startswith("epoch")}
 
 
 def train(cfg, data, logdir, towers, trainer="replicated", cluster=None, epoch_k=1, recompute=False):
-    """Train on ``data`` in ``logdir`` (resumed when it holds a checkpoint); returns the kNN results dict."""
+    """Train on ``data`` in ``logdir`` (resumed when it holds a checkpoint); returns the kNN results dict, with
+    the per-epoch entries of earlier (resumed) processes too."""
     batch = per_tower_batch(cfg["batch_size"], towers)
     steps = cfg["steps_per_epoch"] or int(math.ceil(data.n_train / float(cfg["batch_size"])))
-    model = InstanceModel(cfg, data.n_train, cfg["image_size"])
+    model = InstanceDiscModel(cfg, data.n_train, cfg["image_size"])
+    nce = objective_name(cfg) == "nce"
 
     def post_step(trainer_):
+        z_estimates = gather_from_towers(trainer_, "nce_z_estimate") if nce else None
         return bank_update_op(cfg, data.n_train, gather_from_towers(trainer_, "index"),
-                              gather_from_towers(trainer_, "features"), gather_from_towers(trainer_, "label"))
-    monitor = KnnMonitor(cfg, data.n_train, data.num_classes, data.val, data.train_eval, epoch_k=epoch_k,
-                         recompute=recompute)
+                              gather_from_towers(trainer_, "features"), gather_from_towers(trainer_, "label"),
+                              z_estimates=z_estimates)
+    monitor = InstanceDiscKnn(cfg, data.n_train, data.num_classes, data.val, data.train_eval, epoch_k=epoch_k,
+                              recompute=recompute)
+    history = _knn_history(logdir)
+    callbacks = [monitor] + ([PrintLoss(cfg["print_freq"])] if cfg["print_freq"] else [])
     with tf.Graph().as_default():  # a fresh graph per run, so that runs can follow each other in one process
         launch_train(model, lambda: data.train(batch), logdir, steps, cfg["epochs"], towers, trainer=trainer,
-                     lr_schedule=lr_schedule(cfg), callbacks=[monitor], post_step=post_step, cluster=cluster,
-                     experiment=dict({k: v for k, v in cfg.items() if k != "epochs"}, data=data.name))
-    return monitor.results
+                     lr_schedule=lr_schedule(cfg), callbacks=callbacks, post_step=post_step, cluster=cluster,
+                     experiment=experiment_of(cfg, data))
+    results = dict(history, **monitor.results)
+    if history and os.path.isfile(os.path.join(logdir, "knn.json")):
+        with open(os.path.join(logdir, "knn.json"), "w") as f:
+            json.dump(results, f, indent=1, sort_keys=True)
+    return results
 
 
 def evaluate(cfg, data, checkpoint, recompute=False):
     """Weighted kNN (``cfg['knn_k']``, sigma = T) of ``checkpoint`` (None: random initialisation)."""
-    model = InstanceModel(cfg, data.n_train, cfg["image_size"])
+    model = InstanceDiscModel(cfg, data.n_train, cfg["image_size"])
     return evaluate_checkpoint(model, checkpoint, cfg, data.n_train, data.num_classes, data.val,
                                data.train_eval if recompute else None)
 
@@ -77,22 +134,22 @@ def train_logdir(args, checkpoint):
 
 
 def _op_error_line(message):
-    """The informative line of a TensorFlow run-time error (the failed assertion, else the first line)."""
+    """The informative line of a TensorFlow run-time error (the failed assertion, else the first line that is not
+    TF's "Graph execution error:" header, the traceback of the node or the node's name)."""
     lines = [line.strip() for line in message.splitlines() if line.strip()]
     for line in lines:
         if line.startswith("assertion failed:") or "out of range" in line or "not in [" in line:
             return line.split(" [Condition")[0].replace("assertion failed: ", "").strip("[]")
-    return lines[0] if lines else message
+    skip = ("Graph execution error:", "Detected at node", "File \"", "Node: ", "[[{{node")
+    useful = [line for line in lines if not line.startswith(skip)]
+    return useful[0] if useful else (lines[0] if lines else message)
 
 
-def run_cli(fn, args):
-    """Run ``fn(args)``; bad input ends with one ``error: ...`` line on stderr and exit status 2."""
+def one_line_errors(fn, args):
+    """``fn(args)``, with a TensorFlow run-time error turned into a one-line ``ValueError`` (which
+    ``common.cli.run`` prints as ``error: ...`` with exit status 2; it prints a divergence with status 1)."""
     logging.raiseExceptions = False  # TensorPack logs a failed run with a stray format argument: stay quiet
     try:
         return fn(args)
-    except (ValueError, ConfigError, FloatingPointError) as e:
-        message = str(e)
     except tf.errors.OpError as e:
-        message = _op_error_line(e.message)
-    print("error: %s" % message, file=sys.stderr)
-    sys.exit(2)
+        raise ValueError(_op_error_line(e.message))

@@ -4,20 +4,19 @@
 
 Neighbours of the query's class are framed green, others red; captions give class names and similarity.
 """
-import argparse
-
 import numpy as np
 
+from common import cli
 from common.data.records import FEATURES, ensure_records, list_shards, read_meta
 from common.tf1 import tf
 from instance_disc.evaluation import restored_features
 from instance_disc.inputs import record_data
-from instance_disc.model import InstanceModel
+from instance_disc.model import InstanceDiscModel
 from instance_disc.neighbor_grid import draw_neighbor_grid, top_neighbors
-from instance_disc.options import add_instance_args, checkpoint_bank_size, resolve_config
-from instance_disc.runner import run_cli
+from instance_disc.options import CONFIG_FILE, FLAGS, checkpoint_bank_size, config_of
+from instance_disc.runner import one_line_errors
 
-__all__ = ["read_images", "show_neighbors", "main"]
+__all__ = ["build_parser", "read_images", "show_neighbors", "main"]
 
 
 def read_images(record_dir, split, indices, size):
@@ -48,7 +47,7 @@ def show_neighbors(cfg, record_dir, checkpoint, out, num_queries=6, top=10, seed
     """Write the neighbour grid PNG to ``out``; returns the fraction of neighbours of the query's class."""
     meta = read_meta(record_dir)
     data = record_data(cfg, record_dir, meta)
-    model = InstanceModel(cfg, data.n_train, cfg["image_size"])
+    model = InstanceDiscModel(cfg, data.n_train, cfg["image_size"])
     feats, labels, indices = restored_features(model, checkpoint, data.val)
     reader = tf.train.load_checkpoint(checkpoint)
     bank, bank_labels = reader.get_tensor("instance/memory_bank"), reader.get_tensor("instance/all_labels")
@@ -65,7 +64,7 @@ def show_neighbors(cfg, record_dir, checkpoint, out, num_queries=6, top=10, seed
 
 def run(args):
     """Resolve the config and checkpoint, draw the grid, print where it went."""
-    cfg = resolve_config(args)
+    cfg = config_of(args)
     checkpoint, _ = checkpoint_bank_size(args.resume)
     precision = show_neighbors(cfg, ensure_records(args.data), checkpoint, args.out, args.num_queries, args.top,
                                args.seed)
@@ -73,19 +72,22 @@ def run(args):
     return precision
 
 
-def main(argv=None):
-    """Entry point; bad input is one ``error:`` line and exit status 2."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def build_parser():
+    """The script's flags and every instance_disc setting (the config's defaults: imagenet_resnet18)."""
+    parser = cli.make_parser(FLAGS, __doc__, config_default=CONFIG_FILE + ":imagenet_resnet18", devices=False)
     parser.add_argument("data", metavar="DIR", help="TFRecord directory or ImageNet-style folder")
     parser.add_argument("--resume", required=True, help="checkpoint (or log directory) of a trained model")
-    parser.add_argument("-a", "--arch", help="backbone of the checkpoint")
     parser.add_argument("--out", default="neighbors.png", help="PNG to write")
     parser.add_argument("--num-queries", type=int, default=6, help="validation images to show")
     parser.add_argument("--top", type=int, default=10, help="neighbours per query")
     parser.add_argument("--seed", type=int, default=0, help="seed of the query choice")
-    add_instance_args(parser, "imagenet_resnet18")
-    return run_cli(run, parser.parse_args(argv))
+    return parser
+
+
+def main(argv=None):
+    """Parse ``argv`` and run; bad input raises a one-line ``ValueError``."""
+    return one_line_errors(run, cli.resolve(build_parser(), FLAGS, argv))
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(lambda argv: main(argv) and 0)  # main returns its figures; the exit status is 0

@@ -1,10 +1,10 @@
-"""LA's input pipelines (spec sections 4-5) as ``common.data`` AugmentConfigs, and the 10-crop view of a batch.
+"""LA's input pipelines (the release's ``data.py``) as ``common.data`` AugmentConfigs, and the 10-crop view of a batch.
 
 ``train_crop`` modes of the release: ``default`` (random resized crop of area 0.2-1, grayscale p=0.2 before
 a 0.4 colour jitter in random order, flip), ``resnet_crop_flip``, ``alexnet_crop_flip`` (shorter side to
 256/224 of the crop, random crop, flip) and ``validate_crop`` (centre crop); the 10-crop validation views of
-spec 5.3. Images are resized with area interpolation; colour ops stay in float (no uint8 truncation after each
-op, Decision 13).
+the release's 10-crop validation (README). Images are resized with area interpolation; colour ops stay in float (no uint8 truncation after each
+op, README decision 13).
 """
 from common.data.augment import AugmentConfig, normalize, resize
 from common.data.input import make_dataset
@@ -41,7 +41,7 @@ def make_train_dataset(record_dir, args, per_tower, train_crop="default"):
 
 
 def make_validation_dataset(record_dir, args, ten_crop=False):
-    """The validation split once, in order, last partial batch kept (Decision 20); normalised images
+    """The validation split once, in order, last partial batch kept (README decision 20); normalised images
     ``[B, S, S, 3]``, or ``[B, 10, S, S, 3]`` with ``ten_crop`` (tf.data reader only)."""
     kwargs = dict(reader=args.reader, shuffle=False, repeat=False, drop_remainder=False)
     if not ten_crop:
@@ -52,7 +52,7 @@ def make_validation_dataset(record_dir, args, ten_crop=False):
 
 
 def ten_crop_views(image, size):
-    """Decoded ``[H, W, 3]`` image -> float ``[10, size, size, 3]`` (spec 5.3): squares of side
+    """Decoded ``[H, W, 3]`` image -> float ``[10, size, size, 3]`` (the release's 10-crop validation (README)): squares of side
     ``c = int(224 / scale)``, ``scale = 256 / min(H, W)`` (computed as ``floor(224 min(H, W) / 256)``) at the
     centre (offsets ``int((H - c) / 2)``, ``int((W - c) / 2)``) and the four corners of the full image (top-left,
     top-right, bottom-left, bottom-right), each area-resized to ``size``, then the same five flipped."""

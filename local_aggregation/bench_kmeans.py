@@ -9,6 +9,7 @@ import time
 import faiss
 import numpy as np
 
+from common.eval.report import markdown_row, markdown_table
 from local_aggregation.clustering import run_kmeans
 
 
@@ -22,14 +23,14 @@ def main(argv=None):
     bank = np.random.RandomState(0).randn(args.n, 128).astype(np.float32)
     bank /= np.linalg.norm(bank, axis=1, keepdims=True)
     device = "GPU (%d)" % faiss.get_num_gpus() if faiss.get_num_gpus() else "CPU"
-    print("| run | device | rows | k | seconds |\n|---|---|---|---|---|")
+    print(markdown_table(["run", "device", "rows", "k", "seconds"]))
     total = 0.0
     for run in range(args.runs):
         start = time.time()
         run_kmeans(bank, [args.k], seed=1234 + run)
         total += time.time() - start
-        print("| %d | %s | %d | %d | %.2f |" % (run, device, args.n, args.k, time.time() - start), flush=True)
-    print("| all | %s | %d | %d x %d | %.2f |" % (device, args.n, args.runs, args.k, total))
+        print(markdown_row([run, device, args.n, args.k, "%.2f" % (time.time() - start)]), flush=True)
+    print(markdown_row(["all", device, args.n, "%d x %d" % (args.runs, args.k), "%.2f" % total]))
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from tensorpack.tfutils.tower import TowerContext
 
 from bench.step import register_step
 from common.tf1 import tf
-from local_aggregation.model import InstanceModel
+from local_aggregation.model import LocalAggregationModel
 
 __all__ = ["la_step"]
 
@@ -18,7 +18,7 @@ BACKGROUND_K = 4096
 
 def la_step(images, labels, args):
     """LA loss of ``images`` against the ``args.bank_size``-row bank, with the momentum update of the batch rows."""
-    model = InstanceModel("LA", args.model, args.image_size, args.bank_size,
+    model = LocalAggregationModel("LA", args.model, args.image_size, args.bank_size,
                           instance_k=min(BACKGROUND_K, args.bank_size), num_kmeans=NUM_KMEANS,
                           data_format=args.data_format)
     indices = tf.random_uniform([args.batch], 0, args.bank_size, dtype=tf.int64)

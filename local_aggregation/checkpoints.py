@@ -1,9 +1,9 @@
-"""Save paths and the release's stage-to-stage loading (``load_exp`` + ``load_step``), spec section 11.
+"""Save paths and the release's stage-to-stage loading (``load_exp`` + ``load_step``).
 
 Runs save ``model-<global step>`` under ``<cache_dir>/models/<db>/<col>/<exp_id>`` (the true step, so the
-configs' ``load_step`` values name the last step of the previous stage, Decision 8). A new stage restores
+configs' ``load_step`` values name the last step of the previous stage, README decision 8). A new stage restores
 every variable of the checkpoint whose name and shape match the graph, ``global_step`` included, so LR
-boundaries stay absolute across IR -> LA -> transfer; the rest keeps its fresh value (Decision 9).
+boundaries stay absolute across IR -> LA -> transfer; the rest keeps its fresh value (README decision 9).
 """
 import glob
 import os

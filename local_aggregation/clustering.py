@@ -1,4 +1,4 @@
-"""k-means over the memory bank with faiss (spec section 9) and its hand-off to the graph's cluster labels.
+"""k-means over the memory bank with faiss (the release's ``cluster_km.py``) and its hand-off to the graph's cluster labels.
 
 Each entry ``k_r`` of ``kmeans_k`` is one faiss run (20 iterations, seed 1234 + r, no subsampling), on
 the GPU when faiss has one, on the CPU otherwise; the labels of every run are stacked to ``[R, N]``.
@@ -74,7 +74,7 @@ def cluster_labels_variable(num_runs, data_len):
 
 
 class Recluster(Callback):
-    """Re-run k-means on the bank at (re)start and whenever ``global_step % period == 0`` (Decision 10).
+    """Re-run k-means on the bank at (re)start and whenever ``global_step % period == 0`` (README decision 10).
 
     ``model`` has ``bank`` (a MemoryBank) and ``cluster_labels`` once its graph is built; no clustering
     after ``final_step``, where training ends. The time of each clustering is logged.

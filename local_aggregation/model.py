@@ -1,15 +1,18 @@
-"""The release's ``instance_model.py``: IR (NCE) and LA objectives against a memory bank (spec section 8),
-the embedding network (registry backbone -> 128-d -> L2 norm) and the TensorPack ``InstanceModel``.
+"""The release's ``instance_model.py``: IR (NCE) and LA objectives against a memory bank,
+the embedding network (registry backbone -> 128-d -> L2 norm) and the TensorPack ``LocalAggregationModel``.
 
 Scores are ``P(j | f) = exp(v_j . f / t) / Z`` with the release's constant partition function
-``Z = 2876934.2 / 1281167 * N`` (never estimated from data, Decision 5).
+``Z = 2876934.2 / 1281167 * N`` (never estimated from data, README decision 5).
 """
+import re
+
 from tensorpack import ModelDesc
 from tensorpack.tfutils.common import get_global_step_var
 from tensorpack.tfutils.summary import add_moving_summary
 
 from common.memory_bank import LabelBank, MemoryBank
 from common.models import get_model, regularization_loss
+from common.models.weight_decay import kernel_weight_decay
 from common.nce import exp_scores, nce_loss_parts, sample_noise_indices
 from common.tf1 import tf
 from common.train import gather_from_towers
@@ -17,15 +20,16 @@ from local_aggregation.clustering import cluster_labels_variable
 
 __all__ = ["IMAGENET_Z", "IMAGENET_LEN", "LA_EPS", "EMBED_DIM", "INSTANCE_M", "RELEASE_BN_MOMENTUM", "MODEL_TYPES",
            "partition_z", "ir_loss", "la_loss", "cluster_close_mask", "ir_objective", "la_objective", "backbone",
-           "backbone_endpoints", "network_embedding", "release_lr", "InstanceModel"]
+           "backbone_endpoints", "network_embedding", "release_decays", "release_lr", "LocalAggregationModel"]
 
 IMAGENET_Z = 2876934.2
 IMAGENET_LEN = 1281167
 LA_EPS = 1e-7
-EMBED_DIM = 128  # fixed in the release (Decision 4)
-INSTANCE_M = 0.5  # bank momentum, fixed in the release (Decision 4)
+EMBED_DIM = 128  # fixed in the release (README decision 4)
+INSTANCE_M = 0.5  # bank momentum, fixed in the release (README decision 4)
 RELEASE_BN_MOMENTUM = 0.997
-# release model_type -> (registry backbone, its options); ResNets are v2, pre-activation (Decision 19)
+BN_VARIABLE = re.compile(r"(^|/)\w*bn/(gamma|beta)$")
+# release model_type -> (registry backbone, its options); ResNets are v2, pre-activation (README decision 19)
 MODEL_TYPES = {
     "resnet18": ("resnet18_official", {"version": 2}),
     "resnet50": ("resnet50_official", {"version": 2}),
@@ -42,7 +46,7 @@ def partition_z(n_data):
 def ir_loss(data_dot, noise_dot, n_data, t=0.07):
     """IR's NCE loss from ``data_dot`` ``[B]`` (v_i . f_i) and ``noise_dot`` ``[B, K]``.
 
-    Returns ``(loss, loss_model, loss_noise)`` with ``loss = loss_model + loss_noise`` (spec 8.1).
+    Returns ``(loss, loss_model, loss_noise)`` with ``loss = loss_model + loss_noise`` (the release's ``instance_model.py``).
     """
     z = partition_z(n_data)
     loss_model, loss_noise = nce_loss_parts(exp_scores(data_dot, t, z), exp_scores(noise_dot, t, z), n_data)
@@ -74,7 +78,7 @@ def cluster_close_mask(cluster_labels, indices, neighbour_indices):
 def ir_objective(embedding, bank, indices, n_data, k=4096, t=0.07, seed=None):
     """IR loss parts for L2-normalised ``embedding`` ``[B, D]`` against ``bank`` ``[N, D]`` (pre-update).
 
-    Noise indices are uniform with replacement over the bank and may hit the positive (Decision 6).
+    Noise indices are uniform with replacement over the bank and may hit the positive (README decision 6).
     """
     bank = tf.stop_gradient(tf.convert_to_tensor(bank))
     data_dot = tf.reduce_sum(tf.gather(bank, indices) * embedding, axis=1)
@@ -84,7 +88,7 @@ def ir_objective(embedding, bank, indices, n_data, k=4096, t=0.07, seed=None):
 
 
 def la_objective(embedding, bank, cluster_labels, indices, k=4096, t=0.07):
-    """LA loss: background = top-``k`` of ``embedding . bank^T`` (own entry included, Decision 6),
+    """LA loss: background = top-``k`` of ``embedding . bank^T`` (own entry included, README decision 6),
     close = same cluster in any k-means run."""
     bank = tf.stop_gradient(tf.convert_to_tensor(bank))
     sims = tf.matmul(embedding, bank, transpose_b=True)
@@ -116,11 +120,19 @@ def backbone_endpoints(images, is_training, model_type, width=1, weight_decay=0.
 
 def network_embedding(images, is_training, model_type, width=1, weight_decay=0.0, data_format="NHWC",
                       bn_momentum=RELEASE_BN_MOMENTUM):
-    """Backbone endpoints plus ``embedding``: its 128-d output, L2-normalised (spec section 6)."""
+    """Backbone endpoints plus ``embedding``: its 128-d output, L2-normalised (the release's ``resnet_model.py`` output)."""
     ends = backbone_endpoints(images, is_training, model_type, width, weight_decay, data_format, EMBED_DIM,
                               bn_momentum)
     ends["embedding"] = tf.nn.l2_normalize(ends["logits"], axis=1)
     return ends
+
+
+def release_decays(model_type):
+    """The release's weight-decay rule as ``decays(name, trainable)``: every trainable variable whose release name
+    lacks ``batch_normalization``: kernels, biases (the embedding head's too) and, for the AlexNet only (its BN
+    layers are named conv1..fc7 there), the BN scale and offset. Here BN variables are ``.../bn/gamma|beta``."""
+    keep_bn = model_type == "alexnet_bn_no_drop"
+    return lambda name, trainable: trainable and (keep_bn or not BN_VARIABLE.search(name))
 
 
 def release_lr(init_lr, boundaries):
@@ -136,11 +148,11 @@ def release_lr(init_lr, boundaries):
     return lr
 
 
-class InstanceModel(ModelDesc):
+class LocalAggregationModel(ModelDesc):
     """IR or LA pretraining: embedding -> loss against the shared bank (pre-update) -> bank update op.
 
     Inputs are one tower's ``(image, label, index)``; ``bank_update(trainer)`` is the post-step op that
-    writes the whole global batch into the memory and label banks once per global step (Decision 1).
+    writes the whole global batch into the memory and label banks once per global step (README decision 1).
     """
 
     def __init__(self, task, model_type, image_size, data_len, instance_k=4096, instance_t=0.07, num_kmeans=1,
@@ -165,9 +177,14 @@ class InstanceModel(ModelDesc):
                 tf.TensorSpec([None], tf.int64, "label"), tf.TensorSpec([None], tf.int64, "index")]
 
     def embed(self, image, is_training):
-        """The L2-normalised ``[B, 128]`` embedding (and the backbone endpoints) of normalised images."""
-        return network_embedding(image, is_training, self.model_type, self.width,
-                                 self.weight_decay if is_training else 0.0, self.data_format, self.bn_momentum)
+        """The L2-normalised ``[B, 128]`` embedding (and the backbone endpoints) of normalised images; in training,
+        the release's weight decay on every trainable variable whose name lacks ``batch_normalization``."""
+        if not is_training:
+            return network_embedding(image, False, self.model_type, self.width, 0.0, self.data_format,
+                                     self.bn_momentum)
+        with kernel_weight_decay(self.weight_decay, release_decays(self.model_type)):
+            return network_embedding(image, True, self.model_type, self.width, 0.0, self.data_format,
+                                     self.bn_momentum)
 
     def build_graph(self, image, label, index):
         self.bank = MemoryBank("instance", self.data_len, EMBED_DIM, momentum=INSTANCE_M, seed=0)

@@ -1,14 +1,14 @@
-"""Which backbone layer each transfer head reads and how it is pooled (spec section 12).
+"""Which backbone layer each transfer head reads and how it is pooled (the release's ``get_all_layers``).
 
 Numeric keys name the ending points ``ending_point_<i>`` (ResNet, VGG); other keys pick the first endpoint
-whose name contains them (AlexNet's ``conv1``..``conv5``). Pooling is ``common.eval.linear.avg_pool_if_large``
+whose name contains them (AlexNet's ``conv1``..``conv5``). Pooling is ``common.eval.pooling.avg_pool_if_large``
 (window 2 or 4 above 200,000 values), spatial by default; ``vgg_quirk`` reproduces the release's VGG read-out,
-whose NCHW->NHWC transpose of an NHWC tensor pools over width and channels (Decision 11).
+whose NCHW->NHWC transpose of an NHWC tensor pools over width and channels (README decision 11).
 """
 import collections
 import functools
 
-from common.eval.linear import avg_pool_if_large
+from common.eval.pooling import avg_pool_if_large
 from common.tf1 import tf
 
 __all__ = ["endpoint_name", "layer_poolers", "quirk_pool"]

@@ -11,11 +11,10 @@ import json
 import os
 import time
 
-from tensorpack.tfutils.tower import PredictTowerContext
-
 from common.data.input import make_dataset
 from common.data.records import read_meta
-from common.eval.features import extract_features
+from common.eval.features import FeatureTower
+from common.eval.report import markdown_table
 from common.tf1 import tf
 from local_aggregation import train, train_transfer
 from local_aggregation.augmentation import validation_augment
@@ -35,7 +34,7 @@ RANDOM_STEPS = 20  # lr 0: weights stay at their init, BN statistics follow the 
 def _flags(module, config, record_dir, cache_dir, *extra):
     """Parsed flags of a release script (``train`` or ``train_transfer``) for ``config`` on the toy records."""
     table = PRETRAIN_FLAGS if module is train else TRANSFER_FLAGS
-    return parse_flags(table, ["--config", config, "--image_dir", record_dir, "--gpu", "0", "--cache_dir", cache_dir]
+    return parse_flags(table, ["--config", config, "--image_dir", record_dir, "--cache_dir", cache_dir]
                        + list(extra))
 
 
@@ -50,15 +49,14 @@ def _script(module, config, record_dir, cache_dir, *extra):
 def embed_split(checkpoint, record_dir, args, split):
     """``(features, labels)`` of a whole split, centre crop, embedded by the network of ``checkpoint``."""
     with tf.Graph().as_default():
-        data = make_dataset(record_dir, split, args.test_batch_size, validation_augment(args.image_size),
-                            shuffle=False, repeat=False, drop_remainder=False)
-        iterator = tf.data.make_initializable_iterator(data)
-        image, label, index = iterator.get_next()
-        with PredictTowerContext(""):
-            emb = network_embedding(image, False, args.model_type, args.width, bn_momentum=args.bn_momentum)
+        tower = FeatureTower(
+            lambda: make_dataset(record_dir, split, args.test_batch_size, validation_augment(args.image_size),
+                                 shuffle=False, repeat=False, drop_remainder=False),
+            lambda image, label, index: network_embedding(image, False, args.model_type, args.width,
+                                                          bn_momentum=args.bn_momentum)["embedding"], "")
         with tf.Session() as sess:
             tf.train.Saver().restore(sess, checkpoint)
-            feats, labels, _ = extract_features(sess, emb["embedding"], label, index, init_op=iterator.initializer)
+            feats, labels, _ = tower.run(sess)
     return feats, labels
 
 
@@ -101,11 +99,9 @@ def run(record_dir, work_dir):
     layers = list(linear["LA"])
     print("\nLocal Aggregation toy chain (ResNet-18 x%g, %d px): top-1 on the toy validation split"
           % (ir.width, ir.image_size))
-    print("| network | 1-NN | %d-NN | %s |" % (ir.knn_k, " | ".join("linear %s" % k for k in layers)))
-    print("|---|---|---|%s" % ("---|" * len(layers)))
-    for name in ("LA", "IR", "random"):
-        cells = ["%.3f" % linear[name][k] if name in linear else "-" for k in layers]
-        print("| %s | %.3f | %.3f | %s |" % (name, knn[name]["nn1_top1"], knn[name]["knn_top1"], " | ".join(cells)))
+    print(markdown_table(["network", "1-NN", "%d-NN" % ir.knn_k] + ["linear %s" % k for k in layers], [
+        [name, "%.3f" % knn[name]["nn1_top1"], "%.3f" % knn[name]["knn_top1"]]
+        + ["%.3f" % linear[name][k] if name in linear else None for k in layers] for name in ("LA", "IR", "random")]))
     print("seconds: %s" % ", ".join("%s %.0f" % kv for kv in seconds.items()))
     note = "toy ResNet-18 x%g at %d px; linear = best of layers %s (10-crop)" % (ir.width, ir.image_size,
                                                                                  ",".join(layers))

@@ -6,7 +6,7 @@
         --cache_dir SAVE
 
 ``--gpu 0,1,2,3`` trains synchronous towers (one shared bank, updated once per step with the global
-batch). Without any GPU on the machine the listed ids become CPU towers. Checkpoints go to
+batch); without ``--gpu`` every visible GPU is used, the CPU when there is none (``--cpu_towers N``: N CPU towers). Checkpoints go to
 ``SAVE/models/<db_name>/<col_name>/<exp_id>/model-<step>``; relaunching the command resumes there.
 """
 import os
@@ -14,17 +14,17 @@ import sys
 
 if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from common import resume  # noqa: E402
+from common import cli, resume  # noqa: E402
+from common.devices import setup_devices  # noqa: E402
 from common.data.records import ensure_records, read_meta  # noqa: E402
 from common.train import launch_train  # noqa: E402
 from local_aggregation.augmentation import make_train_dataset, make_validation_dataset  # noqa: E402
 from local_aggregation.checkpoints import PartialRestore, exp_dir, find_checkpoint  # noqa: E402
 from local_aggregation.clustering import Recluster, parse_kmeans_k  # noqa: E402
-from local_aggregation.devices import select_towers  # noqa: E402
-from local_aggregation.knn_monitor import KnnMonitor  # noqa: E402
-from local_aggregation.model import InstanceModel  # noqa: E402
-from local_aggregation.params import PRETRAIN_FLAGS, fail, parse_flags, parse_int_list  # noqa: E402
-from local_aggregation.schedule import StopAtStep, plan_steps  # noqa: E402
+from local_aggregation.knn_monitor import knn_monitor  # noqa: E402
+from local_aggregation.model import LocalAggregationModel  # noqa: E402
+from local_aggregation.params import PRETRAIN_FLAGS, parse_flags, parse_int_list  # noqa: E402
+from local_aggregation.step_plan import StopAtStep, plan_steps  # noqa: E402
 
 
 def dataset_length(record_dir, data_len):
@@ -38,12 +38,13 @@ def dataset_length(record_dir, data_len):
 
 def run(args):
     """Build and train the IR or LA model described by the parsed flags ``args``."""
-    towers = select_towers(args.gpu, args.gpu_offset)
+    towers = setup_devices(args)
     if args.task not in ("IR", "LA"):
         raise ValueError("task %r: expected IR or LA" % args.task)
-    if args.batch_size <= 0 or args.batch_size % len(towers):
-        raise ValueError("batch_size %d is not divisible by the %d tower(s) of --gpu %s"
-                         % (args.batch_size, len(towers), args.gpu))
+    if args.batch_size <= 0:
+        raise ValueError("batch_size %d: must be a positive number of images" % args.batch_size)
+    if args.batch_size % len(towers):
+        raise ValueError("batch_size %d is not divisible by the %d tower(s)" % (args.batch_size, len(towers)))
     record_dir = ensure_records(args.image_dir)
     data_len = dataset_length(record_dir, args.data_len)
     epoch_steps = data_len // args.batch_size
@@ -61,13 +62,13 @@ def run(args):
               % (logdir, start, args.train_num_steps))
         return logdir
     boundaries = parse_int_list(args.lr_boundaries, "lr_boundaries")
-    model = InstanceModel(args.task, args.model_type, args.image_size, data_len, args.instance_k, args.instance_t,
+    model = LocalAggregationModel(args.task, args.model_type, args.image_size, data_len, args.instance_k, args.instance_t,
                           max(len(ks), 1), args.weight_decay, args.init_lr, boundaries, args.width,
                           "NHWC" if towers.on_cpu else "NCHW", args.bn_momentum)
     per_tower = args.batch_size // len(towers)
     num_classes = int(read_meta(record_dir)["num_classes"])
-    callbacks = [KnnMonitor(model, lambda: make_validation_dataset(record_dir, args), num_classes, args.fre_valid,
-                            args.train_num_steps, args.knn_k, args.instance_t)]
+    callbacks = [knn_monitor(model, lambda: make_validation_dataset(record_dir, args), num_classes, args.fre_valid,
+                             args.train_num_steps, args.knn_k, args.instance_t)]
     if args.task == "LA":
         callbacks.insert(0, Recluster(model, ks, epoch_steps, args.train_num_steps))
     if args.train_num_steps is not None:
@@ -84,12 +85,8 @@ def run(args):
 
 def main(argv=None):
     """Parse the release's flags and train; bad input ends with one ``error:`` line (exit status 2)."""
-    args = parse_flags(PRETRAIN_FLAGS, argv, __doc__.split("\n")[0])
-    try:
-        run(args)
-    except ValueError as e:
-        fail(str(e))
+    run(parse_flags(PRETRAIN_FLAGS, argv, __doc__))
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

@@ -6,6 +6,7 @@ import sys
 if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from local_aggregation.train import main  # noqa: E402
+from common import cli  # noqa: E402
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

@@ -7,30 +7,31 @@
 
 The backbone comes from ``SAVE/models/<load_exp>/model-<load_step>`` (global step included); heads, logs and
 the per-layer report (``results.json``/``.md``/``.png``) go to ``SAVE/models/<save_exp>``. The run stops at
-the config's ``train_num_steps`` (Decision 2); relaunching resumes.
+the config's ``train_num_steps`` (README decision 2); relaunching resumes.
 """
 import os
 import sys
 
 if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from common import resume  # noqa: E402
+from common import cli, resume  # noqa: E402
+from common.devices import setup_devices  # noqa: E402
 from common.data.records import ensure_records, read_meta  # noqa: E402
 from common.train import launch_train  # noqa: E402
 from local_aggregation.augmentation import make_train_dataset, make_validation_dataset  # noqa: E402
 from local_aggregation.checkpoints import PartialRestore, exp_dir, find_checkpoint  # noqa: E402
-from local_aggregation.devices import select_towers  # noqa: E402
-from local_aggregation.params import TRANSFER_FLAGS, fail, parse_flags, parse_int_list  # noqa: E402
-from local_aggregation.schedule import StopAtStep, plan_steps  # noqa: E402
+from local_aggregation.params import TRANSFER_FLAGS, parse_flags, parse_int_list  # noqa: E402
+from local_aggregation.step_plan import StopAtStep, plan_steps  # noqa: E402
 from local_aggregation.transfer import TransferModel, TransferValidation  # noqa: E402
 
 
 def run(args):
     """Train the heads described by the parsed flags ``args``; returns the transfer's log directory."""
-    towers = select_towers(args.gpu, 0)
-    if args.batch_size <= 0 or args.batch_size % len(towers):
-        raise ValueError("batch_size %d is not divisible by the %d tower(s) of --gpu %s"
-                         % (args.batch_size, len(towers), args.gpu))
+    towers = setup_devices(args)
+    if args.batch_size <= 0:
+        raise ValueError("batch_size %d: must be a positive number of images" % args.batch_size)
+    if args.batch_size % len(towers):
+        raise ValueError("batch_size %d is not divisible by the %d tower(s)" % (args.batch_size, len(towers)))
     record_dir = ensure_records(args.image_dir)
     found = int(read_meta(record_dir)["num_classes"])
     if found != args.num_classes:
@@ -73,12 +74,8 @@ def run(args):
 
 def main(argv=None):
     """Parse the release's transfer flags and train; bad input ends with one ``error:`` line (exit status 2)."""
-    args = parse_flags(TRANSFER_FLAGS, argv, __doc__.split("\n")[0])
-    try:
-        run(args)
-    except ValueError as e:
-        fail(str(e))
+    run(parse_flags(TRANSFER_FLAGS, argv, __doc__))
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

@@ -1,9 +1,9 @@
-"""Linear transfer of a frozen LA backbone (spec section 12): one linear head per listed layer.
+"""Linear transfer of a frozen LA backbone (the release's ``train_transfer.py``): one linear head per listed layer.
 
-Heads are ``common.eval.linear`` heads (bias, variance-scaling init with factor 2 / fan-in / truncated normal,
+Heads are ``common.eval.probe`` heads (bias, variance-scaling init with factor 2 / fan-in / truncated normal,
 weight decay on their kernels and biases, summed cross-entropy over layers). BN uses its moving statistics.
 Validation averages the softmax over the release's 10 crops and writes a per-layer top-1 table (JSON,
-Markdown, bar chart PNG) through ``common.eval.linear.write_report``.
+Markdown, bar chart PNG) through ``common.eval.linear.linear_report``.
 """
 import collections
 import time
@@ -14,7 +14,8 @@ from tensorpack.tfutils.summary import add_moving_summary
 from tensorpack.tfutils.tower import PredictTowerContext
 from tensorpack.utils import logger
 
-from common.eval.linear import LinearProbeModel, linear_heads, write_report
+from common.eval.linear import linear_report
+from common.eval.probe import LayerProbeModel, linear_heads
 from common.tf1 import tf
 from local_aggregation.model import backbone_endpoints, release_lr
 from local_aggregation.readout import layer_poolers
@@ -24,9 +25,9 @@ __all__ = ["TransferModel", "TransferValidation"]
 HEAD_SCOPE = "instance/transfer_dense"
 
 
-class TransferModel(LinearProbeModel):
+class TransferModel(LayerProbeModel):
     """Frozen ``model_type`` backbone + heads for ``layer_keys``; LR x0.1 at absolute ``lr_boundaries``;
-    ``feature_bn``: standardised head inputs (``common.eval.linear.linear_heads``)."""
+    ``feature_bn``: standardised head inputs (``common.eval.probe.linear_heads``)."""
 
     def __init__(self, model_type, layer_keys, num_classes, image_size, width=1, data_format="NHWC", init_lr=0.01,
                  lr_boundaries=(), weight_decay=1e-4, vgg_quirk=False, feature_bn=False):
@@ -106,7 +107,7 @@ class TransferValidation(Callback):
             (self._model.layer_keys[name], {"top1": float(np.mean(np.concatenate(h1))),
                                             "top5": float(np.mean(np.concatenate(h5)))})
             for name, (h1, h5) in hits.items())
-        write_report(self.last, self._out_dir, "%s (step %d)" % (self._title, self.global_step))
+        linear_report(self.last, self._out_dir, "%s (step %d)" % (self._title, self.global_step))
         for key, res in self.last.items():
             self.trainer.monitors.put_scalar("top1_%s" % key, res["top1"])
         logger.info("transfer top-1 at step %d: %s (%.1f s)" % (self.global_step, ", ".join(

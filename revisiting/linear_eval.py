@@ -1,18 +1,26 @@
-"""``--task linear_eval``: logistic regression on every endpoint of a frozen exported trunk (spec 5.2).
+"""``--task linear_eval``: logistic regression on every endpoint of a frozen exported trunk (the release's
+``self_supervision/linear_eval.py``).
 
 Each endpoint is pooled to at most 9000 features (``pool_mode``), patch inputs [N, P, h, w, 3] are embedded
 patch by patch and combined (``combine_patches``), and one linear head per endpoint is trained jointly
-(sum of the losses) with ``common.eval.linear``; top-1 per endpoint goes to JSON and a bar chart.
+(sum of the losses) on the project's towers with auto-resume; top-1 per endpoint goes to JSON and a bar chart.
 """
 import math
 import os
 
+from tensorpack.tfutils.sessinit import SaverRestore
+
 from common.tf1 import tf
-from common.eval.linear import LinearProbeModel, adaptive_pool_to_features, run_linear_eval
+from common.eval.linear import evaluate_linear_probe, linear_report
+from common.eval.pooling import adaptive_pool_to_features
+from common.eval.probe import LayerProbeModel
+from common.resume import checkpoint_step, latest_checkpoint
+from common.train import launch_train, per_tower_batch
 from revisiting.data import make_input, preprocess_fn, split_size
 from revisiting.export import module_net, read_module_spec
 from revisiting.net import trunk_options
-from revisiting.schedule import lr_at, lr_schedule, steps_per_epoch, total_steps
+from revisiting.pretext import experiment, launch_plan
+from revisiting.schedule import lr_schedule, steps_per_epoch
 
 MAX_FEATURES = 9000
 POOL_MODES = ("adaptive_max", "adaptive_avg", "max", "avg")
@@ -71,40 +79,45 @@ def frozen_features(net, num_classes, pool_mode, combine):
     return backbone_fn
 
 
-def restore_module(module_dir):
-    """``init_fn(sess)`` restoring the ``module/`` variables of the graph from the exported module."""
-    def init_fn(sess):
-        module_vars = [v for v in tf.global_variables() if v.op.name.startswith("module/")]
-        tf.train.Saver(module_vars).restore(sess, os.path.join(module_dir, "variables", "variables"))
-    return init_fn
-
-
-def run(cfg, workdir, record_dir):
-    """Train the heads on ``train_split`` and report top-1/top-5 per endpoint on ``val_split`` into
-    ``workdir`` (results.json / .md / .png); returns ``{endpoint: {"top1", "top5"}}``."""
+def run(cfg, workdir, record_dir, towers, trainer="replicated", eval_only=False):
+    """Train the heads on ``train_split`` over ``towers`` (a checkpoint per epoch, resumed from ``workdir``), then
+    report top-1/top-5 per endpoint of the newest checkpoint on ``val_split`` into ``workdir`` (results.json /
+    .md / .png); ``eval_only`` skips the training. Returns ``{endpoint: {"top1", "top5"}}``."""
     module_dir = cfg.get("hub_module")
     if not module_dir:
         raise ValueError("--task linear_eval needs --hub_module (an exported module directory)")
     spec = read_module_spec(module_dir)
-    net = module_net(spec)
-    num_classes = int(cfg["num_classes"])
     epoch_steps = steps_per_epoch(split_size(record_dir, cfg["train_split"]), cfg["batch_size"])
     points = lr_schedule(cfg, epoch_steps)
     train_pp, eval_pp = preprocess_fn(cfg, True), preprocess_fn(cfg, False)
     with tf.Graph().as_default():
         probe = tf.data.get_output_shapes(make_input(record_dir, cfg["val_split"], 1, eval_pp, False))[0]
     endpoints = trunk_options(spec["architecture"])[3] + ("logits",)
-    model = LinearProbeModel(frozen_features(net, spec["num_classes"], cfg["pool_mode"], cfg["combine_patches"]),
-                             {name: None for name in endpoints}, num_classes, image_shape=probe.as_list()[1:],
-                             lr=points[0][1], weight_decay=float(cfg.get("weight_decay") or 0.0),
-                             optimizer_fn=tf.train.AdamOptimizer if cfg["optimizer"] == "adam" else None)
-    return run_linear_eval(
-        model, lambda: make_input(record_dir, cfg["train_split"], cfg["batch_size"], train_pp, True,
-                                  cfg.get("random_seed")),
-        lambda: make_input(record_dir, cfg["val_split"], cfg["eval_batch_size"] or cfg["batch_size"], eval_pp,
-                           False),
-        total_steps(cfg, epoch_steps), lr_schedule=lambda step: lr_at(points, step), init_fn=restore_module(module_dir),
-        logdir=workdir, out_dir=workdir, title="revisiting linear evaluation (%s, %s)" % (spec["task"],
-                                                                                    spec["architecture"]),
-        log_every=max(total_steps(cfg, epoch_steps) // 10, 1))
+    model = LayerProbeModel(
+        frozen_features(module_net(spec), spec["num_classes"], cfg["pool_mode"], cfg["combine_patches"]),
+        {name: None for name in endpoints}, int(cfg["num_classes"]), image_shape=probe.as_list()[1:], lr=points[0][1],
+        weight_decay=float(cfg.get("weight_decay") or 0.0),
+        optimizer_fn=tf.train.AdamOptimizer if cfg["optimizer"] == "adam" else None)
+    if not eval_only:
+        batch = per_tower_batch(int(cfg["batch_size"]), towers)
+        steps, epochs = launch_plan(cfg, epoch_steps)
+        with tf.Graph().as_default():
+            launch_train(model, lambda: make_input(record_dir, cfg["train_split"], batch, train_pp, True,
+                                                   cfg.get("random_seed"), with_index=True),
+                         workdir, steps, epochs, towers, trainer=trainer, lr_schedule=points, lr_interp="linear",
+                         lr_step_based=True, session_init=SaverRestore(module_variables(module_dir)),
+                         experiment=experiment(cfg))
+    checkpoint = latest_checkpoint(workdir)
+    if checkpoint is None:
+        raise ValueError("--run_eval: no checkpoint of the linear heads in --workdir %s" % workdir)
+    results = evaluate_linear_probe(model, lambda: make_input(
+        record_dir, cfg["val_split"], int(cfg["eval_batch_size"] or cfg["batch_size"]), eval_pp, False,
+        with_index=True), checkpoint)
+    linear_report(results, workdir, "revisiting linear evaluation (%s, %s), step %d"
+                 % (spec["task"], spec["architecture"], checkpoint_step(checkpoint)))
+    return results
 
+
+def module_variables(module_dir):
+    """The checkpoint prefix of an exported module's variables (names ``module/...``)."""
+    return os.path.join(module_dir, "variables", "variables")

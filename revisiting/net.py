@@ -46,7 +46,10 @@ def trunk_options(architecture, filters_factor=None, mode="v2", last_relu=True, 
     if key in ("resnet50", "resnet18"):
         if mode not in ("v1", "v2"):
             raise ValueError("--mode %r: expected v1 or v2" % mode)
-        options.update(version=int(mode[1]), bn_momentum=0.99, bn_epsilon=1e-3)  # spec 1: TF BN defaults
+        # the release builds with tf.layers: BN momentum 0.99 / epsilon 1e-3, Glorot-uniform conv kernels, and
+        # its root max-pool zero-pads one pixel on each side, then pools VALID
+        options.update(version=int(mode[1]), bn_momentum=0.99, bn_epsilon=1e-3, root_pool_padding="fixed",
+                       conv_init="glorot_uniform")
     return name, width, options, endpoints
 
 

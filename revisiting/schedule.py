@@ -5,6 +5,8 @@ import math
 
 import numpy as np
 
+from common.schedules import linear_warmup, piecewise
+
 
 def steps_per_epoch(num_examples, batch_size):
     """floor(examples / global batch); at least 1."""
@@ -36,11 +38,11 @@ def lr_schedule(cfg, epoch_steps):
     base_lr = float(cfg["lr"]) * cfg["batch_size"] / float(scale)
     factor = float(cfg.get("lr_decay_factor", 0.1))
     warmup = int(round(float(cfg.get("warmup_epochs") or 0) * epoch_steps))
-    points = [(0, 0.0), (warmup, base_lr)] if warmup else [(0, base_lr)]
+    points = linear_warmup(0.0, base_lr, warmup) if warmup else [(0, base_lr)]
     value = base_lr
-    for boundary in sorted(int(e * epoch_steps) for e in decay_epochs(cfg)):
-        points += [(boundary, value), (boundary + 1, value * factor)]
-        value *= factor
+    for boundary, decayed in piecewise(base_lr, [int(e * epoch_steps) for e in decay_epochs(cfg)], factor):
+        points += [(boundary, value), (boundary + 1, decayed)]
+        value = decayed
     end = max(total_steps(cfg, epoch_steps), points[-1][0] + 1)
     return points + [(end, value)]
 

@@ -13,7 +13,7 @@ from PIL import Image
 from common.data.records import (FEATURES, ensure_records, index_path, list_shards, read_meta, write_index)
 from common.data.writer import build_split, shard_plan
 from common.tf1 import tf
-from dataset_miscs.build_tfrs import build_tfrecords, default_shards, main
+from dataset_miscs.build_tfrs import build_tfrecords, default_shards, main  # the CLI re-exports the library
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -52,7 +52,9 @@ def test_records_match_folder_listing(toy_image_dir, toy_record_dir):
     assert read_meta(toy_record_dir) == {"splits": {"train": 160, "validation": 40}, "num_classes": 10,
                                          "class_names": ["house", "tree", "car", "person", "fish", "boat", "lamp",
                                                          "flower", "rocket", "cup"],
-                                         "source": os.path.abspath(toy_image_dir)}
+                                         "source": os.path.abspath(toy_image_dir),
+                                         "shards": {"train": ["train-00000-of-00002", "train-00001-of-00002"],
+                                                    "validation": ["validation-00000-of-00001"]}}
     with open(os.path.join(toy_record_dir, "labels.txt")) as f:
         assert f.read().split() == [t for k in range(10) for t in ("n%08d" % k, str(k))]
     assert set(FEATURES) == {"images", "labels", "index", "filename"}
@@ -219,7 +221,7 @@ def test_places_builder_from_csv_lists(toy_image_dir, tmp_path):
                  log=logs.append)
     assert any("skipped line 10" in m and "garbage-line" in m for m in logs)
     shards = ["train-%05d-00004" % i for i in range(5)] + ["validation-00000-00002", "validation-00001-00002"]
-    assert sorted(os.listdir(out)) == ["idx", "labels.txt", "meta.json"] + shards
+    assert sorted(os.listdir(out)) == ["build_state.json", "idx", "labels.txt", "meta.json"] + shards
     recs = read_records(str(out), "train")
     order = np.random.RandomState(0).permutation(9)
     assert [r[3] for r in recs] == [rels[i] for i in order] and [r[2] for r in recs] == list(range(9))
@@ -232,3 +234,13 @@ def test_places_builder_from_csv_lists(toy_image_dir, tmp_path):
 
 def glob_files(image_dir):
     return [os.path.join(d, f) for d, _, fs in os.walk(os.path.join(image_dir, "train")) for f in fs]
+
+
+def test_save_dir_with_other_files_is_refused_untouched(toy_image_dir, tmp_path):
+    root = _small_folder(toy_image_dir, str(tmp_path / "img"), per_class=1)
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "thesis.tex").write_text("keep")
+    with pytest.raises(ValueError, match="save dir %s holds thesis.tex, which a record build did not write" % out):
+        build_tfrecords(root, str(out), workers=1, log=lambda m: None)
+    assert os.listdir(str(out)) == ["thesis.tex"] and not os.path.exists(str(out) + ".building")

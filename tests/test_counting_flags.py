@@ -1,9 +1,13 @@
-"""Counting CLI and schedules: the release's flags, config precedence, directory rule, LR values (spec 1, 4.7, 5.3)."""
+"""Counting CLI and schedules: the release's flags through common.cli, config precedence, devices and steps per
+epoch, the experiment directory rule, LR values."""
 import numpy as np
 import pytest
 
-from counting import flags
-from counting.lr_schedules import classifier_lr_schedule, counting_lr_schedule, lr_during_epoch
+from common import cli
+from common.devices import setup_devices
+from common.schedules import value_during
+from counting import counter_trn, flags
+from counting.optimizers import classifier_lr_schedule, counting_lr_schedule
 
 README_CNT = ("--batch_size 256 --exp_name cnt_gpu4_bz256_adam_250 --net alexnet --learning_rate 0.0001 "
               "--gpu 0,1,2,3 --logits_dim 1000 --opt adam --epoch 250 --learning_rate_var_name lr_cnt "
@@ -13,12 +17,19 @@ README_CLS = ("--exp_name cls_gpu2_bz256_adam_250 --pretrained --cnt_exp_name cn
               "--learning_rate_var_nam lr_cls --gpu 0,1").split()
 
 
-def test_counting_schedule_spec_values():
+@pytest.fixture
+def no_gpu(monkeypatch):
+    """No GPU visible; setup_devices' change of CUDA_VISIBLE_DEVICES is undone after the test."""
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    monkeypatch.setattr("common.devices.available_gpus", lambda: [])
+
+
+def test_counting_schedule_release_values():
     sched = counting_lr_schedule(250, 1e-4)
     assert sched[0][0] == 150 and len(sched) == 100
     expect = {1: 1e-4, 150: 1e-4, 151: 1e-4, 152: 9.9001e-5, 201: 5.005e-5, 250: 1.099e-6}
     for epoch, lr in expect.items():
-        assert lr_during_epoch(sched, epoch, 1e-4) == pytest.approx(lr, rel=1e-6)
+        assert value_during(sched, epoch, 1e-4) == pytest.approx(lr, rel=1e-6)
 
 
 def test_counting_schedule_matches_numpy_formula():
@@ -32,11 +43,11 @@ def test_counting_schedule_matches_numpy_formula():
         np.testing.assert_allclose([v for _, v in got], want, rtol=1e-12)
 
 
-def test_classifier_schedule_spec_values():
+def test_classifier_schedule_release_values():
     sched = classifier_lr_schedule(250, 1e-3)
     expect = {1: 1e-3, 2: 9.92016e-4, 126: 2.50001e-4, 250: 1.69999e-8}
     for epoch, lr in expect.items():
-        assert lr_during_epoch(sched, epoch, 1e-3) == pytest.approx(lr, rel=1e-5)
+        assert value_during(sched, epoch, 1e-3) == pytest.approx(lr, rel=1e-5)
     i = np.arange(250)
     np.testing.assert_allclose([v for _, v in sched], (1e-3 - 1e-9) * (1 - i / 250.0) ** 2 + 1e-9, rtol=1e-12)
 
@@ -45,17 +56,26 @@ def test_readme_command_lines_parse():
     args, cfg = flags.parse_flags("counter", README_CNT)
     assert (args.batch_size, args.learning_rate, args.logits_dim, args.epoch, args.max_iters) == (
         256, 1e-4, 1000, 250, 1251)
-    assert (args.opt, args.learning_rate_var_name, args.backbone, flags.num_devices(args.gpu)) == (
-        "adam", "lr_cnt", "alexnet_counting", 4)
+    assert (args.opt, args.learning_rate_var_name, args.backbone, args.gpu, args.trainer) == (
+        "adam", "lr_cnt", "alexnet_counting", "0,1,2,3", "ps")
     args, _ = flags.parse_flags("classifier", README_CLS)
-    assert args.learning_rate_var_name == "lr_cls" and args.pretrained and flags.num_devices(args.gpu) == 2
-    assert args.cnt_exp_name == "cnt_gpu4_bz256_adam_250"
+    assert (args.learning_rate_var_name, args.pretrained, args.gpu, args.logdir) == ("lr_cls", True, "0,1", None)
+    assert args.cnt_exp_name == "cnt_gpu4_bz256_adam_250" and args.reader == "dali"
+
+
+def test_release_defaults_without_config():
+    """With an empty config, every release flag keeps the release's argparse default."""
+    args, _ = flags.parse_flags("counter", ["--config", "", "--exp_name", "e", "--learning_rate_var_name", "v"])
+    assert (args.batch_size, args.prefix, args.checkpoint, args.dataset, args.learning_rate, args.lr_weight_decay,
+            args.net, args.cnt_exp_name, args.epoch, args.max_iters, args.logits_dim, args.opt, args.pretrained,
+            args.gpu) == (32, "default", None, "ImageNet", 1e-4, False, "alexnet", "", 100, None, 1000, "momentum",
+                          False, None)
 
 
 def test_config_fills_flags_not_given_and_flags_win():
     args, cfg = flags.parse_flags("counter", ["--exp_name", "e", "--config", "exp_configs/counting.json:toy",
                                               "--epoch", "7"])
-    assert args.epoch == 7 and args.batch_size == cfg["counter"]["batch_size"]
+    assert args.epoch == 7 and args.batch_size == 32 and args.max_iters == 50
     assert args.learning_rate_var_name == "lr_cnt" and cfg["image_size"] == 96
     args, cfg = flags.parse_flags("classifier", ["--exp_name", "e"])
     assert (args.batch_size, args.learning_rate, args.epoch, args.opt) == (256, 1e-3, 250, "adam")
@@ -63,33 +83,75 @@ def test_config_fills_flags_not_given_and_flags_win():
     args, cfg = flags.parse_flags("counter", ["--exp_name", "e", "--config", "exp_configs/counting.json:toy_20k",
                                               "--set", "counter.epoch=9", "--set", "cnt_schedule.tail_epochs=3"])
     assert (args.epoch, args.batch_size, cfg["cnt_schedule"]["tail_epochs"]) == (9, 32, 3)
+    assert cfg["cnt_schedule"]["end_lr"] == 1e-7  # nested objects extend the base's key by key
 
 
-def test_steps_per_epoch_rule():
-    args, _ = flags.parse_flags("counter", README_CNT[:-2])  # no --max_iters: 1281167 // (256 * 4)
-    assert flags.resolve_max_iters(args, 1281167) == 1251
-    args, _ = flags.parse_flags("classifier", README_CLS)
-    assert flags.resolve_max_iters(args, 1281167) == 2502
+def test_steps_per_epoch_count_the_towers_that_run(no_gpu):
+    args, _ = flags.parse_flags("counter", README_CNT[:-2] + ["--gpu", "", "--cpu_towers", "4"])
+    towers = setup_devices(args)
+    assert len(towers) == 4 and towers.on_cpu
+    assert flags.resolve_max_iters(args, 1281167, towers) == 1251  # 1281167 // (256 * 4)
+    args, _ = flags.parse_flags("classifier", README_CLS + ["--gpu", "", "--cpu_towers", "2"])
+    assert flags.resolve_max_iters(args, 1281167, setup_devices(args)) == 2502  # 1281167 // (256 * 2)
+    args, _ = flags.parse_flags("classifier", README_CLS + ["--gpu", ""])
+    assert flags.resolve_max_iters(args, 1281167, setup_devices(args)) == 5004  # one CPU tower
+    args, _ = flags.parse_flags("counter", README_CNT + ["--gpu", "", "--cpu_towers", "2"])
+    assert flags.resolve_max_iters(args, 1281167, setup_devices(args)) == 1251  # --max_iters wins
+
+
+def test_missing_gpu_is_one_error_line(no_gpu, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.run(counter_trn.main, README_CNT + ["--data_dir", str(tmp_path)])
+    assert exc.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: --gpu 0,1,2,3: GPU 0 does not exist")
 
 
 def test_experiment_dir_rule(tmp_path, monkeypatch):
     proj = tmp_path / "tf_unsupervised_count"
     proj.mkdir()
     monkeypatch.chdir(proj)
-    path = flags.experiment_dir(str(tmp_path / "ckpt"), "cnt_a", create=True)
+    path = flags.experiment_dir(str(tmp_path / "ckpt"), "cnt_a")
     assert path == str(tmp_path / "ckpt" / "tf_unsupervised_count" / "cnt_a")
-    assert (tmp_path / "ckpt" / "tf_unsupervised_count" / "cnt_a").is_dir()
 
 
 @pytest.mark.parametrize("argv,message", [
     (["--exp_name", "e", "--batch_size", "7"], "--batch_size 7"),
     (["--exp_name", "e", "--net", "vgg"], "--net vgg"),
     (["--exp_name", "e", "--config", "exp_configs/counting.json:nope"], "no key 'nope'"),
+    (["--exp_name", "e", "--set", "counter.epochs=3"], "unknown parameter 'epochs'"),
+    (["--exp_name", "e", "--opt", "sgd"], "argument --opt: invalid choice: 'sgd'"),
+    (["--exp_name", "e", "--batch_size", "x"], "argument --batch_size: invalid int value: 'x'"),
+    (["--epoch", "3"], "--exp_name is required"),
 ])
 def test_bad_flags_give_one_error_line(argv, message, capsys):
     with pytest.raises(SystemExit) as exc:
-        flags.parse_flags("counter", argv)
+        cli.run(counter_trn.main, argv)
     assert exc.value.code == 2
-    err = capsys.readouterr().err.strip().splitlines()[-1]
-    assert err.startswith("counter: error:") or "error:" in err
-    assert message in err
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
+
+
+def test_unknown_config_key_is_refused(tmp_path, capsys):
+    path = tmp_path / "c.json"
+    path.write_text('{"k": {"base": "%s", "counter": {"epochs": 3}}}' % flags.DEFAULT_CONFIG)
+    with pytest.raises(SystemExit):
+        cli.run(counter_trn.main, ["--exp_name", "e", "--config", str(path) + ":k"])
+    line = capsys.readouterr().err.strip()
+    assert "unknown key 'epochs'" in line and "valid keys: batch_size, prefix" in line
+
+
+def test_command_lines_of_the_readme_parse():
+    """The two command lines shown in counting/README.md parse (the release's lines plus --data_dir)."""
+    import os
+    import shlex
+    readme = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "counting", "README.md")
+    with open(readme) as f:
+        lines = [shlex.split(line) for line in f if line.strip().startswith("python counting/")]
+    phases = {"counting/counter_trn.py": "counter", "counting/classifier_trn.py": "classifier"}
+    assert sorted(line[1] for line in lines) == sorted(phases)
+    for line in lines:
+        args, _ = flags.parse_flags(phases[line[1]], line[2:])
+        assert args.data_dir == "/data/imagenet_records" and args.batch_size == 256
+        release = README_CNT if phases[line[1]] == "counter" else README_CLS
+        assert line[2:2 + len(release)] == release

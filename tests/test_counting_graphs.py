@@ -1,4 +1,5 @@
-"""Counting graphs against spec 9: phase-1 shapes and parameter counts, L = 20 at init, phase-2 heads and CE."""
+"""Counting graphs: the release's phase-1 shapes and parameter counts, L = 20 at init, a trained model beating its
+untrained copy, phase-2 heads and CE, validation accuracy from known logits, the conv-only restore."""
 import math
 
 import numpy as np
@@ -9,7 +10,7 @@ from common.tf1 import tf
 from counting import model as cmodel
 from counting.conv_restore import ConvWeightsInit, conv_variables
 from counting.flags import parse_flags
-from counting.probe_model import LinearProbeModel, pooled_dims
+from counting.probe_model import LAYERS, CountingProbeModel, accuracy_inferencers, pooled_dims
 
 
 def _params(variables):
@@ -59,9 +60,66 @@ def test_phase1_loss_is_20_for_zero_images_at_init():
             assert abs(sess.run(loss, {imgs: pixels}) - 20.0) > 1.0
 
 
+def test_trained_counting_model_beats_its_untrained_copy_on_its_batch():
+    """A few Adam steps on one batch lower that batch's counting loss (averaged over the random resize draws).
+
+    Pixel-range inputs start with count vectors far from zero (loss in the thousands); 20 is the loss of phi = 0.
+    """
+    with tf.Graph().as_default():
+        tf.set_random_seed(1)
+        m = cmodel.CountingModel(4, 72, 16, "adam", 1e-4, "lr_cnt")
+        batch = tf.constant(255.0 * np.random.RandomState(0).rand(4, 72, 72, 3).astype(np.float32))
+        with TowerContext("", is_training=True):
+            loss = m.build_graph(batch, tf.zeros([4], tf.int64), tf.zeros([4], tf.int64))
+        step = m.optimizer().minimize(loss)
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            untrained = np.mean([sess.run(loss) for _ in range(8)])
+            for _ in range(20):
+                sess.run(step)
+            trained = np.mean([sess.run(loss) for _ in range(8)])
+    assert untrained > 100.0 and trained < 0.1 * untrained, (trained, untrained)
+
+
+def test_validation_inferencers_report_accuracy_of_known_logits():
+    """Known logits fed into the five heads come out of the validation inferencers as top-1 accuracy."""
+    rng = np.random.RandomState(4)
+    with tf.Graph().as_default():
+        m = CountingProbeModel(72, 10, [6, 3, 2, 2, 2], "adam", 1e-3, "lr_cls")
+        imgs, labels = tf.placeholder(tf.float32, [None, 72, 72, 3]), tf.placeholder(tf.int64, [None])
+        with TowerContext("", is_training=False):
+            m.build_graph(imgs, labels, tf.zeros_like(labels))
+        graph = tf.get_default_graph()
+        logits = [graph.get_tensor_by_name("logits-%s:0" % k) for k in LAYERS]
+        infs = accuracy_inferencers()
+        fetches = [graph.get_tensor_by_name(inf.get_fetches()[0]) for inf in infs]
+        for inf in infs:
+            inf._before_inference()
+        hits, total = np.zeros(len(LAYERS)), 0
+        with tf.Session() as sess:
+            for size in (7, 5):  # two batches of different sizes: the average is over images
+                truth = rng.randint(0, 10, size)
+                truth[:2] = 3
+                values = [rng.randn(size, 10) for _ in LAYERS]
+                values[0][:, 3] += 100.0  # conv1 always predicts class 3: 4 hits in 12
+                feed = dict(zip(logits, values))
+                feed[labels] = truth
+                for inf, vec in zip(infs, sess.run(fetches, feed)):
+                    inf._on_fetches([vec])
+                hits += [np.sum(np.argmax(v, axis=1) == truth) for v in values]
+                total += size
+    logged = {}
+    for inf in infs:
+        logged.update(inf._after_inference())
+    want = hits / total
+    assert want[0] == pytest.approx(4 / 12.0) and want.max() < 0.5  # accuracy and error differ
+    for k, layer in enumerate(LAYERS):
+        assert logged["val_top1_accuracy_" + layer] == pytest.approx(want[k], abs=1e-6)
+
+
 def test_phase2_heads_parameters_and_initial_loss():
     with tf.Graph().as_default():
-        m = LinearProbeModel(256, 1000, [7, 6, 4, 4, 3], "adam", 1e-3, "lr_cls")
+        m = CountingProbeModel(256, 1000, [7, 6, 4, 4, 3], "adam", 1e-3, "lr_cls")
         imgs = tf.placeholder(tf.float32, [2, 256, 256, 3])
         with TowerContext("", is_training=True):
             loss = m.build_graph(imgs, tf.constant([3, 7], tf.int64), tf.zeros([2], tf.int64))
@@ -82,7 +140,7 @@ def test_phase2_head_bn_adds_only_moving_statistics():
                                          "--random_features"])
     assert args.head_bn is True
     with tf.Graph().as_default():
-        m = LinearProbeModel(96, 10, [6, 3, 2, 2, 2], "adam", 1e-3, "lr_cls", feature_bn=args.head_bn)
+        m = CountingProbeModel(96, 10, [6, 3, 2, 2, 2], "adam", 1e-3, "lr_cls", feature_bn=args.head_bn)
         imgs = tf.placeholder(tf.float32, [4, 96, 96, 3])
         with TowerContext("", is_training=True):
             m.build_graph(imgs, tf.zeros([4], tf.int64), tf.zeros([4], tf.int64))
@@ -115,7 +173,7 @@ def _save_counting_checkpoint(path, logits_dim=8):
 def test_conv_restore_loads_only_conv_weights(tmp_path):
     saved = _save_counting_checkpoint(str(tmp_path / "model-1"))
     with tf.Graph().as_default():
-        m = LinearProbeModel(72, 10, [6, 3, 2, 2, 2], "adam", 1e-3, "lr_cls")
+        m = CountingProbeModel(72, 10, [6, 3, 2, 2, 2], "adam", 1e-3, "lr_cls")
         with TowerContext("", is_training=True):
             m.build_graph(tf.zeros([1, 72, 72, 3]), tf.zeros([1], tf.int64), tf.zeros([1], tf.int64))
         step = tf.train.get_or_create_global_step()
@@ -125,7 +183,7 @@ def test_conv_restore_loads_only_conv_weights(tmp_path):
             init.init(sess)
             for v in conv_variables():
                 np.testing.assert_array_equal(sess.run(v), saved[v.op.name])
-            assert sess.run(step) == 0  # D5: the counting run's global step is not brought in
+            assert sess.run(step) == 0  # the counting run's global step is not brought in
 
 
 def test_conv_restore_refuses_another_architecture(tmp_path):
@@ -135,7 +193,7 @@ def test_conv_restore_refuses_another_architecture(tmp_path):
             sess.run(tf.global_variables_initializer())
             tf.train.Saver().save(sess, str(tmp_path / "model-1"))
     with tf.Graph().as_default():
-        m = LinearProbeModel(72, 10, [6, 3, 2, 2, 2], "adam", 1e-3, "lr_cls")
+        m = CountingProbeModel(72, 10, [6, 3, 2, 2, 2], "adam", 1e-3, "lr_cls")
         with TowerContext("", is_training=True):
             m.build_graph(tf.zeros([1, 72, 72, 3]), tf.zeros([1], tf.int64), tf.zeros([1], tf.int64))
         with pytest.raises(ValueError, match="not a counting AlexNet: alexnet_v2/conv1/W has shape"):

@@ -1,8 +1,10 @@
-"""Counting probe report: reading the last validation from stats.json and the side-by-side table files."""
+"""Counting probe report: reading the last validation from stats.json; the reference columns in the report."""
 import json
+import os
 
 import pytest
 
+from common.eval.report import write_report
 from counting import report
 
 
@@ -18,14 +20,12 @@ def test_results_from_stats_takes_the_last_validated_epoch(tmp_path):
         report.results_from_stats(str(tmp_path / "empty.json"))
 
 
-def test_write_probe_report_files_and_values(tmp_path):
+def test_probe_report_of_counting_columns(tmp_path):
     columns = {"toy": dict(zip(report.LAYERS, (0.1, 0.2, 0.3, 0.4, 0.5)))}
     columns.update(report.reference_columns())
-    paths = report.write_probe_report(columns, str(tmp_path), "t")
-    assert [p.rsplit(".", 1)[1] for p in paths] == ["json", "md", "png"]
+    paths = write_report(columns, str(tmp_path), "t", name="probe_table")
+    assert [os.path.basename(p) for p in paths] == ["probe_table.json", "probe_table.md", "probe_table.png"]
     table = open(paths[1]).read()
-    assert "| conv2 | 20.0 | 30.3 | 30.6 |" in table and "| conv5 | 50.0 | 24.9 | 25.7 |" in table
-    assert json.load(open(paths[0]))["top1"]["release (ImageNet)"]["conv4"] == pytest.approx(0.301)
-    assert open(paths[2], "rb").read(8) == b"\x89PNG\r\n\x1a\n"
-    with pytest.raises(ValueError, match="conv1 needs a top-1 fraction"):
-        report.write_probe_report({"bad": dict(columns["toy"], conv1=18.0)}, str(tmp_path), "t")
+    assert "| layer | toy (%) | release (ImageNet) (%) | paper (ImageNet) (%) |" in table
+    assert "| conv2 | 20.00 | 30.30 | 30.60 |" in table and "| conv5 | 50.00 | 24.90 | 25.70 |" in table
+    assert json.load(open(paths[0]))["columns"]["release (ImageNet)"]["conv4"] == pytest.approx(0.301)

@@ -1,14 +1,21 @@
-"""The release's two README command lines through the real scripts on the toy records, resume, and bad input."""
+"""The release's two README command lines through the real scripts with the default reader (DALI, on the CPU
+here) on the toy records: resume, validation accuracy recomputed from the saved checkpoint, and bad input."""
 import json
 import math
 import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+from tensorpack.tfutils.tower import TowerContext
 
+from common import cli
 from common.tf1 import tf
 from counting import classifier_trn, counter_trn
+from counting.data import counting_dataset
+from counting.flags import DEFAULT_CONFIG
+from counting.probe_model import LAYERS, CountingProbeModel
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PROJECT = os.path.basename(ROOT)
@@ -18,12 +25,21 @@ README_CNT = ("--batch_size 256 --exp_name cnt_gpu4_bz256_adam_250 --net alexnet
 README_CLS = ("--exp_name cls_gpu2_bz256_adam_250 --pretrained --cnt_exp_name cnt_gpu4_bz256_adam_250 "
               "--batch_size 256 --learning_rate 0.001 --opt adam --epoch 250 --net alexnet "
               "--learning_rate_var_nam lr_cls --gpu 0,1").split()
+TOY_GEOMETRY = {"image_size": 96, "resize_size": 96, "crop_scale": [0.35, 1.0], "pool_sizes": [6, 3, 2, 2, 2]}
 
 
-def _tiny(record_dir, ckpt_root, epochs=1):
-    """Appended to a README line: toy data and geometry, tiny batch and epoch (later flags win in argparse)."""
-    return ["--config", "exp_configs/counting.json:toy", "--data_dir", record_dir, "--ckpt_root", ckpt_root,
-            "--reader", "tfdata", "--batch_size", "4", "--epoch", str(epochs), "--max_iters", "2"]
+@pytest.fixture(scope="module")
+def tiny_config(tmp_path_factory):
+    """The release's settings (reader included) at the toy images' 96 px geometry."""
+    path = tmp_path_factory.mktemp("cfg") / "tiny.json"
+    path.write_text(json.dumps({"tiny": dict(TOY_GEOMETRY, base=DEFAULT_CONFIG)}))
+    return str(path) + ":tiny"
+
+
+def _tiny(config, record_dir, ckpt_root, towers, epochs=1):
+    """Appended to a README line (later flags win): toy data, tiny batch and epoch, CPU towers for its GPUs."""
+    return ["--config", config, "--data_dir", record_dir, "--ckpt_root", ckpt_root, "--batch_size", "4",
+            "--epoch", str(epochs), "--max_iters", "2", "--gpu", "", "--cpu_towers", str(towers)]
 
 
 def _script(name, argv):
@@ -39,48 +55,91 @@ def _stats(exp_dir):
         return json.load(f)
 
 
+def _checkpoint_value(exp_dir, name):
+    return tf.train.load_variable(tf.train.latest_checkpoint(exp_dir), name)
+
+
+def _validation_accuracy(ckpt, record_dir, num_classes):
+    """Top-1 accuracy per layer of checkpoint ``ckpt``'s heads over the validation split, from their logits."""
+    cfg = dict(TOY_GEOMETRY)
+    with tf.Graph().as_default():
+        ds = counting_dataset(record_dir, "validation", 4, cfg, "dali", train=False)
+        it = tf.data.make_initializable_iterator(ds)
+        images, labels, index = it.get_next()
+        model = CountingProbeModel(96, num_classes, cfg["pool_sizes"], "adam", 1e-3, "lr_cls")
+        with TowerContext("", is_training=False):
+            model.build_graph(images, labels, index)
+        logits = [tf.get_default_graph().get_tensor_by_name("logits-%s:0" % k) for k in LAYERS]
+        saver = tf.train.Saver([v for v in tf.global_variables() if v.op.name != "lr_cls"])
+        hits, total = np.zeros(len(LAYERS)), 0
+        with tf.Session() as sess:
+            saver.restore(sess, ckpt)
+            sess.run(it.initializer)
+            while True:
+                try:
+                    values, truth = sess.run([logits, labels])
+                except tf.errors.OutOfRangeError:
+                    break
+                hits += [np.sum(np.argmax(v, axis=1) == truth) for v in values]
+                total += len(truth)
+    return dict(zip(LAYERS, hits / total)), total
+
+
 @pytest.mark.slow
-def test_readme_command_lines_end_to_end(toy_record_dir, tmp_path):
+def test_readme_command_lines_end_to_end(toy_record_dir, tiny_config, tmp_path):
     root = str(tmp_path / "ckpt")
     cnt_dir = os.path.join(root, PROJECT, "cnt_gpu4_bz256_adam_250")
-    out = _script("counter_trn.py", README_CNT + _tiny(toy_record_dir, root))
-    assert "4 tower(s) on the CPU" in out
+    out = _script("counter_trn.py", README_CNT + _tiny(tiny_config, toy_record_dir, root, towers=2))
+    assert "2 tower(s) on the CPU" in out
     with open(os.path.join(cnt_dir, "args.json")) as f:
         args = json.load(f)
-    assert (args["nr_gpu"], args["batch_size"], args["learning_rate_var_name"]) == (4, 4, "lr_cnt")
+    assert (args["nr_gpu"], args["batch_size"], args["learning_rate_var_name"], args["reader"]) == (
+        2, 4, "lr_cnt", "dali")
     first = _stats(cnt_dir)
     assert len(first) == 1 and first[0]["global_step"] == 2 and math.isfinite(first[0]["loss/loss"])
     assert {"loss/pair", "loss/unpair", "loss_sum", "loss_pair", "count/D_x", "count/T_x_4", "tile_distance_x_y",
             "opt/lr"} <= set(first[0])
+    assert _checkpoint_value(cnt_dir, "beta1_power") == pytest.approx(0.9 ** 3)  # Adam after 2 steps
 
-    _script("counter_trn.py", README_CNT + _tiny(toy_record_dir, root, epochs=2))  # auto-resume: epoch 2 only
-    assert [r["global_step"] for r in _stats(cnt_dir)] == [2, 4]
+    _script("counter_trn.py", README_CNT + _tiny(tiny_config, toy_record_dir, root, towers=2, epochs=2))
+    assert [r["global_step"] for r in _stats(cnt_dir)] == [2, 4]  # auto-resume: epoch 2 only
+    # the resumed run started from the saved optimizer state: 4 Adam steps in all, not 2 from a fresh start
+    assert _checkpoint_value(cnt_dir, "beta1_power") == pytest.approx(0.9 ** 5)
 
     cls_dir = os.path.join(root, PROJECT, "cls_gpu2_bz256_adam_250")
-    out = _script("classifier_trn.py", README_CLS + _tiny(toy_record_dir, root))
+    out = _script("classifier_trn.py", README_CLS + _tiny(tiny_config, toy_record_dir, root, towers=2))
     assert "top-1 per layer: conv1" in out
-    record = _stats(cls_dir)[-1]
-    accs = [record["val_top1_accuracy_conv%d" % k] for k in range(1, 6)]
-    assert all(0.0 <= a <= 1.0 for a in accs)
-    assert all(os.path.isfile(os.path.join(cls_dir, "probe_table." + e)) for e in ("json", "md", "png"))
-    with open(os.path.join(cls_dir, "probe_table.md")) as f:
-        assert "| conv3 |" in f.read()
+    logged = {k: _stats(cls_dir)[-1]["val_top1_accuracy_" + k] for k in LAYERS}
+    recomputed, count = _validation_accuracy(tf.train.latest_checkpoint(cls_dir), toy_record_dir, 10)
+    assert count == 40  # every validation image, the last batch included
+    for k in LAYERS:  # the logged value is the accuracy of the saved heads, not the error
+        assert logged[k] == pytest.approx(recomputed[k], abs=1e-6)
+    # the probes read conv1..5 of the counting checkpoint, which the classifier run does not change
+    np.testing.assert_array_equal(_checkpoint_value(cls_dir, "alexnet_v2/conv3/W"),
+                                  _checkpoint_value(cnt_dir, "alexnet_v2/conv3/W"))
+    with open(os.path.join(cls_dir, "probe_table.json")) as f:
+        table = json.load(f)["top1"]["cls_gpu2_bz256_adam_250"]
+    assert table == pytest.approx(logged)
 
-    rnd_dir = os.path.join(root, PROJECT, "cls_random")
-    _script("classifier_trn.py", ["--exp_name", "cls_random", "--random_features", "--gpu", "",
-                                  "--learning_rate_var_name", "lr_cls"] + _tiny(toy_record_dir, root))
-    assert "val_top1_accuracy_conv5" in _stats(rnd_dir)[-1]
+    logdir = str(tmp_path / "random_probe")  # --logdir replaces the experiment directory
+    _script("classifier_trn.py", ["--exp_name", "cls_random", "--random_features", "--learning_rate_var_name",
+                                  "lr_cls", "--logdir", logdir] + _tiny(tiny_config, toy_record_dir, root, towers=1))
+    assert "val_top1_accuracy_conv5" in _stats(logdir)[-1]
+    assert not os.path.exists(os.path.join(root, PROJECT, "cls_random"))
+    assert not np.array_equal(_checkpoint_value(logdir, "alexnet_v2/conv3/W"),
+                              _checkpoint_value(cnt_dir, "alexnet_v2/conv3/W"))
 
 
 def _error_line(main, argv, capsys):
     with tf.Graph().as_default(), pytest.raises(SystemExit) as exc:
-        main(argv)
+        cli.run(main, argv)
     assert exc.value.code == 2
     lines = capsys.readouterr().err.strip().splitlines()
     return lines[-1]
 
 
-def test_bad_input_errors(toy_record_dir, tmp_path, capsys):
+def test_bad_input_errors(toy_record_dir, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
     root = str(tmp_path / "ckpt")
     base = ["--config", "exp_configs/counting.json:toy", "--ckpt_root", root, "--gpu", "", "--epoch", "1",
             "--max_iters", "1"]
@@ -115,9 +174,16 @@ def test_toy_demo_runs_both_feature_sets(toy_record_dir, tmp_path, capsys):
         "base": CONFIG_FILE + ":toy",
         "counter": dict(tiny, learning_rate=3e-4, logits_dim=16, learning_rate_var_name="lr_cnt"),
         "classifier": dict(tiny, learning_rate=3e-3, learning_rate_var_name="lr_cls")}}))
-    rows = toy_demo.run(toy_record_dir, str(tmp_path / "work"), config=str(config) + ":tiny")
+    work = tmp_path / "work"
+    rows = toy_demo.run(toy_record_dir, str(work), config=str(config) + ":tiny")
     assert [r["method"].split(" ")[0] for r in rows] == ["counting", "random-init"]
-    assert all(0.0 <= r["linear_top1"] <= 1.0 and r["train_seconds"] > 0 for r in rows)
+    project = os.path.join(str(work / "ckpt"), PROJECT)
+    with open(str(work / "probe_table.json")) as f:
+        table = json.load(f)["top1"]
+    for row, exp, column in zip(rows, ("cls_toy", "cls_toy_random"), ("counting (toy)", "random frozen (toy)")):
+        logged = {k: _stats(os.path.join(project, exp))[-1]["val_top1_accuracy_" + k] for k in LAYERS}
+        assert table[column] == pytest.approx(logged)  # the table shows each run's last validation
+        assert row["linear_top1"] == pytest.approx(max(logged.values()))
+    curve = toy_demo.loss_curve(os.path.join(project, "cnt_toy"))
     out = capsys.readouterr().out
-    assert "counting loss at the end of each epoch" in out and "| conv1 |" in out
-    assert os.path.isfile(str(tmp_path / "work" / "probe_table.png"))
+    assert "1: %.2f = %.2f + %.2f" % curve[0][1:] in out and "| conv1 |" in out

@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_train import ROOT, TinyRegression, W0, toy_data  # noqa: E402
 
 from common.tf1 import tf  # noqa: E402
-from common import distributed, train  # noqa: E402
+from common import cli, devices, distributed, train  # noqa: E402
 from tensorpack import Callback  # noqa: E402
 
 LR, BATCH, STEPS_PER_EPOCH, EPOCHS = 0.05, 4, 2, 2
@@ -47,7 +47,7 @@ def numpy_two_worker_sgd(steps, workers=2):
 
 
 def test_cluster_from_flags_and_tf_config():
-    parser = train.add_train_args(argparse.ArgumentParser())
+    parser = devices.add_device_args(argparse.ArgumentParser())
     args = parser.parse_args(["--ps_hosts", "a:1", "--worker_hosts", "a:2,b:2", "--job_name", "worker",
                               "--task_index", "1"])
     c = distributed.cluster_from_args(args, environ={})
@@ -170,11 +170,11 @@ class DumpVariables(Callback):
 
 def main():
     """One process of the 2-worker + 1-ps test (workers read shard ``task_index`` of the rows)."""
-    parser = train.add_train_args(argparse.ArgumentParser())
+    parser = cli.make_parser([])
     parser.add_argument("--out", default="")
     parser.add_argument("--epochs", type=int, default=EPOCHS)
     args = parser.parse_args()
-    towers = train.setup_devices(args)
+    towers = devices.setup_devices(args)
     cluster = distributed.cluster_from_args(args)
     x, y, index = toy_data()
 

@@ -5,7 +5,7 @@ from tensorpack.tfutils.tower import TowerContext
 
 from common.config import load_config
 from common.tf1 import tf
-from instance_disc.model import InstanceModel, backbone_endpoints, bank_update_op, embedding, objective_name
+from instance_disc.model import InstanceDiscModel, backbone_endpoints, bank_update_op, embedding, objective_name
 from instance_disc.options import CONFIG_FILE
 
 N, B, SIZE = 12, 4, 32
@@ -58,7 +58,7 @@ def test_one_step_updates_only_the_batch_rows_from_pre_update_values(loss, nce_k
     rng = np.random.RandomState(0)
     images = rng.randn(B, SIZE, SIZE, 3).astype(np.float32)
     idx, labels = np.array([5, 0, 11, 7], np.int64), np.array([1, 2, 3, 4], np.int64)
-    model = InstanceModel(cfg, N, SIZE)
+    model = InstanceDiscModel(cfg, N, SIZE)
     with tf.Graph().as_default(), tf.Session() as sess:
         inputs = [tf.constant(images), tf.constant(labels), tf.constant(idx)]
         with TowerContext("", is_training=True):
@@ -66,8 +66,10 @@ def test_one_step_updates_only_the_batch_rows_from_pre_update_values(loss, nce_k
         features = tf.get_default_graph().get_tensor_by_name("features:0")
         grads = model.get_optimizer().compute_gradients(cost)
         train_op = model.get_optimizer().apply_gradients(grads)
+        graph = tf.get_default_graph()
+        estimate = graph.get_tensor_by_name("nce_z_estimate:0") if objective_name(cfg) == "nce" else None
         with tf.control_dependencies([train_op]):
-            update = bank_update_op(cfg, N, inputs[2], features, inputs[1])
+            update = bank_update_op(cfg, N, inputs[2], features, inputs[1], z_estimates=estimate)
         memory, label_bank, z = (tf.global_variables(n)[0] for n in ("instance/memory_bank", "instance/all_labels",
                                                                    "instance/nce_z"))
         assert memory not in [v for _, v in grads] and not memory.trainable
@@ -87,3 +89,61 @@ def test_one_step_updates_only_the_batch_rows_from_pre_update_values(loss, nce_k
     # coupled weight decay: w -= lr * (g + wd * w), momentum buffer starts at 0
     for w0, w1, grad in zip(w_before, w_after, g):
         np.testing.assert_allclose(w1, w0 - 0.1 * (grad + 0.01 * w0), rtol=1e-4, atol=1e-6)
+
+
+def test_two_towers_freeze_z_once_from_the_global_first_batch():
+    cfg = _cfg(nce_k=5, nce_t=0.2)
+    rng = np.random.RandomState(1)
+    model = InstanceDiscModel(cfg, N, SIZE)
+    with tf.Graph().as_default(), tf.Session() as sess:
+        towers = []
+        for i, idx in enumerate(([5, 0, 11, 7], [1, 2, 3, 4])):
+            with tf.variable_scope(tf.get_variable_scope(), reuse=i > 0), TowerContext("tower%d" % i, True):
+                model.build_graph(tf.constant(rng.randn(B, SIZE, SIZE, 3).astype(np.float32)),
+                                  tf.zeros([B], tf.int64), tf.constant(idx, tf.int64))
+            towers.append(["tower%d/%s:0" % (i, name) for name in ("features", "index", "bank_indices",
+                                                                  "nce_z_estimate")])
+        graph = tf.get_default_graph()
+        t = {name: graph.get_tensor_by_name(name) for names in towers for name in names}
+        update = bank_update_op(cfg, N, tf.concat([t[w[1]] for w in towers], 0),
+                                tf.concat([t[w[0]] for w in towers], 0), tf.zeros([2 * B], tf.int64),
+                                z_estimates=tf.concat([t[w[3]] for w in towers], 0))
+        sess.run(tf.global_variables_initializer())
+        bank = sess.run(tf.global_variables("instance/memory_bank")[0])
+        got = sess.run(dict(t, update=update))
+        z = sess.run(tf.global_variables("instance/nce_z")[0])
+    exps = [np.exp(np.einsum("bkd,bd->bk", bank[got[w[2]]], got[w[0]]) / 0.2) for w in towers]
+    assert z == pytest.approx(N * np.concatenate(exps).mean(), rel=1e-5)  # one estimate from both towers
+    for e in exps:  # a tower's own estimate (the last write of per-tower estimates) differs from it
+        assert abs(N * e.mean() / z - 1) > 1e-3
+
+
+
+def _bank_loss(f, bank, t):
+    """Full-softmax instance loss of features ``f`` (row i is instance i) against ``bank``, in numpy."""
+    logits = f @ bank.T / t
+    logits -= logits.max(axis=1, keepdims=True)
+    return float(-np.mean(np.diag(logits) - np.log(np.exp(logits).sum(axis=1))))
+
+
+def test_trained_model_beats_its_untrained_copy_on_its_training_batch():
+    cfg = _cfg(nce_k=0, nce_t=0.1, nce_m=0.0, lr=0.1, weight_decay=0.0)  # full softmax, bank = latest features
+    n = 8
+    rng = np.random.RandomState(2)  # near-duplicate images: one base image plus a little noise each
+    images = (rng.randn(1, SIZE, SIZE, 3) + 0.1 * rng.randn(n, SIZE, SIZE, 3)).astype(np.float32)
+    model = InstanceDiscModel(cfg, n, SIZE)
+    with tf.Graph().as_default(), tf.Session() as sess:
+        inputs = [tf.constant(images), tf.zeros([n], tf.int64), tf.constant(np.arange(n))]
+        with TowerContext("", is_training=True):
+            cost = model.build_graph(*inputs)
+        features = tf.get_default_graph().get_tensor_by_name("features:0")
+        train_op = model.get_optimizer().minimize(cost)
+        with tf.control_dependencies([train_op]):
+            step = bank_update_op(cfg, n, inputs[2], features, inputs[1])
+        sess.run(tf.global_variables_initializer())
+        untrained = sess.run(features)
+        for _ in range(30):
+            sess.run(step)
+        trained, bank = sess.run([features, tf.global_variables("instance/memory_bank")[0]])
+    # against the bank the training filled, the trained network tells its images apart, its untrained copy not
+    assert _bank_loss(trained, bank, 0.1) < 0.5 * _bank_loss(untrained, bank, 0.1)

@@ -4,8 +4,12 @@ import pytest
 
 from common.tf1 import tf
 from common.memory_bank import MemoryBank
-from instance_disc.nce import (full_softmax_loss, instance_loss, nce_loss, nce_scores, sample_bank_indices,
-                               softmax_ce_loss)
+from instance_disc.nce import (freeze_z_op, full_softmax_loss, instance_loss, nce_loss, nce_scores,
+                               sample_bank_indices, softmax_ce_loss)
+
+
+def _estimate():
+    return tf.get_default_graph().get_tensor_by_name("nce_z_estimate:0")
 
 
 def _run(fn, *arrays):
@@ -56,10 +60,11 @@ def test_nce_scores_estimate_z_once_then_freeze_it():
         z_var = tf.Variable(-1.0, dtype=tf.float64, trainable=False)
         f, rows = tf.placeholder(tf.float64, [None, 16]), tf.placeholder(tf.float64, [None, 9, 16])
         p = nce_scores(f, rows, t, z_var, n)
+        freeze = freeze_z_op(z_var, _estimate())
         sess.run(tf.global_variables_initializer())
-        p1 = sess.run(p, {f: f1, rows: rows1})
+        p1, _ = sess.run([p, freeze], {f: f1, rows: rows1})
         z1 = sess.run(z_var)
-        p2 = sess.run(p, {f: f2, rows: rows2})
+        p2, _ = sess.run([p, freeze], {f: f2, rows: rows2})
         assert sess.run(z_var) == z1
     e1 = np.exp(np.einsum("bkd,bd->bk", rows1, f1) / t)
     assert z1 == pytest.approx(n * e1.mean(), rel=1e-12)
@@ -75,9 +80,9 @@ def test_z_at_init_matches_the_spec_magnitude():
     rows = rng.uniform(-a, a, (64, 257, d))
     with tf.Graph().as_default(), tf.Session() as sess:
         z_var = tf.Variable(-1.0, dtype=tf.float64, trainable=False)
-        p = nce_scores(tf.constant(f), tf.constant(rows), t, z_var, n)
+        nce_scores(tf.constant(f), tf.constant(rows), t, z_var, n)
         sess.run(tf.global_variables_initializer())
-        sess.run(p)
+        sess.run(freeze_z_op(z_var, _estimate()))
         z = sess.run(z_var)
     assert z / n == pytest.approx(np.exp(1 / (2 * d * t * t)), rel=0.05)
 
@@ -92,13 +97,26 @@ def test_nce_gradient_flows_to_features_only():
         p = nce_scores(f, rows, t, z_var, n)
         g_f, g_rows = tf.gradients(tf.reduce_sum(p), [f, rows])
         sess.run(tf.global_variables_initializer())
-        sess.run(p)
+        sess.run(freeze_z_op(z_var, _estimate()))
         z = sess.run(z_var)
         got = sess.run(g_f)
     assert g_rows is None
     e = np.exp(np.einsum("bkd,bd->bk", rows0, f0) / t)
     want = np.einsum("bk,bkd->bd", e / z / t, rows0)
     np.testing.assert_allclose(got, want, rtol=1e-10)
+
+
+def test_freeze_z_keeps_the_mean_of_the_tower_estimates_once():
+    rng = np.random.RandomState(7)
+    first, later = rng.uniform(500, 2000, 4), rng.uniform(500, 2000, 4)
+    with tf.Graph().as_default(), tf.Session() as sess:
+        z_var = tf.Variable(-1.0, trainable=False)
+        estimates = tf.placeholder(tf.float32, [4])
+        freeze = freeze_z_op(z_var, estimates)
+        sess.run(tf.global_variables_initializer())
+        sess.run(freeze, {estimates: first})
+        sess.run(freeze, {estimates: later})
+        assert sess.run(z_var) == pytest.approx(first.mean(), rel=1e-6)
 
 
 def test_full_softmax_loss_matches_numpy():

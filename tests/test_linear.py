@@ -1,4 +1,4 @@
-"""common.eval.linear: pooling ops and heads against numpy, the spec's feature sizes, driver and report."""
+"""common.eval pooling ops and linear heads against numpy, the papers' feature sizes, and the linear-eval driver."""
 import json
 import math
 import os
@@ -6,9 +6,9 @@ import os
 import numpy as np
 import pytest
 
-from common.eval.linear import (LinearProbeModel, adaptive_pool_to_features, avg_pool_if_large, avg_pool_to_size,
-                                evaluate_linear_probe, flatten, linear_heads, piecewise_lr, pool_window,
-                                run_linear_eval, write_report)
+from common.eval.linear import evaluate_linear_probe, piecewise_lr, run_linear_eval
+from common.eval.pooling import adaptive_pool_to_features, avg_pool_if_large, avg_pool_to_size, flatten, pool_window
+from common.eval.probe import LayerProbeModel, linear_heads
 from common.tf1 import tf
 
 
@@ -193,8 +193,8 @@ def _backbone(image):
 
 
 def _probe(lr=0.05):
-    return LinearProbeModel(_backbone, {"image": flatten, "mixed": lambda t: pool_window(t, 2)}, 5,
-                            image_shape=(4, 4, 2), lr=lr)
+    return LayerProbeModel(_backbone, {"image": flatten, "mixed": lambda t: pool_window(t, 2)}, 5,
+                           image_shape=(4, 4, 2), lr=lr)
 
 
 def _check_results(results, nearest_centre):
@@ -244,24 +244,9 @@ def test_piecewise_lr():
 
 
 def test_missing_layer_names_the_endpoints():
-    model = LinearProbeModel(lambda im: {"conv1": im}, {"conv9": None}, 3, image_shape=(2, 2, 1))
+    model = LayerProbeModel(lambda im: {"conv1": im}, {"conv9": None}, 3, image_shape=(2, 2, 1))
     with tf.Graph().as_default(), pytest.raises(ValueError, match=r"'conv9' is not an endpoint \(have: conv1\)"):
         model.build_graph(tf.zeros([1, 2, 2, 1]), tf.zeros([1], tf.int64))
-
-
-def test_write_report(tmp_path):
-    results = {"conv1": {"top1": 0.186, "top5": 0.4}, "conv2": {"top1": 0.303, "top5": 0.55}}
-    paths = write_report(results, str(tmp_path), "counting", reference={"conv1": 18.0, "conv2": 30.6})
-    assert [os.path.basename(p) for p in paths] == ["results.json", "results.md", "results.png"]
-    saved = json.load(open(paths[0]))
-    assert saved["results"] == results and saved["reference_top1_percent"]["conv2"] == 30.6
-    table = open(paths[1]).read()
-    assert "| conv1 | 18.60 | 40.00 | 18.0 |" in table and "| conv2 | 30.30 | 55.00 | 30.6 |" in table
-    assert open(paths[2], "rb").read(8) == b"\x89PNG\r\n\x1a\n"
-    write_report(results, str(tmp_path / "noref"), "no reference")
-    with pytest.raises(ValueError, match=r"results\['conv1'\] needs top1 and top5 fractions"):
-        write_report({"conv1": {"top1": 18.6, "top5": 0.4}}, str(tmp_path), "bad")
-    assert json.load(open(paths[0]))["results"] == results  # a failed call loses nothing already written
 
 
 def _pixels(image):
@@ -293,7 +278,7 @@ def test_toy_records_knn_and_linear_probe(toy_record_dir, tmp_path):
     knn = knn_accuracy(bank, bank_labels, queries, labels, num_classes=10, k=20, t=0.07)
     assert 0.0 <= knn["top1"] <= knn["top5"] <= 1.0
     results = run_linear_eval(
-        LinearProbeModel(_pixels, {"pixels": None}, 10, image_shape=(64, 64, 3), lr=0.1),
+        LayerProbeModel(_pixels, {"pixels": None}, 10, image_shape=(64, 64, 3), lr=0.1),
         lambda: make_dataset(toy_record_dir, "train", 32, val_aug, seed=0),
         lambda: make_dataset(toy_record_dir, "train", 32, val_aug, shuffle=False, repeat=False, drop_remainder=False),
         200, out_dir=str(tmp_path), title="toy", log_every=0)

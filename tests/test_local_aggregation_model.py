@@ -4,8 +4,9 @@ import pytest
 
 from common.tf1 import tf
 from local_aggregation.augmentation import ten_crop_views, train_augment
-from local_aggregation.model import InstanceModel, backbone, network_embedding, release_lr
+from local_aggregation.model import LocalAggregationModel, backbone, network_embedding, release_lr
 from tensorpack.tfutils.common import get_global_step_var
+from tensorpack.tfutils.tower import TowerContext
 
 
 @pytest.mark.parametrize("step,lr", [(1600000, 0.03), (1600001, 0.003), (1873411, 0.003), (1873412, 0.0003)])
@@ -64,9 +65,9 @@ def test_ten_crop_validation_batches_are_normalised_like_training(toy_record_dir
 
 def test_argument_errors_name_the_value():
     with pytest.raises(ValueError, match="instance_k 300 is outside"):
-        InstanceModel("LA", "resnet18", 32, 200, instance_k=300)
+        LocalAggregationModel("LA", "resnet18", 32, 200, instance_k=300)
     with pytest.raises(ValueError, match="task 'XX'"):
-        InstanceModel("XX", "resnet18", 32, 200)
+        LocalAggregationModel("XX", "resnet18", 32, 200)
     with pytest.raises(ValueError, match="model_type 'resnet34' is not supported"):
         backbone("resnet34")
     with pytest.raises(ValueError, match="bn_momentum 0.9: only the ResNets"):
@@ -105,7 +106,34 @@ def test_knn_top1_is_release_1nn_and_weighted_knn():
 
 
 def test_plan_steps_counts_epochs_from_the_start_step(tmp_path):
-    from local_aggregation.schedule import UNLIMITED_EPOCHS, plan_steps
+    from local_aggregation.step_plan import UNLIMITED_EPOCHS, plan_steps
     assert plan_steps(str(tmp_path), None, 100090, 10009) == (0, 10)  # res18_IR: 10 epochs from scratch
     assert plan_steps(str(tmp_path), None, 15, 4) == (0, 4)  # 16 steps, StopAtStep ends at 15
     assert plan_steps(str(tmp_path), None, None, 4) == (0, UNLIMITED_EPOCHS)
+
+
+@pytest.mark.parametrize("model_type,size,bn_decayed", [("resnet18", 32, False), ("alexnet_bn_no_drop", 96, True),
+                                                         ("vggnet_fx", 64, False)])
+def test_weight_decay_follows_the_release_rule(model_type, size, bn_decayed):
+    """wd * sum(v^2)/2 over every trainable variable but the BN ones (whose release names hold
+    ``batch_normalization``); the AlexNet's BN layers are named conv1..fc7 there, so they are decayed too."""
+    with tf.Graph().as_default() as g:
+        model = LocalAggregationModel("IR", model_type, size, 20, instance_k=4, weight_decay=1e-2,
+                              width=0.25 if model_type == "resnet18" else 1)
+        with TowerContext("", is_training=True):
+            model.build_graph(tf.random_normal([2, size, size, 3]), tf.zeros([2], tf.int64),
+                              tf.constant([0, 1], tf.int64))
+        variables = tf.trainable_variables()
+        got, values = _run([g.get_tensor_by_name("regularization_loss:0"), variables])
+    names = [v.name for v in variables]
+    bn = [n for n in names if n.endswith(("bn/gamma:0", "bn/beta:0"))]
+    assert bn and any(n.endswith("/b:0") for n in names)  # both kinds are present in each backbone
+    want = 1e-2 * sum((x.astype(np.float64) ** 2).sum() / 2 for n, x in zip(names, values)
+                      if bn_decayed or n not in bn)
+    assert got == pytest.approx(want, rel=1e-5)
+
+
+def _run(fetches):
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        return sess.run(fetches)

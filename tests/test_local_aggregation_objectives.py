@@ -115,7 +115,37 @@ def test_ir_objective_data_term_uses_own_bank_row():
         _, loss_model, loss_noise = _run(ir_objective(tf.constant(f), tf.constant(bank), tf.constant(idx), 30, k=7))
     _, expected_model, _ = _np_ir((f * bank[idx]).sum(1), np.zeros((4, 7)), 30)
     assert loss_model == pytest.approx(expected_model, rel=1e-9)
-    assert loss_noise > 0
+
+
+def _noise_draws(graph):
+    """The ``[B, K]`` noise indices ``ir_objective`` drew (its only integer random-uniform op)."""
+    ops = [op for op in graph.get_operations() if op.type == "RandomUniformInt"]
+    assert len(ops) == 1
+    return ops[0].outputs[0]
+
+
+def test_ir_objective_noise_term_matches_numpy_on_its_draws():
+    rng = np.random.RandomState(8)
+    bank, f = _unit(rng.randn(50, 8)), _unit(rng.randn(6, 8))
+    idx = np.array([0, 3, 7, 11, 42, 49])
+    with tf.Graph().as_default() as g:
+        loss, loss_model, loss_noise = ir_objective(tf.constant(f), tf.constant(bank), tf.constant(idx), 50, k=9,
+                                                    t=0.2)
+        got, noise_idx = _run([(loss, loss_model, loss_noise), _noise_draws(g)])
+    noise_dot = np.einsum("bkd,bd->bk", bank[noise_idx], f)
+    np.testing.assert_allclose(got, _np_ir((f * bank[idx]).sum(1), noise_dot, 50, t=0.2), rtol=1e-9)
+
+
+def test_ir_noise_is_uniform_with_replacement_over_the_bank():
+    n, k, b = 10, 2000, 5
+    with tf.Graph().as_default() as g:
+        ir_objective(tf.zeros([b, 4], tf.float64), tf.zeros([n, 4], tf.float64), tf.range(b, dtype=tf.int64), n, k=k)
+        draws = _run(_noise_draws(g))
+    assert draws.shape == (b, k) and draws.min() >= 0 and draws.max() < n
+    counts = np.bincount(draws.ravel(), minlength=n)
+    expected = b * k / float(n)  # the positive itself may be drawn: every row of the bank is equally likely
+    chi2 = ((counts - expected) ** 2 / expected).sum()
+    assert chi2 < 40  # 9 degrees of freedom: p < 1e-5 of failing for a uniform sampler
 
 
 def test_la_gradient_flows_to_embedding_only():

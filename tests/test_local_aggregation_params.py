@@ -1,11 +1,14 @@
-"""Flag tables, config merge and the three release JSON files (spec sections 1.2-2.3)."""
+"""Flag tables, config merge and the three release JSON files of the Local Aggregation release."""
 import json
+import os
+import shlex
 
 import pytest
 
+from common import cli
 from local_aggregation.params import PRETRAIN_FLAGS, TRANSFER_FLAGS, parse_flags
 
-REQUIRED = ["--gpu", "0", "--image_dir", "TFRS", "--cache_dir", "SAVE"]
+REQUIRED = ["--image_dir", "TFRS", "--cache_dir", "SAVE"]
 
 
 def _pre(*argv):
@@ -63,7 +66,7 @@ def test_transfer_configs(key, layers, crop, wd, steps):
 
 def _error(capsys, flags, argv):
     with pytest.raises(SystemExit) as e:
-        parse_flags(flags, argv)
+        cli.run(lambda a: parse_flags(flags, a), argv)
     err = capsys.readouterr().err
     assert e.value.code == 2 and err.startswith("error: ") and err.count("\n") == 1
     return err
@@ -73,7 +76,7 @@ def test_config_key_without_flag_is_an_error(tmp_path, capsys):
     path = tmp_path / "c.json"
     path.write_text(json.dumps({"x": {"exp_id": "x", "port": 27009}}))
     err = _error(capsys, PRETRAIN_FLAGS, ["--config", "%s:x" % path] + REQUIRED)
-    assert "'port' is not a flag" in err
+    assert "unknown key 'port'; valid keys: exp_id, init_lr" in err
 
 
 def test_missing_required_and_bad_types_are_one_line(tmp_path, capsys):
@@ -83,3 +86,21 @@ def test_missing_required_and_bad_types_are_one_line(tmp_path, capsys):
     assert "batch_size must be int" in _error(capsys, PRETRAIN_FLAGS, ["--config", "%s:x" % path] + REQUIRED)
     assert "no key 'nope'" in _error(capsys, PRETRAIN_FLAGS, ["--config", "exp_configs/la_final.json:nope"])
     assert "--batch_size" in _error(capsys, PRETRAIN_FLAGS, ["--batch_size", "x"])
+    cluster = ["--ps_hosts", "a:1", "--worker_hosts", "a:2", "--job_name", "worker", "--task_index", "0"]
+    assert "train on one machine" in _error(capsys, PRETRAIN_FLAGS, ["--exp_id", "x"] + REQUIRED + cluster)
+
+
+def _readme_commands():
+    text = open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "local_aggregation",
+                             "README.md")).read()
+    block = text.split("## Commands (as in the release)")[1].split("```")[1]
+    return [shlex.split(line)[1:] for line in block.splitlines() if line.startswith("python local_aggregation/")]
+
+
+def test_every_readme_command_line_parses():
+    lines = _readme_commands()
+    assert len(lines) == 4
+    for argv in lines:
+        table = TRANSFER_FLAGS if argv[0].endswith("train_transfer.py") else PRETRAIN_FLAGS
+        args = parse_flags(table, argv[1:])
+        assert (args.gpu, args.cache_dir, args.config) == ("0", "SAVE", argv[2])

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from common.eval.linear import flatten
+from common.eval.pooling import flatten
 from common.tf1 import tf
 from local_aggregation.readout import endpoint_name, layer_poolers, quirk_pool
 

@@ -5,16 +5,30 @@ import math
 import numpy as np
 import pytest
 
-from common.config import load_config
 from common.tf1 import tf
+from revisiting.data import record_range
 from revisiting.export import export_module, read_module_spec
+from revisiting.flags import parse
 from revisiting.linear_eval import combine_patches, fractional_pool, pool_endpoint
 from revisiting.net import get_net, trunk_options
 from revisiting.schedule import lr_at, lr_schedule, steps_per_epoch, total_steps
 
 CONFIG = "exp_configs/revisiting.json"
-IMAGENET = {"train": 1231121, "val": 50046, "trainval": 1281167, "test": 50000}
+IMAGENET = {"trainval": 1281167, "test": 50000}
+IMAGENET["train"] = record_range(IMAGENET["trainval"], "head")[1]
+IMAGENET["val"] = IMAGENET["trainval"] - IMAGENET["train"]
 RNG = np.random.RandomState(3)
+
+
+def load_config(spec):
+    """The run's config of a ``--config`` key (table defaults included), as train_and_eval.py resolves it."""
+    return parse(["--config", spec, "--workdir", "unused", "--dataset_dir", "unused"])[1]
+
+
+def test_release_split_sizes():
+    # the release's datasets.py: train = first 984 of 1,024 train shards, val = the last 40
+    assert (IMAGENET["train"], IMAGENET["val"]) == (1231121, 50046)
+    assert steps_per_epoch(IMAGENET["train"], 64) * 35 == 673260
 
 
 def release_lr(step, base_lr, warmup, boundaries, factor=0.1):
@@ -64,14 +78,18 @@ def test_release_configs_hold_the_shipped_settings():
     ev = load_config("%s:eval_jigsaw_or_relative_patch_location" % CONFIG)
     assert (ev["smaller_size"], ev["crop_size"], ev["patch_jitter"], ev["pool_mode"], ev["batch_size"]) == \
         (224, "192,192", 0, "max", 512)
+    for key in ("rotation", "relative_patch_location", "jigsaw", "exemplar"):
+        assert (load_config("%s:%s" % (CONFIG, key))["train_split"], load_config("%s:%s" % (CONFIG, key))[
+            "val_split"]) == ("train", "val")
     with open(CONFIG) as f:
         keys = json.load(f)
     for task in ("supervised", "rotation", "relative_patch_location", "jigsaw", "exemplar"):
         assert "toy_" + task in keys
 
 
-def test_pool_endpoint_spec_sizes_and_values():
-    # spec 5.2: RevNet50 x16 block2 28x28x2048 -> window 14 -> 2x2x2048; ResNet x12 after_root 56x56x192 -> 6x6
+def test_pool_endpoint_release_sizes_and_values():
+    # the release's linear evaluation: RevNet50 x16 block2 28x28x2048 -> window 14 -> 2x2x2048;
+    # ResNet50 x12 after_root 56x56x192 -> 6x6
     for shape, out in (((1, 28, 28, 2048), (1, 2, 2, 2048)), ((1, 56, 56, 192), (1, 6, 6, 192)),
                        ((1, 7, 7, 8192), (1, 1, 1, 8192)), ((1, 8192), (1, 1, 1, 8192))):
         with tf.Graph().as_default():
@@ -102,11 +120,11 @@ def test_trunk_options_patch_tasks_and_widths():
     assert trunk_options("revnet50", 16, task="jigsaw")[:3] == (
         "revnet50", 4.0, {"last_relu": True, "root_conv_stride": 1, "strides": (2, 2, 1)})
     assert trunk_options("vgg19", None, task="jigsaw")[:3] == ("vgg19_revisiting", 1.0, {})
-    assert trunk_options("resnet50", 8, mode="v1")[2] == {"last_relu": True, "version": 1, "bn_momentum": 0.99,
-                                                          "bn_epsilon": 1e-3}
+    release = {"bn_momentum": 0.99, "bn_epsilon": 1e-3, "root_pool_padding": "fixed", "conv_init": "glorot_uniform"}
+    assert trunk_options("resnet50", 8, mode="v1")[2] == dict(release, last_relu=True, version=1)
     assert trunk_options("resnet18", 2, task="rotation")[:3] == (  # the toy demo's trunk
-        "resnet18_official", 0.5, {"last_relu": True, "version": 2, "bn_momentum": 0.99, "bn_epsilon": 1e-3})
-    with tf.Graph().as_default():  # spec 1.5: patch-task shapes of a 64x64 patch (ResNet50 v1, ff=1)
+        "resnet18_official", 0.5, dict(release, last_relu=True, version=2))
+    with tf.Graph().as_default():  # patch-task shapes of a 64x64 patch (ResNet50 v1, ff=1)
         ends = get_net("resnet50", 1, mode="v1", task="jigsaw")(tf.zeros([2, 64, 64, 3]), True, num_classes=8)
         assert [ends[k].shape.as_list()[1] for k in ("after_root", "block1", "block2", "block3", "block4")] == \
             [32, 32, 16, 8, 8]

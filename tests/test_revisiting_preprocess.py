@@ -177,7 +177,7 @@ def test_make_dataset_preprocess_hook_sees_decoded_examples(toy_record_dir):
         raw = make_dataset(toy_record_dir, "validation", 4, AugmentConfig(size=96, crop="none", normalize=False),
                            shuffle=False, repeat=False)
         hooked = make_dataset(toy_record_dir, "validation", 4, None, shuffle=False, repeat=False, preprocess=hook)
-        pairs = make_input(toy_record_dir, "val", 4, get_preprocess_fn("-1_to_1", False), False)
+        pairs = make_input(toy_record_dir, "test", 4, get_preprocess_fn("-1_to_1", False), False)
         with tf.Session() as sess:
             image, label, index = sess.run(tf.data.make_one_shot_iterator(raw).get_next())
             out = sess.run(tf.data.make_one_shot_iterator(hooked).get_next())

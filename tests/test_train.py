@@ -1,9 +1,8 @@
-"""Trainer launch (common/train.py): devices, towers, LR schedule, post_step, NaN guard, resume, bad input.
+"""Trainer launch (common/train.py): towers, LR schedule, post_step, NaN guard, resume, bad input.
 
 Also runnable as a script (``python tests/test_train.py --logdir D [--kill_at_step K]``): the tiny job that the
 kill-and-resume test starts in a subprocess.
 """
-import argparse
 import json
 import os
 import signal
@@ -17,7 +16,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from common.tf1 import tf  # noqa: E402
-from common import resume, train  # noqa: E402
+from common import cli, devices, resume, train  # noqa: E402
 from tensorpack import Callback, ModelDesc  # noqa: E402
 
 DIM, N, LR0, MOMENTUM = 3, 32, 0.05, 0.9
@@ -209,7 +208,8 @@ def test_towers_are_placed_on_cpu_devices(tmp_path):
 
 def test_nan_guard_stops_and_keeps_last_good_checkpoint(tmp_path):
     # batch 4, 2 steps/epoch: step 3 reads rows 8..11, one of which has y = NaN
-    with pytest.raises(FloatingPointError, match="global step 3"):
+    with pytest.raises(FloatingPointError, match="loss became NaN/inf at global step 3; stopped, the last finite "
+                                                 "checkpoint %s is kept" % (tmp_path / "model-2")):
         run_tiny(tmp_path, train.Towers([0], on_cpu=True), 4, max_epoch=3, nan_rows=[9])
     path, values = read_checkpoint(str(tmp_path))
     assert os.path.basename(path) == "model-2"
@@ -218,12 +218,19 @@ def test_nan_guard_stops_and_keeps_last_good_checkpoint(tmp_path):
     np.testing.assert_allclose(values["W"], w_ref, rtol=1e-5, atol=1e-6)
 
 
+def test_first_difference_names_the_key_however_long_the_experiment():
+    stored = dict({"k%03d" % i: i for i in range(300)}, zeta={"a": 1, "b": [1, 2]})
+    current = dict(stored, zeta={"a": 1, "b": [1, 3]})
+    assert resume.first_difference(stored, current) == "zeta.b: [1, 2] in experiment.json, [1, 3] here"
+    assert resume.first_difference({"a": 1}, {"a": 1, "c": "x"}) == 'c: absent in experiment.json, "x" here'
+
+
 def test_logdir_of_another_experiment_is_refused_and_left_untouched(tmp_path):
     run_tiny(tmp_path, train.Towers([0], on_cpu=True), 4, max_epoch=1, experiment={"model": "tiny", "lr": 1})
     # log.log may still receive this process's log lines (append only); everything else must stay as it was
     before = {f: os.path.getmtime(str(tmp_path / f)) for f in os.listdir(str(tmp_path)) if f != "log.log"}
     log_before = open(str(tmp_path / "log.log")).read()
-    with pytest.raises(ValueError, match="another experiment"):
+    with pytest.raises(ValueError, match="another experiment's run: lr: 1 in experiment.json, 2 here"):
         run_tiny(tmp_path, train.Towers([0], on_cpu=True), 4, max_epoch=2, experiment={"model": "tiny", "lr": 2})
     with pytest.raises(ValueError, match=r"holds a checkpoint of another experiment.*'W' has shape \[3, 1\] there"):
         run_tiny(tmp_path, train.Towers([0], on_cpu=True), 4, max_epoch=2, dim=2)
@@ -231,32 +238,7 @@ def test_logdir_of_another_experiment_is_refused_and_left_untouched(tmp_path):
     assert open(str(tmp_path / "log.log")).read().startswith(log_before)
 
 
-def test_gpu_flag_validation(monkeypatch):
-    monkeypatch.setattr(train, "available_gpus", lambda: [0, 1, 2, 3])
-    args = train.add_train_args(argparse.ArgumentParser()).parse_args(["--gpu", "1,3"])
-    assert train.setup_devices(args) == [0, 1] and os.environ["CUDA_VISIBLE_DEVICES"] == "1,3"
-    with pytest.raises(ValueError, match="--gpu 0,4: GPU 4 does not exist"):
-        train.setup_devices("0,4")
-    with pytest.raises(ValueError, match="--gpu a,b"):
-        train.setup_devices("a,b")
-    with pytest.raises(ValueError, match="repeated"):
-        train.setup_devices("1,1")
-    monkeypatch.setattr(train, "available_gpus", lambda: [])
-    with pytest.raises(ValueError, match="found no GPU"):
-        train.setup_devices("0")
-    towers = train.setup_devices(argparse.Namespace(gpu="", cpu_towers=3))
-    assert towers == [0, 1, 2] and towers.on_cpu and os.environ["CUDA_VISIBLE_DEVICES"] == ""
-    assert train.setup_devices(None) == [0]
-    with pytest.raises(ValueError, match="pick one"):
-        train.setup_devices(argparse.Namespace(gpu="0", cpu_towers=2))
-
-
-def test_flags_and_batch_split():
-    args = train.add_train_args(argparse.ArgumentParser()).parse_args([])
-    assert (args.gpu, args.cpu_towers, args.logdir, args.trainer) == ("", 0, None, "replicated")
-    assert args.job_name == "" and args.task_index is None
-    with pytest.raises(SystemExit):
-        train.add_train_args(argparse.ArgumentParser()).parse_args(["--trainer", "nccl"])
+def test_batch_split():
     assert train.per_tower_batch(256, [0, 1, 2, 3]) == 64
     with pytest.raises(ValueError, match="--batch 10: must be a positive multiple of the 3 tower"):
         train.per_tower_batch(10, [0, 1, 2])
@@ -368,16 +350,16 @@ def test_launch_train_takes_both_readers(tmp_path, toy_record_dir, reader):
     with tf.Graph().as_default():
         data = make_dataset(toy_record_dir, "train", 8, aug, reader=reader, seed=0)
         train.launch_train(MeanPixelClassifier(), data, str(tmp_path), steps_per_epoch=2, max_epoch=1,
-                           towers=train.setup_devices(""))
+                           towers=devices.setup_devices(""))
     assert json.load(open(os.path.join(str(tmp_path), "stats.json")))[-1]["global_step"] == 2
 
 
 def main():
     """The tiny resumable job of the kill test: 4 epochs x 2 steps on one CPU tower."""
-    parser = train.add_train_args(argparse.ArgumentParser())
+    parser = cli.make_parser([])
     parser.add_argument("--kill_at_step", type=int, default=0)
     args = parser.parse_args()
-    towers = train.setup_devices(args)
+    towers = devices.setup_devices(args)
     extra = [KillAtStep(args.kill_at_step)] if args.kill_at_step else []
     run_tiny(args.logdir, towers, 4, max_epoch=4, post_step=bank_post_step, callbacks=extra,
              experiment="tiny-resume")

@@ -18,7 +18,7 @@ EIGVAL = (0.2175, 0.0188, 0.0045)
 EIGVEC = ((-0.5675, 0.7192, 0.4009), (-0.5808, -0.0045, -0.8140), (-0.5836, -0.6948, 0.4203))
 GRAY_WEIGHTS = (0.299, 0.587, 0.114)
 CROPS = ("random_resized", "center", "resize", "random", "none")
-INTERPOLATIONS = ("bilinear", "bicubic", "area")
+INTERPOLATIONS = ("bilinear", "bicubic", "area", "bilinear_antialias")
 LAYOUTS = ("NHWC", "NCHW")
 DCT_METHOD = "INTEGER_ACCURATE"  # libjpeg's ISLOW IDCT: the same pixels as DALI's and PIL's decoders
 JITTER_OPS = ("brightness", "contrast", "saturation", "hue")
@@ -99,9 +99,16 @@ def random_resized_crop_window(height, width, scale, ratio, attempts=10, seed=No
 
 
 def resize(image, size_hw, interpolation="bilinear"):
-    """Resize a float HWC image to ``size_hw`` (half-pixel centres for bilinear/bicubic, as PIL and DALI)."""
+    """Resize a float HWC image to ``size_hw`` (half-pixel centres for bilinear/bicubic, as PIL and DALI);
+    "bilinear_antialias" widens the linear filter by the scale when shrinking (DALI's and PIL's antialiasing,
+    TF 2's ``tf.image.resize(..., antialias=True)``)."""
     batch = image[None]
-    if interpolation == "area":
+    if interpolation == "bilinear_antialias":
+        size_hw = tf.convert_to_tensor(size_hw, tf.int32)
+        scale = tf.cast(size_hw, tf.float32) / tf.cast(tf.shape(image)[:2], tf.float32)
+        out = tf.raw_ops.ScaleAndTranslate(images=batch, size=size_hw, scale=scale, translation=tf.zeros([2]),
+                                           kernel_type="triangle", antialias=True)
+    elif interpolation == "area":
         out = tf.image.resize_area(batch, size_hw)
     elif interpolation == "bicubic":
         out = tf.image.resize_bicubic(batch, size_hw, half_pixel_centers=True)

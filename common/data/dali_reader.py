@@ -16,7 +16,8 @@ from common.data.records import index_path, list_shards
 from common.tf1 import tf
 
 INTERP = {"bilinear": (types.INTERP_LINEAR, False), "bicubic": (types.INTERP_CUBIC, False),
-          "area": (types.INTERP_LINEAR, True)}  # (filter, antialias): antialiased linear approximates area
+          "area": (types.INTERP_LINEAR, True),  # (filter, antialias): antialiased linear approximates area
+          "bilinear_antialias": (types.INTERP_LINEAR, True)}
 NUM_THREADS = min(4, os.cpu_count() or 1)
 FEATURES = {"images": tfrec.FixedLenFeature((), tfrec.string, ""),
             "labels": tfrec.FixedLenFeature([], tfrec.int64, -1),

@@ -23,12 +23,48 @@ def _check_split(split):
 
 
 def list_shards(record_dir, split):
-    """Sorted shard paths ``<record_dir>/<split>-*`` (split: "train" or "validation"); error when none."""
+    """Sorted shard paths ``<record_dir>/<split>-*`` (split: "train" or "validation"); error when none.
+
+    When the directory has a ``meta.json``, its shard names and record count must match the shards (counted
+    from the DALI index files, whose last record must end at the shard's size): one-line error otherwise.
+    """
     _check_split(split)
     shards = sorted(p for p in glob.glob(os.path.join(record_dir, split + "-*")) if os.path.isfile(p))
     if not shards:
         raise ValueError("no %s-* TFRecord shards in %s" % (split, record_dir))
+    if os.path.exists(os.path.join(record_dir, META_FILE)):
+        check_shards(record_dir, split, shards, read_meta(record_dir))
     return shards
+
+
+def _indexed_count(shard):
+    """Records of ``shard`` from its index file (None without one); ValueError when the shard is cut short."""
+    idx = index_path(shard)
+    if not os.path.isfile(idx):
+        return None
+    with open(idx) as f:
+        rows = [line.split() for line in f if line.strip()]
+    end = int(rows[-1][0]) + int(rows[-1][1]) if rows else 0
+    if end != os.path.getsize(shard):
+        raise ValueError("TFRecord shard %s is %d bytes, its index %s says %d: truncated or replaced; rebuild the "
+                         "records" % (shard, os.path.getsize(shard), idx, end))
+    return len(rows)
+
+
+def check_shards(record_dir, split, shards, meta):
+    """ValueError (one line, naming ``record_dir``) when ``shards`` disagree with ``meta.json``."""
+    names = [os.path.basename(p) for p in shards]
+    listed = (meta.get("shards") or {}).get(split)
+    if listed is not None and sorted(listed) != names:
+        extra, missing = sorted(set(names) - set(listed)), sorted(set(listed) - set(names))
+        raise ValueError("record dir %s: %s shards disagree with %s (not listed there: %s; missing: %s); rebuild "
+                         "the records" % (record_dir, split, META_FILE, ", ".join(extra[:3]) or "none",
+                                           ", ".join(missing[:3]) or "none"))
+    counts = [_indexed_count(p) for p in shards]
+    want = (meta.get("splits") or {}).get(split)
+    if want is not None and None not in counts and sum(counts) != int(want):
+        raise ValueError("record dir %s: the %s shards hold %d records, %s says %d; rebuild the records"
+                         % (record_dir, split, sum(counts), META_FILE, int(want)))
 
 
 def index_path(shard):
@@ -56,10 +92,23 @@ def write_index(shard, out_path):
         f.writelines(lines)
 
 
-def write_meta(record_dir, splits, class_names, source):
-    """Write ``<record_dir>/meta.json``: split sizes, class count and names, and the source it was built from."""
+def find_corrupt_shard(shards):
+    """``(shard, reason)`` of the first shard whose records fail their checksums or are cut short, else None."""
+    for shard in shards:
+        try:
+            for _ in tf.io.tf_record_iterator(shard):
+                pass
+        except (tf.errors.DataLossError, tf.errors.OutOfRangeError) as e:
+            return shard, (e.message or str(e)).strip().splitlines()[0]
+    return None
+
+
+def write_meta(record_dir, splits, class_names, source, shards=None):
+    """Write ``<record_dir>/meta.json``: split sizes, class count and names, source, shard names per split."""
     meta = {"splits": splits, "num_classes": len(class_names), "class_names": list(class_names),
             "source": os.path.abspath(source)}
+    if shards is not None:
+        meta["shards"] = shards
     with open(os.path.join(record_dir, META_FILE), "w") as f:
         json.dump(meta, f, indent=1)
 
@@ -95,6 +144,6 @@ def ensure_records(path):
                          "with train/ and val/" % path)
     out = os.path.normpath(path) + "_records"
     if not os.path.exists(os.path.join(out, META_FILE)):
-        from dataset_miscs.build_tfrs import build_tfrecords
+        from common.data.build import build_tfrecords  # build.py imports this module
         build_tfrecords(path, out)
     return out

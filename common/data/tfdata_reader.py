@@ -39,7 +39,7 @@ def tfdata_dataset(record_dir, split, batch_size, augment, shuffle, repeat, num_
     Worker ``shard_index`` of ``num_shards`` reads every num_shards-th file (or, when the files do not split
     evenly, every num_shards-th record), so the workers together cover each record once per epoch.
     With ``preprocess``, each example is decoded to ``{"image": uint8 HxWx3, "label", "index"}`` and mapped by
-    it instead of ``augment``; the batches are then dicts.
+    it instead of ``augment``; the batches are then dicts. The dataset's ``record_files`` lists the shards.
     """
     files = list_shards(record_dir, split)
     own = shard_files(files, num_shards, shard_index)
@@ -69,4 +69,6 @@ def tfdata_dataset(record_dir, split, batch_size, augment, shuffle, repeat, num_
         # Repeat whole batched epochs: each epoch is a fresh permutation of the split and no batch spans two
         # epochs, so a batch never holds one index twice (memory-bank scatters cannot collide).
         ds = ds.repeat()
-    return ds.prefetch(tf.data.experimental.AUTOTUNE)
+    ds = ds.prefetch(tf.data.experimental.AUTOTUNE)
+    ds.record_files = tuple(files)  # for naming a corrupt shard when reading fails (common.train)
+    return ds

@@ -1,7 +1,7 @@
 """Writing one split as TFRecord shards: decode check, seeded shuffle, contiguous indices, parallel atomic shards.
 
-``build_split`` is the shared core of ``dataset_miscs/build_tfrs.py`` (ImageNet folders),
-``dataset_miscs/build_tfrs_places.py`` (Places205 CSV lists) and any list-file builder.
+``build_split`` writes one split of a build; ``common.data.build.build_record_dir`` runs it for every split
+(ImageNet folders, Places205 CSV lists, mini-ImageNet lists).
 """
 import math
 import multiprocessing
@@ -35,7 +35,7 @@ def shard_plan(count, num_shards, split, layout="imagenet"):
     """``[(shard name, start, stop)]``: consecutive chunks of ``count`` images.
 
     imagenet: ceil(count / num_shards) per shard, names ``<split>-%05d-of-%05d``;
-    places: floor(count / num_shards) per file plus a remainder file, names ``<split>-%05d-%05d`` (LA spec 3.2).
+    places: floor(count / num_shards) per file plus a remainder file, names ``<split>-%05d-%05d`` (the Local Aggregation release's ``build_tfrs_places.py``).
     """
     if layout not in LAYOUTS:
         raise ValueError("unknown shard layout %r: expected one of %s" % (layout, ", ".join(LAYOUTS)))
@@ -104,5 +104,5 @@ def build_split(entries, save_dir, split, num_shards, seed=None, workers=None, l
     reencoded = sum(1 for e in kept if e[3] == REENCODE)
     log("%s: %d images in %d shards (%d written, %d already complete); %d undecodable skipped, %d re-encoded"
         % (split, len(kept), len(plan), written, len(plan) - written, len(skipped), reencoded))
-    return {"count": len(kept), "shards": len(plan), "written": written, "skipped": [p for p, _ in skipped],
-            "reencoded": reencoded}
+    return {"count": len(kept), "shards": len(plan), "names": [name for name, _, _ in plan], "written": written,
+            "skipped": [p for p, _ in skipped], "reencoded": reencoded}

@@ -1,1 +1,1 @@
-"""Evaluation of learned features: weighted kNN and linear probes."""
+"""Evaluation of learned features: feature towers, weighted kNN and its monitor, linear probes, reports."""

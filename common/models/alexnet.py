@@ -7,7 +7,7 @@ from common.models.registry import register
 
 
 def _tensorpack_alexnet(images, num_classes, use_bn, grouped):
-    """TensorPack's AlexNet (classification spec 2.1); ``use_bn`` puts conv -> BN -> ReLU where the LRNs were."""
+    """TensorPack's AlexNet (TensorPack's ImageNet example); ``use_bn`` puts conv -> BN -> ReLU where the LRNs were."""
     split = 2 if grouped else 1
     norm_act = BNReLU if use_bn else tf.nn.relu
     ends = {}
@@ -42,7 +42,7 @@ def alexnet_bn(images, is_training, num_classes=None, data_format="NHWC", weight
 
 @register("alexnet_counting", widths=(1,))
 def alexnet_counting(images, is_training, num_classes=None, data_format="NHWC", weight_decay=0.0, width=1):
-    """Counting's slim AlexNet-v2 variant (counting spec 3): no BN/LRN/dropout, fc_8 has a ReLU.
+    """Counting's slim AlexNet-v2 variant (the counting release's ``alexnet_v2``): no BN/LRN/dropout, fc_8 has a ReLU.
 
     Variables live in ``alexnet_v2`` with AUTO_REUSE, so repeated calls share weights (the Siamese towers).
     fc_6..fc_8 are built only with ``num_classes`` (the counting feature size); ``fc8``/``logits`` are the
@@ -69,7 +69,7 @@ def alexnet_counting(images, is_training, num_classes=None, data_format="NHWC", 
 
 @register("alexnet_la", widths=(1,))
 def alexnet_la(images, is_training, num_classes=None, data_format="NHWC", weight_decay=0.0, width=1):
-    """Local Aggregation's ``alexnet_bn_no_drop`` (LA spec 6.2): conv -> BN -> ReLU everywhere, no dropout.
+    """Local Aggregation's ``alexnet_bn_no_drop`` (the Local Aggregation release): conv -> BN -> ReLU everywhere, no dropout.
 
     fc6/fc7 are convolutions (fc6's kernel spans the whole pool5 map: 5x5 at 224 px); LA passes
     ``num_classes=128`` for its embedding (fc8: 1x1 conv, no BN/ReLU). BN momentum 0.997, epsilon 1e-5.

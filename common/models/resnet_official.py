@@ -3,7 +3,9 @@
 Registered as ``resnet{18,34,50,101,152}_official``. Options: ``version`` (1 post-activation, 2 pre-activation),
 ``root_conv_stride``, ``strides`` (first units of blocks 2-4; patch tasks use ``root_conv_stride=1,
 strides=(2, 2, 1)``), ``last_relu`` (v2 only), ``bn_momentum``, ``bn_epsilon`` (defaults: TF official 0.997 / 1e-5;
-revisiting passes 0.99 / 1e-3).
+revisiting passes 0.99 / 1e-3), ``root_pool_padding`` ("same": TF official; "fixed": zero-pad 1 pixel each side,
+then VALID, as the revisiting release) and ``conv_init`` ("variance_scaling": TF official; "glorot_uniform": the
+``tf.layers`` default that the revisiting release's convolutions use).
 Endpoints: conv1 (root conv), after_root (root max-pool), block1..block4 (= conv2..conv5), pre_logits (global
 average pool), logits, and LA's ``ending_point_0..n``: the root output, each unit's (pre-activated) input, and the
 final output (ResNet-18: 10, ResNet-50: 18).
@@ -54,8 +56,11 @@ def _v2_unit(x, filters, stride, projection, bottleneck):
     return out + shortcut, h
 
 
+CONV_INITS = {"variance_scaling": tf.variance_scaling_initializer, "glorot_uniform": tf.glorot_uniform_initializer}
+
+
 def official_resnet(images, num_classes, depth, width, version, root_conv_stride, strides, last_relu,
-                    bn_momentum, bn_epsilon, root_pool_padding="same"):
+                    bn_momentum, bn_epsilon, root_pool_padding="same", conv_init="variance_scaling"):
     """Root (7x7 conv, 3x3/2 max-pool), four blocks (projection in each block's first unit), head, endpoints."""
     name = "resnet%d_official" % depth
     if version not in (1, 2):
@@ -64,6 +69,8 @@ def official_resnet(images, num_classes, depth, width, version, root_conv_stride
         raise ValueError("%s: last_relu=False needs version=2 (v1 always ends with a ReLU)" % name)
     if root_pool_padding not in ("same", "fixed"):
         raise ValueError("%s: root_pool_padding must be 'same' or 'fixed', got %r" % (name, root_pool_padding))
+    if conv_init not in CONV_INITS:
+        raise ValueError("%s: conv_init must be one of %s, got %r" % (name, ", ".join(CONV_INITS), conv_init))
     if len(strides) != 3:
         raise ValueError("%s: strides must give the strides of blocks 2-4 (3 values), got %r" % (name, strides))
     bottleneck = depth >= 50
@@ -71,7 +78,7 @@ def official_resnet(images, num_classes, depth, width, version, root_conv_stride
     base = channels(64, width)
     ends = {}
     with argscope(BatchNorm, momentum=bn_momentum, epsilon=bn_epsilon), \
-            argscope(Conv2D, use_bias=False, kernel_initializer=tf.variance_scaling_initializer()):
+            argscope(Conv2D, use_bias=False, kernel_initializer=CONV_INITS[conv_init]()):
         x = ends["conv1"] = conv_fixed_padding("conv0", images, base, 7, root_conv_stride,
                                                activation=BNReLU if version == 1 else tf.identity)
         if root_pool_padding == "fixed":  # the revisiting release: zero-pad 1/1, then VALID
@@ -103,9 +110,9 @@ def _register(depth):
 
     def build(images, is_training, num_classes=None, data_format="NHWC", weight_decay=0.0, width=1, version=2,
               root_conv_stride=2, strides=(2, 2, 2), last_relu=True, bn_momentum=0.997, bn_epsilon=1e-5,
-              root_pool_padding="same"):
+              root_pool_padding="same", conv_init="variance_scaling"):
         return official_resnet(images, num_classes, depth, width, version, root_conv_stride, strides, last_relu,
-                               bn_momentum, bn_epsilon, root_pool_padding)
+                               bn_momentum, bn_epsilon, root_pool_padding, conv_init)
     build.__name__ = name
     build.__doc__ = "ResNet-%d, TF-official style (fixed padding), v1 or v2; width = filters_factor / 4." % depth
     register(name, widths=RESNET_WIDTHS)(build)

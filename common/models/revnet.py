@@ -1,4 +1,4 @@
-"""RevNet-50 (Gomez et al. 2017) as the revisiting release builds it (revisiting spec 1.2); registered as "revnet50".
+"""RevNet-50 (Gomez et al. 2017) as the revisiting release builds it (its ``models/revnet.py``); registered as "revnet50".
 
 Additive coupling units y1 = x1 + F(x2), output concat([x2, y1]) (the swap alternates the updated half),
 F = a pre-activation bottleneck without shortcut; channel-doubling transitions by average pooling and zero

@@ -16,7 +16,7 @@ def _stage_channels(stage, width):
 
 
 def _tensorpack_vgg(images, num_classes, width, depth, use_bn):
-    """3x3 SAME convs with bias (-> BN) -> ReLU, 2x2 max-pools, fc6/fc7 with dropout, fc8 (classification 2.4)."""
+    """3x3 SAME convs with bias (-> BN) -> ReLU, 2x2 max-pools, fc6/fc7 with dropout, fc8 (TensorPack's VGG example)."""
     ends = {}
     with argscope(Conv2D, kernel_initializer=tf.variance_scaling_initializer(scale=2.0),
                   activation=BNReLU if use_bn else tf.nn.relu):
@@ -47,7 +47,7 @@ for _depth in (16, 19):
 
 @register("vgg16_la", widths=(1,))
 def vgg16_la(images, is_training, num_classes=None, data_format="NHWC", weight_decay=0.0, width=1):
-    """Local Aggregation's ``vggnet_fx`` (LA spec 6.3): BN only on each stage's last conv, fc6 and fc7.
+    """Local Aggregation's ``vggnet_fx`` (the Local Aggregation release): BN only on each stage's last conv, fc6 and fc7.
 
     The ``*_final`` convs, fc6 and fc7 have no bias; fc6/fc7 are convolutions (fc6 spans the pool5 map),
     no dropout; glorot-uniform init; BN momentum 0.997, epsilon 1e-5. ``ending_point_0..4`` = conv1..conv5
@@ -74,7 +74,7 @@ def vgg16_la(images, is_training, num_classes=None, data_format="NHWC", weight_d
 
 @register("vgg19_revisiting", widths=VGG_WIDTHS)
 def vgg19_revisiting(images, is_training, num_classes=None, data_format="NHWC", weight_decay=0.0, width=1):
-    """Revisiting's VGG19 (revisiting spec 1.3): bias-free conv -> BN -> ReLU everywhere, no dropout.
+    """Revisiting's VGG19 (the revisiting release's ``models/vggnet.py``): bias-free conv -> BN -> ReLU everywhere, no dropout.
 
     ``width`` = filters_factor / 8. fc6 (kernel = pool5 map size, VALID) and fc7 (1x1) are convbnrelu layers of
     4096 * width channels; ``fc6`` and ``pre_logits`` stay 4-D [B, 1, 1, C] as in the original; ``logits`` (1x1

@@ -1,12 +1,17 @@
-"""Kernel weight decay: ``wd * sum(W**2) / 2`` terms in tf.GraphKeys.REGULARIZATION_LOSSES, summed per tower."""
+"""Weight decay: ``wd * sum(v**2) / 2`` terms in tf.GraphKeys.REGULARIZATION_LOSSES, summed per tower.
+
+By default the decayed variables are the kernels (named ``.../W``); ``decays(name, trainable)`` picks others,
+e.g. the Local Aggregation release's rule (every trainable variable whose name lacks ``batch_normalization``).
+"""
 import contextlib
 
 from common.tf1 import tf
 
 
 @contextlib.contextmanager
-def kernel_weight_decay(weight_decay):
-    """Add ``weight_decay * l2_loss(W)`` for every kernel (variable named ``.../W``) fetched inside the block.
+def kernel_weight_decay(weight_decay, decays=lambda name, trainable: name.endswith("/W")):
+    """Add ``weight_decay * l2_loss(v)`` for every variable fetched inside the block that ``decays(name, trainable)``
+    selects (default: the kernels, variables named ``.../W``).
 
     Works for created and reused variables alike (one term per kernel per call), so each tower of a multi-tower
     trainer gets its own terms under its own name scope.
@@ -16,7 +21,7 @@ def kernel_weight_decay(weight_decay):
     def getter(getter, *args, **kwargs):
         var = getter(*args, **kwargs)
         name = kwargs.get("name", args[0] if args else "")
-        if name.endswith("/W"):
+        if decays(name, kwargs.get("trainable", True) is not False):
             kernels.setdefault(name, var)
         return var
 

@@ -7,7 +7,7 @@ from common.models.registry import register
 
 
 def _zfnet(images, num_classes, use_bn):
-    """ZFNet layer table (classification spec 2.3) with the padding recipe that reproduces the paper's sizes."""
+    """ZFNet layer table (Zeiler and Fergus 2014, with BN in the seed) with the padding recipe that reproduces the paper's sizes."""
     ends = {}
     with argscope(Conv2D, kernel_initializer=tf.variance_scaling_initializer(scale=2.0),
                   activation=BNReLU if use_bn else tf.nn.relu):

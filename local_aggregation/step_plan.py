@@ -4,14 +4,12 @@
 ``max_epoch``; ``StopAtStep`` ends the run exactly at T (saving first when T is not at an epoch end).
 """
 import math
-import os
 
 from tensorpack.callbacks import Callback
 from tensorpack.train.base import StopTraining
-from tensorpack.utils import logger
 
 from common import resume
-from common.tf1 import tf
+from common.callbacks import CheckpointSaver
 from local_aggregation.checkpoints import checkpoint_global_step
 
 __all__ = ["UNLIMITED_EPOCHS", "plan_steps", "StopAtStep"]
@@ -37,20 +35,23 @@ def plan_steps(logdir, load_path, last_step, steps_per_epoch):
 
 
 class StopAtStep(Callback):
-    """Stop training once the global step reaches ``last_step``, with a checkpoint of that step."""
+    """Stop training once the global step reaches ``last_step``, with a checkpoint of that step written by the
+    run's ``CheckpointSaver`` (finite check, rotation and retry included)."""
 
     def __init__(self, last_step):
         self._last_step = last_step
 
     def _setup_graph(self):
-        self._saver = tf.train.Saver(max_to_keep=None, save_relative_paths=True)
+        savers = [cb for cb in self.trainer._callbacks.cbs if isinstance(cb, CheckpointSaver)]
+        if len(savers) != 1:
+            raise ValueError("StopAtStep needs the run's CheckpointSaver (launch_train adds it)")
+        self._saver = savers[0]
 
     def _trigger_step(self):
         if self.global_step < self._last_step:
             return
         loop = self.trainer.loop
         if loop.epoch_num == loop.max_epoch and loop.local_step == loop.steps_per_epoch - 1:
-            return  # the epoch ends here: ModelSaver writes the checkpoint and the loop stops by itself
-        self._saver.save(self.trainer.sess, os.path.join(logger.get_logger_dir(), "model"),
-                         global_step=self.global_step)
+            return  # the epoch ends here: the CheckpointSaver saves and the loop stops by itself
+        self._saver.save()
         raise StopTraining("reached train_num_steps %d" % self._last_step)
