@@ -8,7 +8,8 @@ pass/fail, throughput (img/s, steps/s or seconds), peak GPU memory (the highest 
 that nvidia-smi reports, sampled every 0.2 s; '-' on the CPU), the issue's target (shown, never asserted),
 wall seconds, and the error line of a failed row. The table is printed and written to
 ``DIR/gpu_check.{json,md}``; each row's log goes to ``DIR/logs/``. Exit status: 0 when every row passed,
-1 when one failed, 2 on bad input (no GPU, GPU extras missing). ``--cpu-dry-run`` runs every row on the CPU at tiny sizes (two CPU towers, tf.data).
+1 when one failed, 2 on bad input (no GPU, GPU extras missing). ``--cpu-dry-run`` runs every row on the CPU
+at tiny sizes (two CPU towers, tf.data).
 """
 import argparse
 import concurrent.futures
