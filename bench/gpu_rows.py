@@ -54,7 +54,7 @@ CPU_DRY_RUN = Mode(
                  "--data_len": "0"},
           "revisiting": {"--architecture": "revnet50", "--filters_factor": "1", "--warmup_epochs": "0",
                          "--resize_size": "32,32", "--batch_size": "8", "--epochs": "0.1", "--decay_epochs": "0.05",
-                         "--serving_input_shape": "None,32,32,3", "--eval_batch_size": "20"},
+                         "--serving_input_shape": "None,32,32,3", "--eval_batch_size": "4"},  # val: 7 images
           "revisiting_eval": {"--num_classes": "10", "--smaller_size": "36", "--crop_size": "32",
                               "--batch_size": "16", "--eval_batch_size": "20", "--epochs": "0.1",
                               "--decay_epochs": "0.05"},
