@@ -6,26 +6,26 @@
 ``--amp``: TF1 mixed-precision graph rewrite (float16 compute, float32 variables, dynamic loss scaling);
 ``--xla``: XLA jit scope around the step plus global jit in the session config; ``--all``: the four
 combinations. The images and labels are random non-trainable variables, so the input costs nothing.
-A method adds its own step with ``register_step(name, build_fn)`` in a module ``<paper>/bench_step.py``
-(imported here on demand); ``build_fn(images, labels, args) -> scalar loss`` builds one training tower from
-float32 NHWC ``images`` [batch, size, size, 3], int64 ``labels`` [batch] and the parsed flags ``args``
-(``model``, ``batch``, ``image_size``, ``num_classes``, ``data_format``). Then ``--step NAME`` times it.
+Each paper registers its steps with ``register_step(name, build_fn)`` in its bench-step module, which the
+paper registry (``papers.py``) names; ``build_fn(images, labels, args) -> scalar loss`` builds one training
+tower from float32 NHWC ``images`` [batch, size, size, 3], int64 ``labels`` [batch] and the parsed flags
+``args`` (``model``, ``batch``, ``image_size``, ``num_classes``, ``data_format``, ``bank_size``). Then
+``--step NAME`` times it; ``classify`` (supervised softmax, classification/bench_step.py) is the default.
 """
 import argparse
 import contextlib
-import importlib
 import logging
 import sys
 import time
 
+import papers
 from common.tf1 import tf
-from common.models import get_model, regularization_loss
+from common.models import get_model
 from common.devices import setup_devices
 
-__all__ = ["register_step", "list_steps", "classify_step", "time_step", "main"]
+__all__ = ["IMAGENET_TRAIN", "register_step", "list_steps", "time_step", "parse_args", "main"]
 
-PLUGIN_MODULES = ("classification.bench_step", "counting.bench_step", "instance_disc.bench_step",
-                  "local_aggregation.bench_step", "revisiting.bench_step")
+IMAGENET_TRAIN = 1281167  # default --bank-size: one memory-bank row per ImageNet training image
 _STEPS = {}
 
 
@@ -37,29 +37,10 @@ def register_step(name, build_fn):
     return build_fn
 
 
-def _load_plugins():
-    for module in PLUGIN_MODULES:
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as e:
-            if e.name not in (module, module.split(".")[0]):
-                raise
-
-
 def list_steps():
-    """Names of all registered steps (after importing the papers' ``bench_step`` modules)."""
-    _load_plugins()
+    """Names of all registered steps (after importing every registered paper's bench-step module)."""
+    papers.import_bench_steps()
     return sorted(_STEPS)
-
-
-def classify_step(images, labels, args):
-    """Supervised classification: backbone ``logits``, softmax cross-entropy, weight decay 1e-4."""
-    ends = get_model(args.model)(images, True, num_classes=args.num_classes, data_format=args.data_format,
-                                 weight_decay=1e-4)
-    return tf.losses.sparse_softmax_cross_entropy(labels, ends["logits"]) + regularization_loss()
-
-
-register_step("classify", classify_step)
 
 
 def _session_config(xla):
@@ -72,6 +53,8 @@ def _session_config(xla):
 
 def time_step(args, amp, xla):
     """Build ``args.step`` on synthetic input, run ``args.warmup`` untimed steps, return timed seconds/step."""
+    if args.step not in _STEPS:
+        list_steps()
     build_fn = _STEPS[args.step]
     with tf.Graph().as_default():
         tf.set_random_seed(0)
@@ -136,6 +119,8 @@ def parse_args(argv=None):
     p.add_argument("--amp", action="store_true", help="mixed precision (TF1 graph rewrite)")
     p.add_argument("--xla", action="store_true", help="XLA compilation")
     p.add_argument("--all", action="store_true", help="time fp32, AMP, XLA and AMP+XLA")
+    p.add_argument("--bank-size", type=int, default=IMAGENET_TRAIN,
+                   help="memory-bank rows of the steps that keep one (instance_disc, local_aggregation)")
     p.add_argument("--gpu", default="", help="one GPU id (empty: the CPU)")
     return p.parse_args(argv)
 
@@ -144,7 +129,7 @@ def main(argv=None):
     """Time the requested configurations and print one table row per configuration."""
     args = parse_args(argv)
     try:
-        for flag in ("batch", "steps", "image_size", "num_classes"):
+        for flag in ("batch", "steps", "image_size", "num_classes", "bank_size"):
             if getattr(args, flag) <= 0:
                 raise ValueError("--%s %d: must be positive" % (flag.replace("_", "-"), getattr(args, flag)))
         if args.warmup < 0:

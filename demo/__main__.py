@@ -1,9 +1,10 @@
 """The main job on the toy data: make the toy images, build their TFRecords, benchmark the readers, run
 every paper end to end (each in its own process) and print one table comparing the methods.
 
-    python -m demo [--data data/toy] [--paper all|counting|instance_disc|local_aggregation|revisiting|classification]
+    python -m demo [--data data/toy] [--paper all|none|NAME]
 
-Idempotent: the images and records are made once and reused; each paper's run directory is made afresh.
+The papers and their order come from the paper registry (``papers.py``). Idempotent: the images and records
+are made once and reused; each paper's run directory is made afresh.
 """
 import argparse
 import json
@@ -14,8 +15,8 @@ import sys
 import time
 
 from common.eval.report import markdown_table
+from papers import paper_names
 
-PAPERS = ["counting", "instance_disc", "local_aggregation", "revisiting", "classification"]
 COLUMNS = [("method", "method"), ("knn_top1", "kNN top-1"), ("linear_top1", "best linear top-1"),
            ("supervised_top1", "supervised top-1"), ("train_seconds", "train time (s)")]
 
@@ -54,7 +55,7 @@ def main(argv=None):
     """Run the demo; returns the list of result rows."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default="data/toy", help="where the toy images, records and runs live")
-    parser.add_argument("--paper", default="all", choices=["all", "none"] + PAPERS,
+    parser.add_argument("--paper", default="all", choices=["all", "none"] + paper_names(),
                         help="run one paper alone ('none': data and input benchmark only)")
     parser.add_argument("--skip-bench", action="store_true", help="skip the input benchmark")
     args = parser.parse_args(argv)
@@ -64,7 +65,7 @@ def main(argv=None):
     if not args.skip_bench:
         _run([sys.executable, "-m", "bench.input", "--data", record_dir])
 
-    papers = PAPERS if args.paper == "all" else [] if args.paper == "none" else [args.paper]
+    papers = paper_names() if args.paper == "all" else [] if args.paper == "none" else [args.paper]
     rows = []
     for paper in papers:
         work_dir = os.path.join(args.data, "runs", paper)

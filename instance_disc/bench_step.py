@@ -1,7 +1,7 @@
 """``python -m bench.step --step instance_disc --model resnet50 --batch 256``: one instance-discrimination step.
 
-ImageNet-shaped: a 1,281,167 x 128 memory bank, NCE with 4096 negatives (T 0.07, m 0.5), the bank update
-chained into the step; the backbone is ``--model`` with the release's 128-d head.
+ImageNet-shaped: a ``--bank-size`` x 128 memory bank (default 1,281,167), NCE with 4096 negatives (T 0.07,
+m 0.5), the bank update chained into the step; the backbone is ``--model`` with the release's 128-d head.
 """
 from tensorpack.tfutils.tower import TowerContext
 
@@ -11,17 +11,15 @@ from common.tf1 import tf
 from instance_disc.model import InstanceDiscModel, bank_update_op
 from instance_disc.options import CONFIG_FILE
 
-IMAGENET_TRAIN = 1281167
-
 
 def instance_disc_step(images, labels, args):
-    """NCE loss of ``images`` against the ImageNet-sized bank, with the momentum update of the batch rows."""
+    """NCE loss of ``images`` against the ``args.bank_size``-row bank, with the momentum update of the batch rows."""
     cfg = load_config(CONFIG_FILE + ":imagenet_resnet18", {"arch": args.model})
-    indices = tf.random_uniform([args.batch], 0, IMAGENET_TRAIN, dtype=tf.int64)
+    indices = tf.random_uniform([args.batch], 0, args.bank_size, dtype=tf.int64)
     with TowerContext("", is_training=True):
-        loss = InstanceDiscModel(cfg, IMAGENET_TRAIN, args.image_size).build_graph(images, labels, indices)
+        loss = InstanceDiscModel(cfg, args.bank_size, args.image_size).build_graph(images, labels, indices)
     features = tf.get_default_graph().get_tensor_by_name("features:0")
-    with tf.control_dependencies([bank_update_op(cfg, IMAGENET_TRAIN, indices, features, labels)]):
+    with tf.control_dependencies([bank_update_op(cfg, args.bank_size, indices, features, labels)]):
         return tf.identity(loss)
 
 

@@ -25,3 +25,25 @@ def test_prepare_data_reuses_built_records(toy_image_dir, toy_record_dir, tmp_pa
     monkeypatch.setattr(demo_main, "_run", calls.append)
     assert demo_main.prepare_data(str(data)) == str(data / "records")
     assert calls == []
+
+
+def test_registry_drives_demo_and_step_benchmark():
+    import importlib.util
+
+    import papers
+    from bench.step import list_steps
+    names = papers.paper_names()
+    assert names == ["counting", "instance_disc", "local_aggregation", "revisiting", "classification"]
+    for paper in papers.PAPERS:
+        for module in (paper.toy_module, paper.bench_module):
+            assert module.split(".")[0] == paper.directory and importlib.util.find_spec(module), module
+    assert {"classify", "counting", "instance_disc", "local_aggregation", "rotation"} <= set(list_steps())
+    assert papers.get_paper("revisiting").bench_module == "revisiting.bench_step"
+
+
+def test_run_paper_rejects_an_unregistered_paper(capsys):
+    from demo import run_paper
+    assert run_paper.main(["sixth", "R", "W", "out.json"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "error: paper 'sixth' is not registered; known: counting, instance_disc, local_aggregation, " \
+                  "revisiting, classification"
