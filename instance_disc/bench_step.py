@@ -1,7 +1,7 @@
 """``python -m bench.step --step instance_disc --model resnet50 --batch 256``: one instance-discrimination step.
 
 ImageNet-shaped: a ``--bank-size`` x 128 memory bank (default 1,281,167), NCE with 4096 negatives (T 0.07,
-m 0.5), the bank update chained into the step; the backbone is ``--model`` with the release's 128-d head.
+m 0.5), the bank update (and Z frozen on the first step) chained into the step; the backbone is ``--model`` with the release's 128-d head.
 """
 from tensorpack.tfutils.tower import TowerContext
 
@@ -18,8 +18,9 @@ def instance_disc_step(images, labels, args):
     indices = tf.random_uniform([args.batch], 0, args.bank_size, dtype=tf.int64)
     with TowerContext("", is_training=True):
         loss = InstanceDiscModel(cfg, args.bank_size, args.image_size).build_graph(images, labels, indices)
-    features = tf.get_default_graph().get_tensor_by_name("features:0")
-    with tf.control_dependencies([bank_update_op(cfg, args.bank_size, indices, features, labels)]):
+    graph = tf.get_default_graph()
+    features, z = graph.get_tensor_by_name("features:0"), graph.get_tensor_by_name("nce_z_estimate:0")
+    with tf.control_dependencies([bank_update_op(cfg, args.bank_size, indices, features, labels, z_estimates=z)]):
         return tf.identity(loss)
 
 
