@@ -174,7 +174,7 @@ def test_toy_demo_runs_both_feature_sets(toy_record_dir, tmp_path, capsys):
     assert [r["method"].split(" ")[0] for r in rows] == ["counting", "random-init"]
     project = os.path.join(str(work / "ckpt"), PROJECT)
     with open(str(work / "probe_table.json")) as f:
-        table = json.load(f)["top1"]
+        table = json.load(f)["columns"]
     for row, exp, column in zip(rows, ("cls_toy", "cls_toy_random"), ("counting (toy)", "random frozen (toy)")):
         logged = {k: _stats(os.path.join(project, exp))[-1]["val_top1_accuracy_" + k] for k in LAYERS}
         assert table[column] == pytest.approx(logged)  # the table shows each run's last validation
