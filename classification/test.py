@@ -19,6 +19,7 @@ from classification.eval_data import RecordImages, eval_view_fn
 from classification.predictor import Classifier, resolve_checkpoint, run_info
 from classification.flags import TEST_FLAGS, config_of
 from classification.scores import average_probabilities, topk_wrong
+from common.eval.report import markdown_table
 from common import cli
 from common.devices import setup_devices
 from common.data.records import ensure_records, read_meta
@@ -108,17 +109,13 @@ def evaluate(cfg, record_dir, checkpoints, batch=32, limit=None, threads=2, seam
 
 def format_results(results, model_name, dataset):
     """Markdown table in the release's style: one row per model and protocol, plus the "Average" rows."""
-    lines = ["| model | dataset | protocol | top-1 err | top-5 err | top-1 acc | top-5 acc |",
-             "|---|---|---|---|---|---|---|"]
-    rows = [("%s (%s)" % (model_name, m["checkpoint"] or "random init"), m) for m in results["models"]]
+    models = [("%s (%s)" % (model_name, m["checkpoint"] or "random init"), m) for m in results["models"]]
     if results["average"] is not None:
-        rows.append(("Average (%d models)" % len(results["models"]), results["average"]))
-    for name, r in rows:
-        for key in [p for p in PROTOCOLS if p in r]:
-            e1, e5 = r[key]["top1"], r[key]["top5"]
-            lines.append("| %s | %s | %s | %.2f%% | %.2f%% | %.2f%% | %.2f%% |"
-                         % (name, dataset, key, 100 * e1, 100 * e5, 100 * (1 - e1), 100 * (1 - e5)))
-    return "\n".join(lines)
+        models.append(("Average (%d models)" % len(results["models"]), results["average"]))
+    rows = [[name, dataset, key] + ["%.2f%%" % (100 * v) for v in (r[key]["top1"], r[key]["top5"],
+                                                                  1 - r[key]["top1"], 1 - r[key]["top5"])]
+            for name, r in models for key in PROTOCOLS if key in r]
+    return markdown_table(["model", "dataset", "protocol", "top-1 err", "top-5 err", "top-1 acc", "top-5 acc"], rows)
 
 
 def main(argv=None):

@@ -7,6 +7,7 @@ import json
 import os
 import time
 
+from common.eval.report import markdown_table
 from common.config import load_config
 from common.data.records import read_meta
 from common.resume import latest_checkpoint
@@ -40,12 +41,12 @@ def run(record_dir, work_dir, overrides=None):
     precision = show_neighbors(cfg, record_dir, latest_checkpoint(logdir), os.path.join(work_dir, "neighbors.png"))
     key = "knn%d_recomputed" % cfg["knn_k"]
     bank_key = "knn%d_bank" % cfg["knn_k"]
-    print("\n| instance_disc (toy, %s, %s, K=%d, T=%g, %d epochs) | kNN top-1 (train feats recomputed) | "
-          "kNN top-1 (memory bank) |" % (cfg["arch"], objective_name(cfg), cfg["nce_k"], cfg["nce_t"], cfg["epochs"]))
-    print("|---|---|---|")
-    print("| random init | %.1f%% | - |" % (100 * random_init[key]["top1"]))
-    print("| trained (%.0f s) | %.1f%% | %.1f%% |"
-          % (seconds, 100 * trained[key]["top1"], 100 * trained[bank_key]["top1"]))
+    title = "instance_disc (toy, %s, %s, K=%d, T=%g, %d epochs)" % (cfg["arch"], objective_name(cfg), cfg["nce_k"],
+                                                                     cfg["nce_t"], cfg["epochs"])
+    print("\n" + markdown_table([title, "kNN top-1 (train feats recomputed)", "kNN top-1 (memory bank)"], [
+        ["random init", "%.1f%%" % (100 * random_init[key]["top1"]), None],
+        ["trained (%.0f s)" % seconds, "%.1f%%" % (100 * trained[key]["top1"]),
+         "%.1f%%" % (100 * trained[bank_key]["top1"])]]))
     print("neighbour grid: %s (%.0f%% of the top-10 neighbours share the query's class)"
           % (os.path.join(work_dir, "neighbors.png"), 100 * precision))
     note = "weighted kNN K=%d, sigma=%g, %s px" % (cfg["knn_k"], cfg["nce_t"], cfg["image_size"])

@@ -12,6 +12,7 @@ import time
 from revisiting import train_and_eval
 from revisiting.data import split_size
 from revisiting.export import export_module, export_path
+from common.eval.report import markdown_table
 from common.config import load_config
 
 PRETEXT_STEPS = {"rotation": 500, "jigsaw": 300}
@@ -78,11 +79,9 @@ def run(record_dir, work_dir):
 def _print_table(table):
     layers = list(table[0][1])
     print("\nRevisiting toy linear evaluation, top-1 (%) per endpoint")
-    print("| model | " + " | ".join(layers) + " |")
-    print("|---|" + "---|" * len(layers))
-    for task, trained, random, _ in table:
-        for name, res in ((task, trained), (task + " random init", random)):
-            print("| %s | %s |" % (name, " | ".join("%.1f" % (100 * res[k]["top1"]) for k in layers)))
+    rows = [[name] + ["%.1f" % (100 * res[k]["top1"]) for k in layers]
+            for task, trained, random, _ in table for name, res in ((task, trained), (task + " random init", random))]
+    print(markdown_table(["model"] + layers, rows))
     for task, _, _, accuracy in table:
         print("%s pretext accuracy (validation): %.1f%%" % (task, 100 * accuracy))
 
