@@ -177,7 +177,8 @@ class CheckpointSaver(Callback):
         self.saver.save(self.trainer.sess, os.path.join(self.logdir, "model"), global_step=step,
                         write_meta_graph=False, write_state=False)
         kept = checkpoint_steps(self.logdir)[-self.max_to_keep:]
-        tf.train.update_checkpoint_state(self.logdir, "model-%d" % step,
+        # an absolute directory keeps the names relative (TF rewrites them against a relative one)
+        tf.train.update_checkpoint_state(os.path.abspath(self.logdir), "model-%d" % step,
                                          all_model_checkpoint_paths=["model-%d" % s for s in kept])
 
     def _rotate(self):

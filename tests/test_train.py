@@ -354,6 +354,15 @@ def test_launch_train_takes_both_readers(tmp_path, toy_record_dir, reader):
     assert json.load(open(os.path.join(str(tmp_path), "stats.json")))[-1]["global_step"] == 2
 
 
+def test_relative_logdir_registers_loadable_checkpoints(tmp_path, monkeypatch):
+    """The checkpoint file names ``model-N`` relative to the log directory, also when that is given relative."""
+    monkeypatch.chdir(tmp_path)
+    run_tiny(os.path.join("runs", "rel"), train.Towers([0], on_cpu=True), 4, max_epoch=1)
+    state = open(os.path.join("runs", "rel", "checkpoint")).read()
+    assert 'model_checkpoint_path: "model-2"' in state and ".." not in state
+    assert resume.latest_checkpoint(os.path.join("runs", "rel")) == os.path.join("runs", "rel", "model-2")
+
+
 def main():
     """The tiny resumable job of the kill test: 4 epochs x 2 steps on one CPU tower."""
     parser = cli.make_parser([])
