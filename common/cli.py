@@ -120,20 +120,27 @@ def _cast(flag, value, source):
     return value
 
 
+def _phase(override):
+    """``"counter"`` for ``"counter.epoch=5"``: the nested object an override names, None for a top-level one."""
+    name = override.split("=", 1)[0]
+    return name.split(".", 1)[0] if "." in name else None
+
+
 def _config_values(spec, overrides, section, sections):
-    """The config's values (``--set`` applied), with ``section``'s object merged on top of the shared ones."""
+    """The config's values with ``section``'s object (its ``--set`` applied) merged on top of the shared ones;
+    returns them and the overrides left for the merged settings. Overrides of another phase's object are only
+    checked against it."""
     if not spec:
         return {}, list(overrides)
     raw = load_config(spec)
-    mine = [o for o in overrides if section and o.split("=", 1)[0].startswith(section + ".")]
-    rest = [o for o in overrides if o not in mine and not any(o.startswith(s + ".") for s in sections)]
-    raw = apply_overrides(raw, [o for o in overrides if o not in rest and o not in mine], spec)
+    mine = [o for o in overrides if section and _phase(o) == section]
+    other = [o for o in overrides if _phase(o) in sections and _phase(o) != section]
+    raw = apply_overrides(raw, other, spec)
     values = {k: v for k, v in raw.items() if k not in sections}
     if section:
-        block = dict(raw.get(section) or {})
-        block = apply_overrides(block, [o[len(section) + 1:] for o in mine], "%s %s" % (spec, section))
-        values.update(block)
-    return values, rest
+        values.update(apply_overrides(dict(raw.get(section) or {}), [o[len(section) + 1:] for o in mine],
+                                      "%s %s" % (spec, section)))
+    return values, [o for o in overrides if o not in mine and o not in other]
 
 
 def resolve(parser, flags, argv=None, section=None, sections=()):
