@@ -133,6 +133,7 @@ def test_trained_model_beats_its_untrained_copy_on_its_training_batch():
     images = (rng.randn(1, SIZE, SIZE, 3) + 0.1 * rng.randn(n, SIZE, SIZE, 3)).astype(np.float32)
     model = InstanceDiscModel(cfg, n, SIZE)
     with tf.Graph().as_default(), tf.Session() as sess:
+        tf.set_random_seed(0)  # over 16 initialisations, 60 steps left at most 0.21 of the untrained loss
         inputs = [tf.constant(images), tf.zeros([n], tf.int64), tf.constant(np.arange(n))]
         with TowerContext("", is_training=True):
             cost = model.build_graph(*inputs)
@@ -142,7 +143,7 @@ def test_trained_model_beats_its_untrained_copy_on_its_training_batch():
             step = bank_update_op(cfg, n, inputs[2], features, inputs[1])
         sess.run(tf.global_variables_initializer())
         untrained = sess.run(features)
-        for _ in range(30):
+        for _ in range(60):
             sess.run(step)
         trained, bank = sess.run([features, tf.global_variables("instance/memory_bank")[0]])
     # against the bank the training filled, the trained network tells its images apart, its untrained copy not
