@@ -1,6 +1,6 @@
 """Prints, as JSON, how far a backbone's NCHW endpoints are from its NHWC ones (same weights, same images).
 
-Run in a fresh process by ``test_models.py``: oneDNN's CPU NCHW kernels are what make NCHW run on this CPU build,
+Run in a fresh process by ``test_model_numerics.py``: oneDNN's CPU NCHW kernels are what make NCHW run on this CPU build,
 and they have been seen to abort or miscompute rarely (twice in our full test runs, never alone)."""
 import json
 import sys
