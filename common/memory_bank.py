@@ -3,15 +3,27 @@
 The variables live in a fresh variable scope named by the caller (outside any tower scope), so every
 tower of a multi-tower trainer that builds a bank with the same name gets the same variable. They are
 non-trainable global variables, so checkpoints save them and optimizers never touch them.
+
+Under ``copy_per_tower()`` (the single-machine replicated trainer), every training tower but the first builds
+its own copy ``tower<i>/<scope>/<name>`` on its device instead: a local variable (not saved) that TensorPack's
+replicated trainer fills from the shared one after initialisation or restore. Towers read their own copy, and
+updates write the same rows into every copy, so no bank crosses devices in a training step (an ImageNet bank is
+655 MB).
 """
 import contextlib
 import math
+import re
 
 import numpy as np
+from tensorpack.tfutils.tower import get_current_tower_context
 
 from common.tf1 import tf
 
-__all__ = ["MemoryBank", "LabelBank", "uniform_init_bound"]
+__all__ = ["MemoryBank", "LabelBank", "uniform_init_bound", "copy_per_tower", "bank_variable", "bank_copies",
+           "assign_all_copies"]
+
+_PER_TOWER = "memory_bank_copy_per_tower"
+_COPIES = "memory_bank_copies/"
 
 
 def uniform_init_bound(dim):
@@ -22,6 +34,65 @@ def uniform_init_bound(dim):
 def _bank_scope(name):
     """A variable scope named ``name`` that ignores the enclosing (tower) scope and reuses by name."""
     return tf.variable_scope(tf.VariableScope(tf.AUTO_REUSE, name=name))
+
+
+@contextlib.contextmanager
+def copy_per_tower(enable=True):
+    """While building the graph inside this context, banks built in a training tower other than the first (of a
+    trainer whose towers have their own variable scopes) are that tower's copies."""
+    graph = tf.get_default_graph()
+    if enable:
+        graph.add_to_collection(_PER_TOWER, True)
+    try:
+        yield
+    finally:
+        if enable:
+            graph.clear_collection(_PER_TOWER)
+
+
+def _in_copy_tower():
+    if not tf.get_collection(_PER_TOWER):
+        return False
+    ctx = get_current_tower_context()
+    return ctx is not None and ctx.is_training and ctx.index > 0 and bool(ctx.vs_name)
+
+
+def bank_variable(scope, name, shape, dtype, initializer):
+    """The non-trainable bank variable ``scope/name`` (reused by name), or this tower's copy of it (see
+    ``copy_per_tower``); the shared one must exist before a copy is made."""
+    if not _in_copy_tower():
+        with _bank_scope(scope):
+            return tf.get_variable(name, shape, dtype, initializer=initializer, trainable=False)
+    with _bank_scope(scope):
+        shared = tf.get_variable(name, shape, dtype, initializer=initializer, trainable=False)
+    with tf.variable_scope(scope, reuse=tf.AUTO_REUSE):  # inside the tower's scope: a local variable, its device
+        copy = tf.get_variable(name, shape, dtype, initializer=initializer, trainable=False)
+    if copy not in tf.get_collection(_COPIES + shared.op.name):
+        tf.add_to_collection(_COPIES + shared.op.name, copy)
+    return copy
+
+
+def _shared_name(var):
+    """``scope/name`` of a bank variable or of its tower copy ``tower<i>/scope/name``."""
+    match = re.match(r"tower\d+/(.+)$", var.op.name)
+    return match.group(1) if match and var in tf.get_collection(_COPIES + match.group(1)) else var.op.name
+
+
+def bank_copies(var):
+    """The shared bank variable of ``var`` (itself or one of its tower copies) first, then its tower copies."""
+    name = _shared_name(var)
+    return [v for v in tf.global_variables() if v.op.name == name] + tf.get_collection(_COPIES + name)
+
+
+def assign_all_copies(var, value):
+    """Op assigning ``value`` to the shared bank variable of ``var`` and to each of its tower copies."""
+    return tf.group(*[tf.assign(v, value) for v in bank_copies(var)])
+
+
+def _scatter_all_copies(var, indices, rows):
+    """Op writing ``rows`` at ``indices`` into the shared bank variable of ``var`` and into each tower copy."""
+    ops = [tf.scatter_update(v, indices, rows).op for v in bank_copies(var)]
+    return ops[0] if len(ops) == 1 else tf.group(*ops)
 
 
 def _device_scope(device):
@@ -72,12 +143,16 @@ class MemoryBank(object):
             initializer = tf.random_uniform_initializer(-bound, bound, seed=seed)
         else:
             initializer = tf.zeros_initializer()
-        with _device_scope(device), _bank_scope(name):
-            self.var = tf.get_variable(var_name, [self.size, self.dim], tf.float32, initializer=initializer,
-                                       trainable=False)
+        with _device_scope(device):
+            self.var = bank_variable(name, var_name, [self.size, self.dim], tf.float32, initializer)
+
+    @property
+    def shared(self):
+        """The saved bank variable (``var`` is this tower's copy of it under ``copy_per_tower``)."""
+        return bank_copies(self.var)[0]
 
     def _indices(self, indices):
-        return _check_indices(indices, self.size, "memory bank %s" % self.var.op.name)
+        return _check_indices(indices, self.size, "memory bank %s" % _shared_name(self.var))
 
     def gather(self, indices):
         """Rows of the bank at ``indices`` (any int shape -> shape + [D]), no gradient into the bank."""
@@ -91,13 +166,14 @@ class MemoryBank(object):
         """Op setting ``bank[i] = normalize(m * bank[i] + (1 - m) * f)`` for each (index, feature) row.
 
         ``indices`` ``[B]`` and ``features`` ``[B, D]`` are the whole global batch (all towers gathered),
-        so run it once per step; indices must be unique within it. Features carry no gradient.
+        so run it once per step; indices must be unique within it. Features carry no gradient. Every tower copy
+        gets the same rows.
         """
         indices = self._indices(indices)
         features = tf.stop_gradient(tf.convert_to_tensor(features, dtype=tf.float32))
-        old = tf.gather(self.var, indices)
+        old = tf.gather(self.shared, indices)
         new = tf.nn.l2_normalize(self.momentum * old + (1.0 - self.momentum) * features, axis=1)
-        return tf.scatter_update(self.var, indices, new).op
+        return _scatter_all_copies(self.var, indices, new)
 
 
 class LabelBank(object):
@@ -107,17 +183,21 @@ class LabelBank(object):
         if int(size) <= 0:
             raise ValueError("LabelBank %r: size must be positive, got %s" % (name, size))
         self.name, self.size = name, int(size)
-        with _device_scope(device), _bank_scope(name):
-            self.var = tf.get_variable(var_name, [self.size], tf.int64, initializer=tf.zeros_initializer(),
-                                       trainable=False)
+        with _device_scope(device):
+            self.var = bank_variable(name, var_name, [self.size], tf.int64, tf.zeros_initializer())
+
+    @property
+    def shared(self):
+        """The saved label variable (``var`` is this tower's copy of it under ``copy_per_tower``)."""
+        return bank_copies(self.var)[0]
 
     def _indices(self, indices):
-        return _check_indices(indices, self.size, "label bank %s" % self.var.op.name)
+        return _check_indices(indices, self.size, "label bank %s" % _shared_name(self.var))
 
     def gather(self, indices):
         """Labels at ``indices``."""
         return tf.gather(self.var, self._indices(indices))
 
     def update_op(self, indices, labels):
-        """Op setting ``labels_bank[indices] = labels``."""
-        return tf.scatter_update(self.var, self._indices(indices), tf.cast(labels, tf.int64)).op
+        """Op setting ``labels_bank[indices] = labels`` (in every tower copy)."""
+        return _scatter_all_copies(self.var, self._indices(indices), tf.cast(labels, tf.int64))

@@ -19,6 +19,7 @@ import re
 from common.tf1 import tf
 from common import distributed, resume
 from common.devices import TRAINERS, Towers, add_virtual_devices
+from common.memory_bank import copy_per_tower
 from common.callbacks import (CheckpointSaveError, CheckpointSaver, NaNGuard, StatsHistory, record_tower_cost,
                               remove_stale_temporaries)
 from common.data import records
@@ -180,7 +181,9 @@ def _build(model, dataset, towers, trainer, server, cluster, post_step):
     with (tf.device(distributed.variable_placement(cluster)) if server is not None else contextlib.nullcontext()):
         tr = _make_trainer(trainer, towers, server)
         source = _as_input(dataset)
-        tr.setup_graph(model.get_input_signature(), source, record_tower_cost(model.build_graph), model.get_optimizer)
+        with copy_per_tower(isinstance(tr, SyncMultiGPUTrainerReplicated)):  # a bank copy on each tower's device
+            tr.setup_graph(model.get_input_signature(), source, record_tower_cost(model.build_graph),
+                           model.get_optimizer)
         if post_step is not None:
             _chain_post_step(tr, post_step)
     return tr, source

@@ -14,6 +14,7 @@ import numpy as np  # noqa: E402
 from tensorpack.callbacks import Callback  # noqa: E402
 from tensorpack.utils import logger  # noqa: E402
 
+from common.memory_bank import assign_all_copies, bank_copies, bank_variable  # noqa: E402
 from common.tf1 import tf  # noqa: E402
 from local_aggregation.params import parse_int_list  # noqa: E402
 
@@ -64,13 +65,12 @@ def run_kmeans(bank, ks, niter=KMEANS_NITER, seed=KMEANS_SEED):
 
 
 def cluster_labels_variable(num_runs, data_len):
-    """``instance/cluster_labels`` int64 ``[R, N]``, row r initialised to ``0..N-1`` (own cluster each)."""
+    """``instance/cluster_labels`` int64 ``[R, N]`` (or this tower's copy, as the memory bank), row r initialised
+    to ``0..N-1`` (own cluster each)."""
     def initial(shape, dtype=tf.int64, partition_info=None):
         return tf.tile(tf.range(shape[1], dtype=dtype)[None], [shape[0], 1])
 
-    with tf.variable_scope(tf.VariableScope(tf.AUTO_REUSE, name="instance")):  # outside any tower scope
-        return tf.get_variable("cluster_labels", [num_runs, data_len], tf.int64, initializer=initial,
-                               trainable=False)
+    return bank_variable("instance", "cluster_labels", [num_runs, data_len], tf.int64, initial)
 
 
 class Recluster(Callback):
@@ -84,9 +84,9 @@ class Recluster(Callback):
         self._model, self._ks, self._period, self._final_step = model, ks, period, final_step
 
     def _setup_graph(self):
-        self._bank, self._labels = self._model.bank.var, self._model.cluster_labels
+        self._bank, self._labels = self._model.bank.shared, bank_copies(self._model.cluster_labels)[0]
         self._new_labels = tf.placeholder(tf.int64, self._labels.shape, name="new_cluster_labels")
-        self._assign = tf.assign(self._labels, self._new_labels)
+        self._assign = assign_all_copies(self._labels, self._new_labels)
 
     def _before_train(self):
         self._recluster()

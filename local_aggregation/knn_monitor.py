@@ -23,6 +23,6 @@ def knn_monitor(model, val_dataset, num_classes, period, final_step=None, knn_k=
     ``model`` has ``embed(images, is_training)`` and, once built, ``bank`` / ``label_bank``.
     """
     return KnnMonitor(lambda image, label, index: model.embed(image, False)["embedding"], val_dataset,
-                      lambda: (model.bank.var, model.label_bank.var), num_classes, [1, knn_k], t,
+                      lambda: (model.bank.shared, model.label_bank.shared), num_classes, [1, knn_k], t,
                       names=["nn1_top1", "knn_top1"], every_k_steps=period, final_step=final_step,
                       scalar_prefix="knn/", log_name="val_log.txt")

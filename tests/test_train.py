@@ -142,28 +142,38 @@ class BankRegression(TinyRegression):
 
 def bank_update_post_step(trainer):
     """Update the bank with the global batch: indices and features of all towers."""
-    bank = tf.get_default_graph().get_tensor_by_name("instance/memory_bank:0")
-    idx = train.gather_from_towers(trainer, "bank_index")
-    new = tf.nn.l2_normalize(0.5 * tf.gather(bank, idx) + 0.5 * train.gather_from_towers(trainer, "bank_feature"),
-                             axis=1)
-    return tf.scatter_update(bank, idx, new).op
+    from common.memory_bank import MemoryBank
+    return MemoryBank("instance", N, DIM, momentum=0.5, init="zeros").update_op(
+        train.gather_from_towers(trainer, "bank_index"), train.gather_from_towers(trainer, "bank_feature"))
 
 
 def test_memory_bank_shared_by_towers_gets_every_towers_rows(tmp_path):
-    local = []
+    """Replicated towers: tower 1 reads its own copy of the bank (a local variable on its device), kept equal to
+    the saved one by the update; the checkpoint holds one bank with every tower's rows."""
+    seen = {}
 
-    class RecordLocals(Callback):
+    class RecordCopies(Callback):
         def _setup_graph(self):
-            local.extend(v.op.name for v in tf.local_variables())
+            self.copies = [v for v in tf.local_variables() if "memory_bank" in v.op.name]
+            self.shared = tf.get_default_graph().get_tensor_by_name("instance/memory_bank:0")
+
+        def _trigger_step(self):  # step 3: the first of epoch 2, the copies were last broadcast before it
+            if self.global_step == 3:
+                seen["copies"] = {v.op.name: (v.device, self.trainer.sess.run(v)) for v in self.copies}
+                seen["shared"] = self.trainer.sess.run(self.shared)
 
     run_tiny(tmp_path, train.Towers([0, 1], on_cpu=True), 4, model_class=BankRegression,
-             post_step=bank_update_post_step, callbacks=[RecordLocals()])
+             post_step=bank_update_post_step, callbacks=[RecordCopies()])
     _, values = read_checkpoint(str(tmp_path))
     x, _, _ = toy_data()
     # 2 epochs x 2 steps x 2 towers x 4 rows = all 32 rows, each updated once from zeros: v = x / |x|
     want = x / np.linalg.norm(x, axis=1, keepdims=True)
     np.testing.assert_allclose(values["instance/memory_bank"], want, rtol=1e-5, atol=1e-6)
-    assert "tower1/W" in local and not [n for n in local if "memory_bank" in n]
+    assert [n for n in values if "memory_bank" in n] == ["instance/memory_bank"]
+    [(name, (device, copy))] = seen["copies"].items()
+    assert name == "tower1/instance/memory_bank" and device.endswith("CPU:1")
+    np.testing.assert_array_equal(copy, seen["shared"])
+    np.testing.assert_allclose(copy[16:24], want[16:24], rtol=1e-5, atol=1e-6)  # step 3's rows, by the update
 
 
 class TinyConvBN(ModelDesc):
@@ -218,13 +228,6 @@ def test_nan_guard_stops_and_keeps_last_good_checkpoint(tmp_path):
     np.testing.assert_allclose(values["W"], w_ref, rtol=1e-5, atol=1e-6)
 
 
-def test_first_difference_names_the_key_however_long_the_experiment():
-    stored = dict({"k%03d" % i: i for i in range(300)}, zeta={"a": 1, "b": [1, 2]})
-    current = dict(stored, zeta={"a": 1, "b": [1, 3]})
-    assert resume.first_difference(stored, current) == "zeta.b: [1, 2] in experiment.json, [1, 3] here"
-    assert resume.first_difference({"a": 1}, {"a": 1, "c": "x"}) == 'c: absent in experiment.json, "x" here'
-
-
 def test_logdir_of_another_experiment_is_refused_and_left_untouched(tmp_path):
     run_tiny(tmp_path, train.Towers([0], on_cpu=True), 4, max_epoch=1, experiment={"model": "tiny", "lr": 1})
     # log.log may still receive this process's log lines (append only); everything else must stay as it was
@@ -252,48 +255,6 @@ def test_gpu_device_names_map_to_cpu():
     assert train._gpu_to_cpu(Op("/job:worker/task:1/device:GPU:0")) == "/job:worker/task:1/device:CPU:0"
     assert train._gpu_to_cpu(Op("/gpu:2")) == "/device:CPU:2"
     assert train._gpu_to_cpu(Op("")) == ""
-
-
-def test_resume_point_and_experiment_record(tmp_path):
-    assert train._resume_point(str(tmp_path), 10) == (None, 1)
-    assert resume.checkpoint_step("/x/model-1234") == 1234
-    with pytest.raises(ValueError, match="model-x"):
-        resume.checkpoint_step("/x/model-x")
-    resume.record_experiment(str(tmp_path), {"b": 1, "a": [1, 2]})
-    resume.check_experiment(str(tmp_path), {"a": [1, 2], "b": 1})
-    with pytest.raises(ValueError, match="--logdir"):
-        resume.check_experiment(str(tmp_path), "other")
-
-
-def tiny_bench_step(images, labels, args):
-    """A one-layer classifier on the synthetic images (fast enough for a test)."""
-    logits = tf.layers.dense(tf.layers.flatten(images), args.num_classes)
-    return tf.losses.sparse_softmax_cross_entropy(labels, logits)
-
-
-def test_step_benchmark_registry_table_and_bad_input(capsys):
-    from bench import step
-    step.register_step("tiny_test_step", tiny_bench_step)
-    assert "tiny_test_step" in step.list_steps() and "classify" in step.list_steps()
-    with pytest.raises(ValueError, match="registered twice"):
-        step.register_step("tiny_test_step", lambda *a: None)
-    flags = ["--model", "resnet18", "--step", "tiny_test_step", "--batch", "2", "--image-size", "8",
-             "--num-classes", "3", "--steps", "2", "--warmup", "1"]
-    assert step.main(flags + ["--all"]) == 0
-    out = capsys.readouterr().out.splitlines()
-    assert [c.strip() for c in out[0].split("|")[1:-1]] == ["model", "step", "device", "batch", "size",
-                                                            "precision", "xla", "img/s", "ms/step", "note"]
-    rows = [[c.strip() for c in line.split("|")[1:-1]] for line in out[2:]]
-    assert [(r[5], r[6]) for r in rows] == [("fp32", "off"), ("amp", "off"), ("fp32", "on"), ("amp", "on")]
-    for r in rows:  # img/s = batch / (ms/step / 1000), up to the printed rounding
-        assert float(r[7]) > 0 and float(r[7]) * float(r[8]) / 1000 == pytest.approx(2, rel=0.1)
-    for bad, message in [(["--gpu", "9"], "error: --gpu 9: GPU 9 does not exist"),
-                         (["--step", "nope"], "error: --step nope: unknown step"),
-                         (["--batch", "0"], "error: --batch 0: must be positive"),
-                         (["--model", "nonet"], "error: --model nonet: unknown backbone 'nonet'")]:
-        assert step.main(flags + bad) == 2
-        err = capsys.readouterr().err.strip().splitlines()
-        assert len(err) == 1 and err[0].startswith(message)
 
 
 class KillAtStep(Callback):
