@@ -3,6 +3,10 @@
 ``RecordImages`` is a TensorPack DataFlow of ``[rgb uint8 image, label, index]``; ``validation_flow`` turns it
 into normalised centre-crop batches ``[image, label, index]`` for the validation callbacks during training.
 """
+import concurrent.futures
+import functools
+import multiprocessing
+
 import cv2
 import numpy as np
 from tensorpack.dataflow import BatchData, DataFlow, MapData, MultiThreadMapData
@@ -53,11 +57,21 @@ def image_views(image, cfg, crops, seam_carve=False):
                       cfg.get("size_rounding", "round"), extra)
 
 
+def _datapoint_views(dp, cfg, crops, seam_carve):
+    return [image_views(dp[0], cfg, crops, seam_carve)] + dp[1:]
+
+
 def eval_view_fn(cfg, crops, seam_carve=False):
-    """``[image, label, index] -> [views, label, index]`` (see ``image_views``)."""
-    def fn(dp):
-        return [image_views(dp[0], cfg, crops, seam_carve)] + dp[1:]
-    return fn
+    """``[image, label, index] -> [views, label, index]`` (see ``image_views``); picklable, for process pools."""
+    return functools.partial(_datapoint_views, cfg=cfg, crops=crops, seam_carve=seam_carve)
+
+
+def view_workers(count, seam_carve=False):
+    """An executor of ``count`` workers for ``eval_view_fn``: processes with ``seam_carve`` (the carving's numpy
+    row loops hold the GIL, ``python -m classification.bench_seam``), threads otherwise (OpenCV releases it)."""
+    if seam_carve and count > 1:
+        return concurrent.futures.ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("spawn"))
+    return concurrent.futures.ThreadPoolExecutor(max(count, 1))
 
 
 def validation_flow(record_dir, cfg, batch_size, threads=2, limit=None):

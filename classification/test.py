@@ -9,13 +9,12 @@ the centre and their mirrors (10-crop, softmax averaged); ``--seam-carve`` adds 
 seam-carved mirrored image ("11-view"). Model averaging takes the mean of the models' per-image mean softmax.
 Prints top-1/top-5 error like the release's table.
 """
-import concurrent.futures
 import json
 
 import numpy as np
 import tqdm
 
-from classification.eval_data import RecordImages, eval_view_fn
+from classification.eval_data import RecordImages, eval_view_fn, view_workers
 from classification.predictor import Classifier, resolve_checkpoint, run_info
 from classification.flags import TEST_FLAGS, config_of
 from classification.scores import average_probabilities, topk_wrong
@@ -36,7 +35,8 @@ def build_parser():
     parser.add_argument("--batch", dest="eval_batch", type=int, default=32,
                         help="images per forward pass (x10 crops)")
     parser.add_argument("--limit", type=int, help="test only the first N images")
-    parser.add_argument("--threads", type=int, default=2, help="decode/crop threads")
+    parser.add_argument("--threads", type=int, default=2,
+                        help="workers computing the views (processes with --seam-carve, threads otherwise)")
     parser.add_argument("--seam-carve", dest="seam_carve", action="store_true",
                         help="add the release's 11th view: the seam-carved mirrored image")
     parser.add_argument("--out", help="also write the results as JSON here")
@@ -85,7 +85,7 @@ def evaluate(cfg, record_dir, checkpoints, batch=32, limit=None, threads=2, seam
     protocols = PROTOCOLS if seam_carve else PROTOCOLS[:2]
     flow = RecordImages(record_dir, "validation", limit)
     wrong = [{} for _ in models] + [{}]
-    with concurrent.futures.ThreadPoolExecutor(max(threads, 1)) as pool, tqdm.tqdm(total=len(flow)) as bar:
+    with view_workers(threads, seam_carve) as pool, tqdm.tqdm(total=len(flow)) as bar:
         for chunk in _chunks(flow, batch):
             done = list(pool.map(views, chunk))
             crops = np.concatenate([d[0] for d in done])
