@@ -125,6 +125,18 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
+@contextlib.contextmanager
+def _tensorpack_warnings_only():
+    """TensorPack's INFO lines off while timing (stdout keeps the table); the caller's level back afterwards."""
+    log = logging.getLogger("tensorpack")
+    level = log.level
+    log.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
+
+
 def main(argv=None):
     """Time the requested configurations and print one table row per configuration."""
     args = parse_args(argv)
@@ -146,14 +158,14 @@ def main(argv=None):
     except ValueError as e:
         print("error: %s" % e, file=sys.stderr)
         return 2
-    logging.getLogger("tensorpack").setLevel(logging.WARNING)  # keep stdout for the table
     on_gpu = not towers.on_cpu
     if args.data_format == "auto":
         args.data_format = "NCHW" if on_gpu else "NHWC"
     configs = [(a, x) for x in (False, True) for a in (False, True)] if args.all else [(args.amp, args.xla)]
     rows = []
     for amp, xla in configs:
-        seconds = time_step(args, amp, xla)
+        with _tensorpack_warnings_only():
+            seconds = time_step(args, amp, xla)
         rows.append([args.model, args.step, "GPU %s" % args.gpu if on_gpu else "CPU", args.batch, args.image_size,
                      "amp" if amp else "fp32", "on" if xla else "off", "%.1f" % (args.batch / seconds),
                      "%.2f" % (1000 * seconds), _note(amp, xla, on_gpu)])

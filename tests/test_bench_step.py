@@ -1,4 +1,6 @@
 """The training-step benchmark (bench/step.py): step registry, the four precision/XLA rows, bad input."""
+import logging
+
 import pytest
 
 from common.tf1 import tf
@@ -18,7 +20,9 @@ def test_step_benchmark_registry_table_and_bad_input(capsys):
         step.register_step("tiny_test_step", lambda *a: None)
     flags = ["--model", "resnet18", "--step", "tiny_test_step", "--batch", "2", "--image-size", "8",
              "--num-classes", "3", "--steps", "2", "--warmup", "1"]
+    level = logging.getLogger("tensorpack").level
     assert step.main(flags + ["--all"]) == 0
+    assert logging.getLogger("tensorpack").level == level  # later TensorPack runs in this process still log INFO
     out = capsys.readouterr().out.splitlines()
     assert [c.strip() for c in out[0].split("|")[1:-1]] == ["model", "step", "device", "batch", "size",
                                                             "precision", "xla", "img/s", "ms/step", "note"]
