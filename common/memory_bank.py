@@ -122,12 +122,26 @@ def _check_indices(indices, size, what):
         return tf.identity(indices)
 
 
-class MemoryBank(object):
+class _Bank(object):
+    """What both banks share: ``var`` (this tower's variable), ``shared`` (the saved one), checked indices."""
+    kind = "bank"
+
+    @property
+    def shared(self):
+        """The saved variable (``var`` is this tower's copy of it under ``copy_per_tower``)."""
+        return bank_copies(self.var)[0]
+
+    def _indices(self, indices):
+        return _check_indices(indices, self.size, "%s %s" % (self.kind, _shared_name(self.var)))
+
+
+class MemoryBank(_Bank):
     """An N x D non-trainable float32 bank: ``gather``, momentum ``update_op``, ``all_dot``.
 
     ``init="uniform"``: i.i.d. U[-a, a], a = 1/sqrt(D/3), op seed ``seed`` (rows are not normalised);
     ``init="zeros"``: all zeros. The variable is ``<name>/<var_name>`` (e.g. ``instance/memory_bank``).
     """
+    kind = "memory bank"
 
     def __init__(self, name, size, dim, momentum=0.5, init="uniform", device=None, seed=None,
                  var_name="memory_bank"):
@@ -145,14 +159,6 @@ class MemoryBank(object):
             initializer = tf.zeros_initializer()
         with _device_scope(device):
             self.var = bank_variable(name, var_name, [self.size, self.dim], tf.float32, initializer)
-
-    @property
-    def shared(self):
-        """The saved bank variable (``var`` is this tower's copy of it under ``copy_per_tower``)."""
-        return bank_copies(self.var)[0]
-
-    def _indices(self, indices):
-        return _check_indices(indices, self.size, "memory bank %s" % _shared_name(self.var))
 
     def gather(self, indices):
         """Rows of the bank at ``indices`` (any int shape -> shape + [D]), no gradient into the bank."""
@@ -176,8 +182,9 @@ class MemoryBank(object):
         return _scatter_all_copies(self.var, indices, new)
 
 
-class LabelBank(object):
+class LabelBank(_Bank):
     """An N-vector of int64 labels (LA's ``all_labels``), zeros at init, overwritten with batch labels."""
+    kind = "label bank"
 
     def __init__(self, name, size, device=None, var_name="all_labels"):
         if int(size) <= 0:
@@ -185,14 +192,6 @@ class LabelBank(object):
         self.name, self.size = name, int(size)
         with _device_scope(device):
             self.var = bank_variable(name, var_name, [self.size], tf.int64, tf.zeros_initializer())
-
-    @property
-    def shared(self):
-        """The saved label variable (``var`` is this tower's copy of it under ``copy_per_tower``)."""
-        return bank_copies(self.var)[0]
-
-    def _indices(self, indices):
-        return _check_indices(indices, self.size, "label bank %s" % _shared_name(self.var))
 
     def gather(self, indices):
         """Labels at ``indices``."""
