@@ -65,6 +65,13 @@ def _monitor_graph(images, labels, weights, permutation, **kwargs):
     return monitor
 
 
+def _fake_trainer(monitor, sess, epoch_num):
+    """Initialise the graph in ``sess`` and give ``monitor`` a stand-in for TensorPack's trainer."""
+    sess.run(tf.global_variables_initializer())
+    monitor.trainer = types.SimpleNamespace(sess=sess, monitors=_Monitors(), global_step=0, epoch_num=epoch_num)
+    return monitor.trainer
+
+
 def test_bank_equal_to_queries_gives_full_1nn_and_numpy_weighted_knn(tmp_path, monkeypatch):
     images, labels, weights = _data()
     monkeypatch.setattr(knn_monitor.logger, "get_logger_dir", lambda: str(tmp_path))
@@ -77,9 +84,7 @@ def test_bank_equal_to_queries_gives_full_1nn_and_numpy_weighted_knn(tmp_path, m
                                  log_name="val_log.txt")
         monitor._setup_graph()
         with tf.Session() as sess:
-            sess.run(tf.global_variables_initializer())
-            trainer = types.SimpleNamespace(sess=sess, monitors=_Monitors(), global_step=0, epoch_num=1)
-            monitor.trainer = trainer
+            trainer = _fake_trainer(monitor, sess, 1)
             for step in range(1, 8):
                 trainer.global_step = step
                 monitor._trigger_step()
@@ -97,9 +102,7 @@ def test_epoch_period_and_default_names():
         monitor = _monitor_graph(images, labels, weights, np.arange(N), every_k_epochs=2)
         monitor._setup_graph()
         with tf.Session() as sess:
-            sess.run(tf.global_variables_initializer())
-            trainer = types.SimpleNamespace(sess=sess, monitors=_Monitors(), global_step=0, epoch_num=0)
-            monitor.trainer = trainer
+            trainer = _fake_trainer(monitor, sess, 0)
             for epoch in range(1, 6):
                 trainer.epoch_num, trainer.global_step = epoch, 10 * epoch
                 monitor._trigger_step()  # no step period: only epochs count
