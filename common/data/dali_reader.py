@@ -65,13 +65,14 @@ def _lighting(images, std):
     return dali_math.clamp(images + fn.stack(*offset), 0.0, 255.0)
 
 
-def build_pipeline(files, cfg, batch_size, shuffle, repeat, num_shards, shard_index, seed, device):
-    """The DALI pipeline (not yet built) producing ``(image, label, index)`` per ``cfg`` from ``files``."""
+def build_pipeline(files, cfg, batch_size, shuffle, num_shards, shard_index, seed, device):
+    """The DALI pipeline (not yet built) producing ``(image, label, index)`` per ``cfg`` from ``files``: each
+    shard's epochs kept apart (padded with copies of its last record to whole batches)."""
     @pipeline_def
     def pipe():
         rec = fn.readers.tfrecord(path=files, index_path=[index_path(f) for f in files], features=FEATURES,
                                   random_shuffle=shuffle, shard_id=shard_index, num_shards=num_shards,
-                                  stick_to_shard=not repeat, pad_last_batch=not repeat, name="Reader")
+                                  stick_to_shard=True, pad_last_batch=True, name="Reader")
         images = _decode_and_crop(rec["images"], cfg, "mixed" if device == "gpu" else "cpu")
         images = _colour(images, cfg)
         if cfg.lighting_std > 0:
@@ -109,27 +110,52 @@ def shard_size(total, num_shards, shard_index):
     return total * (shard_index + 1) // num_shards - total * shard_index // num_shards
 
 
+def epoch_batches(total, num_shards, batch_size):
+    """Batches DALI yields per epoch and shard: every shard padded to ``ceil(total / num_shards)`` records (with
+    copies of its last one), then to whole batches."""
+    padded = -(-total // num_shards)
+    return -(-padded // batch_size)
+
+
+def _epoch_batches(ds, count, per_epoch, batch_size, repeat, drop_remainder):
+    """Cut DALI's padded stream (``per_epoch`` batches per pass, the last ones holding copies of the shard's last
+    record) to the tf.data reader's batches: per pass, ``count // batch_size`` full batches, then (without
+    ``drop_remainder``) the remainder as a smaller batch; with ``repeat``, pass after pass, so that no batch
+    spans two epochs or holds one record twice."""
+    full, rest = divmod(count, batch_size)
+    kept = full + int(rest > 0 and not drop_remainder)
+    if not repeat:
+        ds = ds.take(kept)
+    elif kept < per_epoch:
+        ds = ds.apply(tf.data.experimental.enumerate_dataset())
+        ds = ds.filter(lambda i, batch: i % per_epoch < kept).map(lambda i, batch: batch)
+    if kept == full:
+        return ds
+
+    def cut(i, batch):  # after the cuts above every pass is ``kept`` batches, the remainder last
+        n = tf.where(tf.equal(i % kept, kept - 1), tf.constant(rest, tf.int64), tf.constant(batch_size, tf.int64))
+        return tuple(x[:n] for x in batch)
+    return ds.apply(tf.data.experimental.enumerate_dataset()).map(cut)
+
+
 def dali_dataset(record_dir, split, batch_size, augment, shuffle, repeat, num_shards=1, shard_index=0, seed=None,
                  drop_remainder=True, device="cpu"):
-    """DALI ``tf.data.Dataset`` of ``(image, label, index)`` batches; without ``repeat``, exactly one epoch."""
+    """DALI ``tf.data.Dataset`` of ``(image, label, index)`` batches with the tf.data reader's epochs: without
+    ``repeat`` exactly one, with ``repeat`` one after another, no batch spanning two (a fresh shuffle each)."""
     if device not in ("cpu", "gpu"):
         raise ValueError("unknown DALI device %r: expected cpu or gpu" % device)
     files = list_shards(record_dir, split)
     side = None if augment.crop == "none" else augment.size
     shape = [batch_size, 3, side, side] if augment.layout == "NCHW" else [batch_size, side, side, 3]
-    pipe = build_pipeline(files, augment, batch_size, shuffle, repeat, num_shards, shard_index, seed, device)
+    pipe = build_pipeline(files, augment, batch_size, shuffle, num_shards, shard_index, seed, device)
     with tf.device("/gpu:%d" % shard_index if device == "gpu" else "/cpu:0"):
         ds = dali_tf.DALIDataset(pipeline=pipe, batch_size=batch_size,
                                  output_shapes=(shape, [batch_size], [batch_size]),
                                  output_dtypes=(tf.float32 if augment.normalize else tf.uint8, tf.int64, tf.int64),
                                  device_id=pipe.device_id)
-        if not repeat:
-            count = shard_size(count_records(files), num_shards, shard_index)
-            if drop_remainder or count % batch_size == 0:
-                ds = ds.take(count // batch_size)
-            else:  # the last batch is padded with copies of the shard's last record: cut them off
-                ds = ds.take(count // batch_size + 1).apply(tf.data.experimental.unbatch()).take(count)
-                ds = ds.batch(batch_size)
+        total = count_records(files)
+        ds = _epoch_batches(ds, shard_size(total, num_shards, shard_index),
+                            epoch_batches(total, num_shards, batch_size), batch_size, repeat, drop_remainder)
     # where common.train.DatasetInput makes the iterator (DALI on a GPU refuses a CPU-side one)
     ds.iterator_device = "/gpu:%d" % shard_index if device == "gpu" else None
     return ds
