@@ -1,20 +1,22 @@
 """``python -m bench.step --step instance_disc --model resnet50 --batch 256``: one instance-discrimination step.
 
 ImageNet-shaped: a ``--bank-size`` x 128 memory bank (default 1,281,167), NCE with 4096 negatives (T 0.07,
-m 0.5), the bank update (and Z frozen on the first step) chained into the step; the backbone is ``--model`` with the release's 128-d head.
+m 0.5), the bank update (and Z frozen on the first step) chained into the step; the backbone is ``--model`` with the release's 128-d head: ``resnet18`` ... ``resnet152`` are the release's
+torchvision-layout ResNets (as ``main.py`` trains), any other name the registry backbone of that name.
 """
 from tensorpack.tfutils.tower import TowerContext
 
 from bench.step import register_step
 from common.config import load_config
 from common.tf1 import tf
-from instance_disc.model import InstanceDiscModel, bank_update_op
+from instance_disc.model import RELEASE_ARCHS, InstanceDiscModel, bank_update_op
 from instance_disc.options import CONFIG_FILE
 
 
 def instance_disc_step(images, labels, args):
     """NCE loss of ``images`` against the ``args.bank_size``-row bank, with the momentum update of the batch rows."""
-    cfg = load_config(CONFIG_FILE + ":imagenet_resnet18", {"arch": args.model})
+    layout = "torchvision" if args.model in RELEASE_ARCHS else "tensorpack"  # resnet50: what main.py trains
+    cfg = load_config(CONFIG_FILE + ":imagenet_resnet18", {"arch": args.model, "layout": layout})
     indices = tf.random_uniform([args.batch], 0, args.bank_size, dtype=tf.int64)
     with TowerContext("", is_training=True):
         loss = InstanceDiscModel(cfg, args.bank_size, args.image_size).build_graph(images, labels, indices)

@@ -13,14 +13,17 @@ from tensorpack.tfutils.tower import get_current_tower_context
 
 from common.memory_bank import LabelBank, MemoryBank
 from common.models.registry import get_model
+from common.models.resnet_torchvision import TV_NAMES
 from common.schedules import learning_rate_variable
 from common.tf1 import tf
 from instance_disc.nce import freeze_z_op, instance_loss
 
-__all__ = ["BANK_SCOPE", "objective_name", "backbone_endpoints", "embedding_head", "embedding", "InstanceDiscModel",
+__all__ = ["BANK_SCOPE", "RELEASE_ARCHS", "objective_name", "backbone_name", "backbone_endpoints", "embedding_head", "embedding", "InstanceDiscModel",
            "bank_update_op"]
 
 BANK_SCOPE = "instance"
+# the release's --arch names -> its torchvision-layout ResNets in the registry
+RELEASE_ARCHS = {"resnet%d" % depth: name for depth, name in TV_NAMES.items()}
 
 
 def objective_name(cfg):
@@ -28,10 +31,21 @@ def objective_name(cfg):
     return "softmax" if int(cfg["nce_k"]) == 0 else cfg["loss"]
 
 
+def backbone_name(cfg):
+    """The registry name of ``cfg['arch']``: the release's torchvision-layout ResNet (``layout`` torchvision, the
+    default) or, with ``layout`` tensorpack, the registry backbone of that name (``resnet18``: TensorPack's)."""
+    if cfg.get("layout", "torchvision") == "tensorpack":
+        return cfg["arch"]
+    if cfg["arch"] not in RELEASE_ARCHS:
+        raise ValueError("--arch %s: the torchvision layout has %s; --set layout=tensorpack selects any registry "
+                         "backbone" % (cfg["arch"], ", ".join(RELEASE_ARCHS)))
+    return RELEASE_ARCHS[cfg["arch"]]
+
+
 def backbone_endpoints(images, is_training, cfg):
-    """The registry backbone ``cfg['arch']`` (width, stem, ``zero_init`` of the last BN gammas from ``cfg``):
+    """The backbone ``backbone_name(cfg)`` (width, stem, ``zero_init`` of the last BN gammas from ``cfg``):
     a dict of endpoint tensors."""
-    return get_model(cfg["arch"])(images, is_training, width=cfg.get("width", 1), stem=cfg.get("stem", "imagenet"),
+    return get_model(backbone_name(cfg))(images, is_training, width=cfg.get("width", 1), stem=cfg.get("stem", "imagenet"),
                                   zero_init=bool(cfg.get("zero_init", False)))
 
 

@@ -19,7 +19,10 @@ CONFIG_FILE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__fil
 BANK_VARIABLE = "instance/memory_bank"
 
 FLAGS = [
-    Flag("arch", "resnet18", "backbone: resnet18, resnet34, resnet50, resnet101, resnet152", names=("-a", "--arch")),
+    Flag("arch", "resnet18", "backbone: resnet18, resnet34, resnet50, resnet101, resnet152 (any registry backbone "
+         "with --set layout=tensorpack)", names=("-a", "--arch")),
+    Flag("layout", "torchvision", "torchvision: the release's ResNets (common/models/resnet_torchvision.py); "
+         "tensorpack: the registry backbone named by --arch", choices=("torchvision", "tensorpack"), flag=False),
     Flag("low_dim", 128, "embedding dimension D", names=("--low-dim",)),
     Flag("loss", "nce", "nce (the release) or softmax_ce (the updated 65,536-negative model)",
          choices=("nce", "softmax_ce")),
