@@ -1,35 +1,52 @@
 """The paper registry: one line per paper, read by the demo, the step benchmark, the GPU check and packaging.
 
-Every paper directory exposes the same small interface (docs/papers.md):
+Every paper directory exposes the same small interface (docs/papers.md), by module name:
 
 - ``<directory>/toy_demo.py``: ``run(record_dir, work_dir) -> list of row dicts`` (keys ``method``, one or
   more of ``knn_top1`` / ``linear_top1`` / ``supervised_top1`` as fractions, ``train_seconds``, ``notes``),
   run as ``python -m demo.run_paper NAME RECORD_DIR WORK_DIR OUT_JSON``;
-- ``<directory>/bench_step.py``: registers its training step(s) with ``bench.step.register_step`` on import;
+- ``<directory>/bench_step.py``: ``STEPS``, ``{step name: build_fn(images, labels, args) -> loss}``;
+- ``<directory>/gpu_rows.py``: ``GPU_ROWS`` and ``STEP_ROWS``, the GPU check's command lines as plain data;
 - ``<directory>/release.py`` (where the paper's release published a model): its names and conversion for the
   model zoo (``python -m zoo``; ``RELEASE``, ``MODELS``, ``convert``, ``preprocess``, ``feature_extractor``).
 
-Adding a sixth paper: one directory with those two modules and one ``Paper(...)`` line below.
+The papers import none of the tools (``bench``, ``demo``): the tools read the papers through this module.
+Adding a sixth paper: one directory with those modules and one ``Paper(...)`` line below.
 """
 import collections
 import importlib
 import importlib.util
 
-__all__ = ["Paper", "PAPERS", "paper_names", "get_paper", "import_bench_steps", "release_modules"]
+__all__ = ["Paper", "PAPERS", "paper_names", "get_paper", "bench_steps", "gpu_rows", "release_modules"]
 
-Paper = collections.namedtuple("Paper", "name directory toy_module bench_module release_module")
+
+class Paper(collections.namedtuple("Paper", "name directory")):
+    """A registered paper: its command-line name and its directory (a package); its modules are named by
+    convention after the directory."""
+
+    @property
+    def toy_module(self):
+        return self.directory + ".toy_demo"
+
+    @property
+    def bench_module(self):
+        return self.directory + ".bench_step"
+
+    @property
+    def gpu_rows_module(self):
+        return self.directory + ".gpu_rows"
+
+    @property
+    def release_module(self):
+        return self.directory + ".release"
+
 
 PAPERS = (
-    Paper("counting", "counting", "counting.toy_demo", "counting.bench_step",
-          "counting.release"),
-    Paper("instance_disc", "instance_disc", "instance_disc.toy_demo", "instance_disc.bench_step",
-          "instance_disc.release"),
-    Paper("local_aggregation", "local_aggregation", "local_aggregation.toy_demo", "local_aggregation.bench_step",
-          "local_aggregation.release"),
-    Paper("revisiting", "revisiting", "revisiting.toy_demo", "revisiting.bench_step",
-          "revisiting.release"),
-    Paper("classification", "classification", "classification.toy_demo", "classification.bench_step",
-          "classification.release"),
+    Paper("counting", "counting"),
+    Paper("instance_disc", "instance_disc"),
+    Paper("local_aggregation", "local_aggregation"),
+    Paper("revisiting", "revisiting"),
+    Paper("classification", "classification"),
 )
 
 
@@ -46,10 +63,25 @@ def get_paper(name):
     raise ValueError("paper %r is not registered; known: %s" % (name, ", ".join(paper_names())))
 
 
-def import_bench_steps():
-    """Import every paper's bench-step module (each registers its steps with ``bench.step``)."""
+def bench_steps():
+    """``{step name: build_fn}`` of every paper's ``STEPS`` (its bench-step module imported on demand); a
+    ValueError when two papers name the same step."""
+    steps = {}
     for paper in PAPERS:
-        importlib.import_module(paper.bench_module)
+        for name, build_fn in importlib.import_module(paper.bench_module).STEPS.items():
+            if name in steps:
+                raise ValueError("bench step %r is named by two papers (%s)" % (name, paper.directory))
+            steps[name] = build_fn
+    return steps
+
+
+def gpu_rows():
+    """``[(paper, GPU_ROWS, STEP_ROWS)]`` of every paper, in registry order (plain data; see bench/gpu_rows.py)."""
+    out = []
+    for paper in PAPERS:
+        module = importlib.import_module(paper.gpu_rows_module)
+        out.append((paper, module.GPU_ROWS, module.STEP_ROWS))
+    return out
 
 
 def release_modules():

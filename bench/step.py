@@ -6,9 +6,9 @@
 ``--amp``: TF1 mixed-precision graph rewrite (float16 compute, float32 variables, dynamic loss scaling);
 ``--xla``: XLA jit scope around the step plus global jit in the session config; ``--all``: the four
 combinations. The images and labels are random non-trainable variables, so the input costs nothing.
-Each paper registers its steps with ``register_step(name, build_fn)`` in its bench-step module, which the
-paper registry (``papers.py``) names; ``build_fn(images, labels, args) -> scalar loss`` builds one training
-tower from float32 NHWC ``images`` [batch, size, size, 3], int64 ``labels`` [batch] and the parsed flags
+Each paper states its steps as data, ``STEPS = {name: build_fn}`` in its bench-step module, read through the
+paper registry (``papers.bench_steps()``); ``register_step(name, build_fn)`` adds one more (tests, ad-hoc
+steps). ``build_fn(images, labels, args) -> scalar loss`` builds one training tower from float32 NHWC ``images`` [batch, size, size, 3], int64 ``labels`` [batch] and the parsed flags
 ``args`` (``model``, ``batch``, ``image_size``, ``num_classes``, ``data_format``, ``bank_size``). Then
 ``--step NAME`` times it; ``classify`` (supervised softmax, classification/bench_step.py) is the default.
 """
@@ -37,9 +37,14 @@ def register_step(name, build_fn):
     return build_fn
 
 
+def _load_paper_steps():
+    for name, build_fn in papers.bench_steps().items():
+        register_step(name, build_fn)
+
+
 def list_steps():
-    """Names of all registered steps (after importing every registered paper's bench-step module)."""
-    papers.import_bench_steps()
+    """Names of all steps: every registered paper's ``STEPS`` and those added with ``register_step``."""
+    _load_paper_steps()
     return sorted(_STEPS)
 
 
@@ -54,7 +59,7 @@ def _session_config(xla):
 def time_step(args, amp, xla):
     """Build ``args.step`` on synthetic input, run ``args.warmup`` untimed steps, return timed seconds/step."""
     if args.step not in _STEPS:
-        list_steps()
+        _load_paper_steps()
     build_fn = _STEPS[args.step]
     with tf.Graph().as_default():
         tf.set_random_seed(0)
@@ -175,7 +180,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    # Run the registry of the importable ``bench.step`` (the one the papers' bench_step modules register
-    # into), not this ``__main__`` copy of the module.
-    from bench import step as _bench_step
-    sys.exit(_bench_step.main())
+    sys.exit(main())

@@ -6,7 +6,6 @@ torchvision-layout ResNets (as ``main.py`` trains), any other name the registry 
 """
 from tensorpack.tfutils.tower import TowerContext
 
-from bench.step import register_step
 from common.config import load_config
 from common.tf1 import tf
 from instance_disc.model import RELEASE_ARCHS, InstanceDiscModel, bank_update_op
@@ -26,4 +25,4 @@ def instance_disc_step(images, labels, args):
         return tf.identity(loss)
 
 
-register_step("instance_disc", instance_disc_step)
+STEPS = {"instance_disc": instance_disc_step}  # read by bench.step through papers.py

@@ -3,20 +3,16 @@
 Each entry ``k_r`` of ``kmeans_k`` is one faiss run (20 iterations, seed 1234 + r, no subsampling), on
 the GPU when faiss has one, on the CPU otherwise; the labels of every run are stacked to ``[R, N]``.
 """
-import os
 import time
 
-# faiss' OpenMP threads busy-wait by default: next to TensorFlow's threads that made a 10k x 100 k-means
-# 50x slower on 2 cores (15.5 s vs 0.29 s passive). Must be set before the OpenMP runtime loads.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-import faiss  # noqa: E402
-import numpy as np  # noqa: E402
-from tensorpack.callbacks import Callback  # noqa: E402
-from tensorpack.utils import logger  # noqa: E402
+import numpy as np
+from tensorpack.callbacks import Callback
+from tensorpack.utils import logger
 
-from common.memory_bank import assign_all_copies, bank_copies, bank_variable  # noqa: E402
-from common.tf1 import tf  # noqa: E402
-from local_aggregation.params import parse_int_list  # noqa: E402
+from common.kmeans import faiss_kmeans
+from common.memory_bank import assign_all_copies, bank_copies, bank_variable
+from common.tf1 import tf
+from local_aggregation.params import parse_int_list
 
 __all__ = ["KMEANS_NITER", "KMEANS_SEED", "parse_kmeans_k", "run_kmeans", "cluster_labels_variable",
            "Recluster"]
@@ -38,30 +34,10 @@ def parse_kmeans_k(text, data_len):
     return ks
 
 
-def _flat_index(dim):
-    if hasattr(faiss, "StandardGpuResources") and faiss.get_num_gpus() > 0:
-        config = faiss.GpuIndexFlatConfig()
-        config.device = 0
-        config.useFloat16 = False
-        return faiss.GpuIndexFlatL2(faiss.StandardGpuResources(), dim, config)
-    return faiss.IndexFlatL2(dim)
-
-
 def run_kmeans(bank, ks, niter=KMEANS_NITER, seed=KMEANS_SEED):
     """Cluster the rows of ``bank`` ``[N, D]`` once per k in ``ks``; returns int64 labels ``[len(ks), N]``."""
     data = np.ascontiguousarray(bank, dtype=np.float32)
-    labels = np.empty((len(ks), data.shape[0]), dtype=np.int64)
-    for run, k in enumerate(ks):
-        clus = faiss.Clustering(data.shape[1], k)
-        clus.niter = niter
-        clus.max_points_per_centroid = MAX_POINTS_PER_CENTROID
-        clus.seed = seed + run
-        clus.verbose = False
-        index = _flat_index(data.shape[1])
-        clus.train(data, index)
-        _, nearest = index.search(data, 1)
-        labels[run] = nearest[:, 0]
-    return labels
+    return np.stack([faiss_kmeans(data, k, niter, seed + run, MAX_POINTS_PER_CENTROID) for run, k in enumerate(ks)])
 
 
 def cluster_labels_variable(num_runs, data_len):

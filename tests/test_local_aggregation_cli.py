@@ -175,7 +175,7 @@ def test_la_reclusters_at_every_epoch_boundary_with_the_release_settings(chain, 
         labels = real_run(bank, ks, **kw)
         runs.append(labels)
         return labels
-    monkeypatch.setattr(clustering.faiss, "Clustering", RecordedClustering)
+    monkeypatch.setattr(faiss, "Clustering", RecordedClustering)
     monkeypatch.setattr(clustering, "run_kmeans", recorded_run)
     argv = ["--config", "exp_configs/la_final.json:toy_LA", "--image_dir", toy_record_dir, "--cache_dir", chain[0],
             "--exp_id", "toy_LA_epochs", "--load_step", "6", "--train_num_steps", "17", "--kmeans_k", "8,5",

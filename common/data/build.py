@@ -13,7 +13,7 @@ import re
 import shutil
 
 from common.data.fsutil import ensure_writable_dir
-from common.data.records import INDEX_DIR, LABELS_FILE, META_FILE, SPLITS, write_meta
+from common.data.schema import INDEX_DIR, LABELS_FILE, META_FILE, SPLITS, write_meta
 from common.data.writer import build_split
 
 __all__ = ["BUILD_STATE", "CLASS_NAMES_FILE", "SPLIT_DIRS", "build_record_dir", "build_tfrecords",

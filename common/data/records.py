@@ -1,21 +1,13 @@
-"""The project's TFRecord format: features, shard names, DALI index files, meta.json, and finding records."""
+"""Reading the project's TFRecord directories: listing and checking shards, meta.json, finding records (an image
+folder is built into records once). The format itself (features, file names) is ``common.data.schema``."""
 import glob
 import json
 import os
 
+from common.data.build import build_tfrecords
+from common.data.schema import (FEATURES, INDEX_DIR, LABELS_FILE, META_FILE, SPLITS, index_path,  # noqa: F401
+                                write_index, write_meta)
 from common.tf1 import tf
-
-FEATURES = {
-    "images": tf.io.FixedLenFeature([], tf.string, default_value=""),
-    "labels": tf.io.FixedLenFeature([], tf.int64, default_value=-1),
-    "index": tf.io.FixedLenFeature([], tf.int64, default_value=-1),
-    "filename": tf.io.FixedLenFeature([], tf.string, default_value=""),
-}
-SPLITS = ("train", "validation")
-META_FILE = "meta.json"
-LABELS_FILE = "labels.txt"
-INDEX_DIR = "idx"
-
 
 def _check_split(split):
     if split not in SPLITS:
@@ -67,31 +59,6 @@ def check_shards(record_dir, split, shards, meta):
                          % (record_dir, split, sum(counts), META_FILE, int(want)))
 
 
-def index_path(shard):
-    """Path of the DALI index file of ``shard`` (in the ``idx/`` folder next to it)."""
-    return os.path.join(os.path.dirname(shard), INDEX_DIR, os.path.basename(shard) + ".idx")
-
-
-def write_index(shard, out_path):
-    """Write DALI's index (``offset size`` per record) of a TFRecord file by walking its length headers."""
-    lines = []
-    size = os.path.getsize(shard)
-    with open(shard, "rb") as f:
-        offset = 0
-        while offset < size:
-            header = f.read(8)
-            if len(header) < 8:
-                raise ValueError("truncated TFRecord file %s at byte %d" % (shard, offset))
-            length = int.from_bytes(header, "little")
-            if offset + length + 16 > size:
-                raise ValueError("truncated TFRecord file %s: record at byte %d runs past the end" % (shard, offset))
-            lines.append("%d %d\n" % (offset, length + 16))
-            offset += length + 16
-            f.seek(offset)
-    with open(out_path, "w") as f:
-        f.writelines(lines)
-
-
 def find_corrupt_shard(shards):
     """``(shard, reason)`` of the first shard whose records fail their checksums or are cut short, else None."""
     for shard in shards:
@@ -101,16 +68,6 @@ def find_corrupt_shard(shards):
         except (tf.errors.DataLossError, tf.errors.OutOfRangeError) as e:
             return shard, (e.message or str(e)).strip().splitlines()[0]
     return None
-
-
-def write_meta(record_dir, splits, class_names, source, shards=None):
-    """Write ``<record_dir>/meta.json``: split sizes, class count and names, source, shard names per split."""
-    meta = {"splits": splits, "num_classes": len(class_names), "class_names": list(class_names),
-            "source": os.path.abspath(source)}
-    if shards is not None:
-        meta["shards"] = shards
-    with open(os.path.join(record_dir, META_FILE), "w") as f:
-        json.dump(meta, f, indent=1)
 
 
 def read_meta(record_dir):
@@ -144,6 +101,5 @@ def ensure_records(path):
                          "with train/ and val/" % path)
     out = os.path.normpath(path) + "_records"
     if not os.path.exists(os.path.join(out, META_FILE)):
-        from common.data.build import build_tfrecords  # build.py imports this module
         build_tfrecords(path, out)
     return out

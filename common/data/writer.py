@@ -10,7 +10,7 @@ import os
 import numpy as np
 
 from common.data.image_files import OK, REENCODE, check_image, jpeg_bytes
-from common.data.records import INDEX_DIR, index_path, write_index
+from common.data.schema import INDEX_DIR, index_path, write_index
 from common.tf1 import tf
 
 LAYOUTS = ("imagenet", "places")

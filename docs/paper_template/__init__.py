@@ -1,0 +1,1 @@
+"""A paper directory made from the template (docs/papers.md): a toy run, a bench step, GPU-check rows."""
