@@ -110,6 +110,8 @@ class DatasetInput(TFDatasetInput):
             if t != dtype or not shape.is_compatible_with(s):
                 raise ValueError("model input %r is %s %s but the dataset yields %s %s"
                                  % (name, dtype.name, shape, t.name, s))
+        if getattr(self._dataset, "reader", None):
+            logger.info("Training input: the %s reader" % self._dataset.reader)
         device = getattr(self._dataset, "iterator_device", None)
         with tf.device(device) if device else contextlib.nullcontext():
             self._iterator = tf.data.make_initializable_iterator(self._dataset)

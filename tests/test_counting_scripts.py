@@ -11,6 +11,7 @@ import pytest
 from tensorpack.tfutils.tower import TowerContext
 
 from common import cli
+from common.data.input import dali_available
 from common.tf1 import tf
 from counting import classifier_trn, counter_trn
 from counting.data import counting_dataset
@@ -86,6 +87,7 @@ def test_readme_command_lines_end_to_end(toy_record_dir, tiny_config, tmp_path):
     cnt_dir = os.path.join(root, PROJECT, "cnt_gpu4_bz256_adam_250")
     out = _script("counter_trn.py", README_CNT + _tiny(tiny_config, toy_record_dir, root, towers=2))
     assert "2 tower(s) on the CPU" in out
+    assert "Training input: the %s reader" % ("dali" if dali_available() else "tfdata") in out  # the plugin: CI
     with open(os.path.join(cnt_dir, "args.json")) as f:
         args = json.load(f)
     assert (args["nr_gpu"], args["batch_size"], args["learning_rate_var_name"], args["reader"]) == (

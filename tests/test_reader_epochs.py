@@ -1,8 +1,9 @@
-"""Epoch boundaries of the repeating training stream: both readers cut each epoch into whole batches."""
+"""Which reader runs, and the epoch boundaries of the repeating training stream (whole batches per epoch)."""
 import numpy as np
 import pytest
 
 from common.data.augment import AugmentConfig
+from common.data import input as data_input
 from common.data.input import dali_available, make_dataset
 from common.tf1 import tf
 
@@ -45,3 +46,12 @@ def test_dali_remainder_batch_without_drop(toy_record_dir):
     assert [len(b) for b in batches] == [48, 48, 48, 16] * 2
     for e in (0, 4):
         assert sorted(np.concatenate(batches[e:e + 4])) == list(range(160))
+
+
+def test_dataset_names_the_reader_that_runs(toy_record_dir, monkeypatch):
+    with tf.Graph().as_default():
+        assert make_dataset(toy_record_dir, "train", 8, RAW).reader == "tfdata"
+        if dali_available():
+            assert make_dataset(toy_record_dir, "train", 8, RAW, reader="dali").reader == "dali"
+        monkeypatch.setattr(data_input, "dali_available", lambda: False)  # no plugin: the tf.data fallback
+        assert make_dataset(toy_record_dir, "train", 8, RAW, reader="dali").reader == "tfdata"

@@ -305,4 +305,3 @@ def test_repeated_training_stream_is_a_permutation_per_epoch(toy_record_dir):
     for index in epochs:
         assert len(np.unique(index)) == len(index) == per_epoch * batch
     assert not np.array_equal(epochs[0], epochs[1])
-

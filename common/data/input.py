@@ -25,7 +25,8 @@ def make_dataset(record_dir, split, batch_size, augment, reader="tfdata", shuffl
 
     shuffle / repeat default to ``split == "train"``; worker ``shard_index`` of ``num_shards`` reads a disjoint
     part; ``device`` ("cpu" or "gpu") only matters for DALI (GPU: mixed JPEG decode and GPU augmentation).
-    ``reader="dali"`` uses the tf.data reader when DALI's TensorFlow plugin is not installed (one warning).
+    ``reader="dali"`` uses the tf.data reader when DALI's TensorFlow plugin is not installed (one warning); the
+    dataset's ``reader`` attribute names the reader that runs (logged by ``common.train`` for training input).
     ``preprocess`` (tf.data reader only, with ``augment=None``): a per-example function from the decoded dict
     ``{"image": uint8 HxWx3, "label", "index"}`` to a dict; the dataset then yields batches of those dicts.
     """
@@ -44,6 +45,10 @@ def make_dataset(record_dir, split, batch_size, augment, reader="tfdata", shuffl
     args = (record_dir, split, batch_size, augment, shuffle, repeat, num_shards, shard_index, seed, drop_remainder)
     if reader == "tfdata" or not dali_available():
         from common.data.tfdata_reader import tfdata_dataset
-        return tfdata_dataset(*args, preprocess=preprocess)
+        ds = tfdata_dataset(*args, preprocess=preprocess)
+        ds.reader = "tfdata"
+        return ds
     from common.data.dali_reader import dali_dataset
-    return dali_dataset(*args, device=device)
+    ds = dali_dataset(*args, device=device)
+    ds.reader = "dali"
+    return ds
