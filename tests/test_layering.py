@@ -154,7 +154,7 @@ def packaged(root=ROOT):
                                                     exclude=find.get("exclude", ()))}
 
 
-@pytest.mark.parametrize("directory", PAPER_DIRS + ["common", "dataset_miscs", "bench", "demo"])
+@pytest.mark.parametrize("directory", PAPER_DIRS + ["common", "dataset_miscs", "bench", "demo", "zoo"])
 def test_packaging_includes_every_package_and_the_registry(directory):
     with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
         assert "papers" in tomllib.load(f)["tool"]["setuptools"]["py-modules"]

@@ -7,7 +7,7 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGES = ["common", "counting", "local_aggregation", "instance_disc", "revisiting", "classification",
-            "dataset_miscs", "bench", "demo"]
+            "dataset_miscs", "bench", "demo", "zoo"]
 API_FILE = os.path.join(ROOT, "tests", "data", "tf115_compat_v1_api.txt")
 
 
