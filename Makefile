@@ -1,6 +1,7 @@
 # Two commands on a fresh machine (Python 3.11, g++, make; no GPU, no CUDA toolkit):  make demo   and   make test
 # PAPER=counting|instance_disc|local_aggregation|classification|revisiting runs one paper alone.
 # GPU machine (CUDA 12 driver): make setup-gpu adds TensorFlow's CUDA libraries and faiss-gpu to the same .venv.
+# Model zoo (published weights): make setup-zoo adds PyTorch, CPU build (only its tests need it), to the same .venv.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -16,7 +17,7 @@ TF_CUDA_INCLUDE = $$($(PY) -c 'import importlib.util, os; \
 	"include", "third_party", "gpus", "cuda", "include"))')
 PLUGIN_OK = $(PY) -c 'import nvidia.dali.plugin.tf' >/dev/null 2>&1
 
-.PHONY: setup deps setup-gpu demo test bench gpu-check clean-data
+.PHONY: setup deps setup-gpu setup-zoo demo test bench gpu-check clean-data
 
 setup: $(VENV)/.done
 
@@ -47,6 +48,16 @@ $(VENV)/.gpu-done: $(VENV)/.deps requirements-gpu.txt
 	$(PIP) install -q -r requirements-gpu.txt
 	$(PLUGIN_OK) || CPATH="$(TF_CUDA_INCLUDE)$${CPATH:+:$$CPATH}" $(PIP) install -q --no-build-isolation $(DALI_TF_PLUGIN)
 	$(PY) -c 'import faiss, nvidia.dali.plugin.tf; assert hasattr(faiss, "StandardGpuResources"), "faiss without GPU support"'
+	touch $@
+
+# The model zoo's optional PyTorch (requirements-zoo.txt), CPU build: PyPI's default torch wheel is the CUDA
+# build (several GB), and the zoo's tests need only the CPU one, from PyTorch's CPU index (TORCH_INDEX).
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+setup-zoo: $(VENV)/.zoo-done
+
+$(VENV)/.zoo-done: $(VENV)/.done requirements-zoo.txt
+	$(PIP) install -q --index-url $(TORCH_INDEX) -r requirements-zoo.txt
+	$(PY) -c 'import torch; print("setup-zoo: torch", torch.__version__)'
 	touch $@
 
 demo: setup
