@@ -11,7 +11,7 @@ import os
 from common.tf1 import tf
 
 __all__ = ["EXPERIMENT_FILE", "check_experiment", "record_experiment", "latest_checkpoint",
-           "checkpoint_step", "check_checkpoint_matches_graph"]
+           "checkpoint_prefix", "checkpoint_step", "check_checkpoint_matches_graph"]
 
 EXPERIMENT_FILE = "experiment.json"
 
@@ -64,6 +64,25 @@ def latest_checkpoint(logdir):
     if not os.path.isdir(logdir):
         return None
     return tf.train.latest_checkpoint(logdir)
+
+
+def checkpoint_prefix(path, what):
+    """The checkpoint prefix that ``path`` names: the prefix itself, or a directory holding one (the newest of its
+    ``checkpoint`` file, else its only ``*.index``); ValueError naming ``what`` (a flag or argument) otherwise."""
+    if os.path.isfile(path + ".index"):
+        return path
+    if os.path.isdir(path):
+        latest = tf.train.latest_checkpoint(path)
+        if latest is not None:
+            return latest
+        found = sorted(f[:-len(".index")] for f in os.listdir(path) if f.endswith(".index"))
+        if len(found) == 1:
+            return os.path.join(path, found[0])
+        if found:
+            raise ValueError("%s: %s holds %d checkpoints (%s); name one prefix" % (what, path, len(found),
+                                                                                 ", ".join(found)))
+    raise ValueError("%s: %s is neither a checkpoint prefix (no %s.index) nor a directory holding one"
+                     % (what, path, os.path.basename(path)))
 
 
 def checkpoint_step(path):

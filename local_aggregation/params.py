@@ -53,6 +53,9 @@ TRANSFER_FLAGS = [
     Flag("init_lr", 0.01, "initial learning rate"),
     Flag("ten_crop", False, "10-crop validation"),
     Flag("resume", False, "continue the latest checkpoint of save_exp instead of loading load_exp"),
+    Flag("load_checkpoint", None, "initialise from this checkpoint instead of load_exp: a `python -m zoo convert "
+                                  "la` directory, the release's checkpoint-1901710.tar (or its prefix; converted "
+                                  "into the save_exp directory) or a model-<step>", type=str),
     Flag("get_all_layers", None, "comma list of layers to read out (ending-point indices or names)", type=str),
     Flag("train_crop", "default", "training crop",
          choices=("default", "resnet_crop_flip", "alexnet_crop_flip", "validate_crop")),

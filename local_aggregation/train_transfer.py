@@ -5,7 +5,9 @@
     python local_aggregation/train_transfer.py --config exp_configs/la_plc_trans_final.json:plc_trans_res18_LA \\
         --image_dir PLACES205_TFRS --gpu 0 --cache_dir SAVE
 
-The backbone comes from ``SAVE/models/<load_exp>/model-<load_step>`` (global step included); heads, logs and
+The backbone comes from ``SAVE/models/<load_exp>/model-<load_step>`` (global step included), or from
+``--load_checkpoint`` (the release's published checkpoint, raw or converted by ``python -m zoo convert la``);
+heads, logs and
 the per-layer report (``results.json``/``.md``/``.png``) go to ``SAVE/models/<save_exp>``. The run stops at
 the config's ``train_num_steps`` (README decision 2); relaunching resumes.
 """
@@ -21,6 +23,7 @@ from common.train import launch_train  # noqa: E402
 from local_aggregation.augmentation import make_train_dataset, make_validation_dataset  # noqa: E402
 from local_aggregation.checkpoints import PartialRestore, exp_dir, find_checkpoint  # noqa: E402
 from local_aggregation.params import TRANSFER_FLAGS, parse_flags, parse_int_list, per_tower_batch_size  # noqa: E402
+from local_aggregation.release import project_checkpoint  # noqa: E402
 from local_aggregation.step_plan import StopAtStep, plan_stage  # noqa: E402
 from local_aggregation.transfer import TransferModel, TransferValidation  # noqa: E402
 
@@ -42,9 +45,12 @@ def run(args):
     if resume.latest_checkpoint(logdir) is None:
         if args.resume:
             raise ValueError("resume: save_exp %s has no checkpoint in %s" % (args.save_exp, logdir))
-        if not args.load_exp:
-            raise ValueError("load_exp is required: the db/col/exp_id of the pretrained checkpoint")
-        load_path = find_checkpoint(args.cache_dir, args.load_exp, args.load_step)
+        if args.load_checkpoint:
+            load_path = project_checkpoint(args.load_checkpoint, logdir, "--load_checkpoint")
+        elif not args.load_exp:
+            raise ValueError("load_exp (or --load_checkpoint) is required: the pretrained checkpoint")
+        else:
+            load_path = find_checkpoint(args.cache_dir, args.load_exp, args.load_step)
     save_every = args.fre_cache_filter or args.fre_filter
     max_epoch = plan_stage(logdir, load_path, args.train_num_steps, save_every)
     if max_epoch is None:
