@@ -25,7 +25,7 @@ from common.models.resnet import BLOCKS
 from common.resume import checkpoint_prefix
 from common.tf1 import tf
 from common.weights.mapping import assign_exactly
-from common.weights.tf_checkpoint import read_checkpoint, write_checkpoint
+from common.weights.tf_checkpoint import check_covers_graph, read_checkpoint, write_checkpoint
 from local_aggregation.model import network_embedding
 
 __all__ = ["RELEASE", "MODELS", "INPUT", "CHECKPOINT_NAME", "read_source", "release_depth", "resnet_plan",
@@ -135,7 +135,11 @@ def convert(src, out_dir):
     depth = release_depth(source)
     plan = resnet_plan(depth)
     plan.update((name, (name, None)) for name in BANK if name in source)
-    arrays = assign_exactly(source, plan, ignore=[n for n in source if SLOT.search(n)])
+    with tf.Graph().as_default():
+        network_embedding(tf.zeros([1, 224, 224, 3]), False, "resnet%d" % depth)
+        graph = [(v.op.name, v.shape.as_list()) for v in tf.global_variables()]
+    arrays = assign_exactly(source, plan, ignore=[n for n in source if SLOT.search(n)], shapes=dict(graph))
+    check_covers_graph(arrays, graph)
     os.makedirs(out_dir, exist_ok=True)
     write_checkpoint(arrays, os.path.join(out_dir, CHECKPOINT_NAME))
     return {"architecture": "resnet%d" % depth, "input": INPUT, "class_order": None,

@@ -46,6 +46,7 @@ def test_tar_converts_exactly(release_tar, tmp_path):
     for name in ("instance/memory_bank", "instance/all_labels", "instance/cluster_labels", "global_step"):
         np.testing.assert_array_equal(converted[name], source[name])
     assert not any(n.endswith("Momentum") for n in converted)
+    assert converted["global_step"].shape == () and converted["global_step"].dtype == np.int64
 
 
 def test_extracted_prefix_without_tfutils_names(tmp_path):
@@ -118,3 +119,10 @@ def test_preprocess_is_the_release_centre_crop(tmp_path):
     assert got.shape == (224, 224, 3) and got.dtype == np.float32
     assert np.abs(got - expected).max() <= 1
     assert np.mean(got == expected) > 0.99
+
+
+def test_shape_mismatch_is_refused(release_tar, tmp_path):
+    name = "model_0/__var_copy_0/resnet_model/dense/kernel"
+    with pytest.raises(ValueError, match="logits/W"):
+        release.convert(_rewrite(release_tar[0], tmp_path / "src", lambda a: a.update({name: a[name][:, :64]})),
+                        str(tmp_path / "out"))

@@ -18,7 +18,7 @@ def write_checkpoint(arrays, prefix, write_state=True):
     for name in names:
         if not name or name.endswith(":0") or name.startswith("/"):
             raise ValueError("write_checkpoint: %r is not a variable name" % name)
-    values = [np.ascontiguousarray(arrays[n]) for n in names]
+    values = [np.require(arrays[n], requirements="C") for n in names]  # ascontiguousarray made scalars [1]
     directory = os.path.dirname(os.path.abspath(prefix))
     os.makedirs(directory, exist_ok=True)
     with tf.Graph().as_default():
