@@ -19,6 +19,7 @@ import numpy as np
 from common.data.augment import AugmentConfig
 from common.data.input import READERS, make_dataset
 from common.data.records import ensure_records, list_shards
+from common.data.schema import example_fields
 from common.tf1 import tf
 
 WARMUP_BATCHES = 3
@@ -30,7 +31,7 @@ def load_encoded(record_dir, split, count):
     out = []
     for shard in list_shards(record_dir, split):
         for raw in tf.io.tf_record_iterator(shard):
-            out.append(tf.train.Example.FromString(raw).features.feature["images"].bytes_list.value[0])
+            out.append(example_fields(raw)["images"])
             if len(out) == count:
                 return out
     return out

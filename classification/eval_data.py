@@ -14,6 +14,7 @@ from tensorpack.dataflow import BatchData, DataFlow, MapData, MultiThreadMapData
 from classification.crops import normalize, test_views
 from classification.seam_carving import mirrored_seam_view
 from common.data.records import list_shards, read_meta
+from common.data.schema import example_fields
 from common.tf1 import tf
 
 
@@ -42,10 +43,8 @@ class RecordImages(DataFlow):
             for serialized in tf.python_io.tf_record_iterator(path):
                 if seen == self.count:
                     return
-                feat = tf.train.Example.FromString(serialized).features.feature
-                name = feat["filename"].bytes_list.value[0].decode("utf-8")
-                yield [decode_rgb(feat["images"].bytes_list.value[0], "%s record %s" % (path, name)),
-                       feat["labels"].int64_list.value[0], feat["index"].int64_list.value[0]]
+                rec = example_fields(serialized)
+                yield [decode_rgb(rec["images"], "%s record %s" % (path, rec["filename"])), rec["labels"], rec["index"]]
                 seen += 1
 
 

@@ -10,8 +10,9 @@ import nvidia.dali.plugin.tf as dali_tf
 from nvidia.dali import fn, pipeline_def, types
 from nvidia.dali import math as dali_math
 
-from common.data.dali_reader import FEATURES, NUM_THREADS
-from common.data.records import index_path, list_shards
+from common.data.dali_reader import NUM_THREADS
+from common.data.records import list_shards
+from common.data.schema import dali_features, index_path
 from common.tf1 import tf
 
 
@@ -52,7 +53,7 @@ def build_seed_pipeline(files, cfg, batch_size, num_shards, shard_index, seed, d
     """The DALI pipeline (not yet built) of ``(image, label, index)`` training batches, NHWC float32."""
     @pipeline_def
     def pipe():
-        rec = fn.readers.tfrecord(path=files, index_path=[index_path(f) for f in files], features=FEATURES,
+        rec = fn.readers.tfrecord(path=files, index_path=[index_path(f) for f in files], features=dali_features(),
                                   random_shuffle=True, shard_id=shard_index, num_shards=num_shards, name="Reader")
         images = fn.decoders.image(rec["images"], device="mixed" if device == "gpu" else "cpu", output_type=types.RGB)
         images = _colour(_geometry(images, cfg), cfg)

@@ -17,6 +17,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from common import cli  # noqa: E402
 from common.data.records import META_FILE, is_record_dir, list_shards, read_meta  # noqa: E402
+from common.data.schema import example_fields  # noqa: E402
 from common.tf1 import tf  # noqa: E402
 from common.data.build import SPLIT_DIRS, list_image_folder  # noqa: E402
 
@@ -31,8 +32,8 @@ def iter_encoded(data, split):
         def records():
             for shard in list_shards(data, split):
                 for raw in tf.io.tf_record_iterator(shard):
-                    f = tf.train.Example.FromString(raw).features.feature
-                    yield f["images"].bytes_list.value[0], f["labels"].int64_list.value[0]
+                    rec = example_fields(raw)
+                    yield rec["images"], rec["labels"]
         return names, records()
     classes, splits = list_image_folder(data, (split,))
 

@@ -7,7 +7,8 @@ Neighbours of the query's class are framed green, others red; captions give clas
 import numpy as np
 
 from common import cli
-from common.data.records import FEATURES, ensure_records, list_shards, read_meta
+from common.data.records import ensure_records, list_shards, read_meta
+from common.data.schema import parse_records
 from common.tf1 import tf
 from instance_disc.evaluation import restored_features
 from instance_disc.inputs import record_data
@@ -25,7 +26,7 @@ def read_images(record_dir, split, indices, size):
     found = {}
     with tf.Graph().as_default(), tf.Session() as sess:
         dataset = tf.data.TFRecordDataset(list_shards(record_dir, split))
-        dataset = dataset.map(lambda r: tf.io.parse_single_example(r, FEATURES)).batch(256)
+        dataset = dataset.map(parse_records).batch(256)
         batch = tf.data.make_one_shot_iterator(dataset).get_next()
         encoded = tf.placeholder(tf.string, [])
         image = tf.cast(tf.image.resize_images(tf.image.decode_jpeg(encoded, channels=3), [size, size]), tf.uint8)

@@ -10,8 +10,8 @@ the shard count of the project's records.
 """
 from common.tf1 import tf
 from common.data.records import index_path, list_shards
-from common.data.tfdata_reader import CYCLE_LENGTH, SHUFFLE_BUFFER, parse_example
-from common.data.augment import DCT_METHOD
+from common.data.schema import decode_record
+from common.data.tfdata_reader import CYCLE_LENGTH, SHUFFLE_BUFFER
 from revisiting.preprocess import PARAMS, get_preprocess_fn
 
 HELD_OUT = (984, 1024)  # the release: train = first 984 of 1,024 training shards, val = the last 40
@@ -88,9 +88,8 @@ def make_input(record_dir, split, batch_size, preprocess, is_training, seed=None
         ds = ds.shuffle(SHUFFLE_BUFFER, seed=seed, reshuffle_each_iteration=True)
 
     def example(serialized):
-        rec = parse_example(serialized)
-        image = tf.image.decode_jpeg(rec["images"], channels=3, dct_method=DCT_METHOD)
-        out = preprocess({"image": image, "label": rec["labels"], "index": rec["index"]})
+        rec = decode_record(serialized)
+        out = preprocess(dict(rec))
         fields = (tf.cast(out["image"], tf.float32), tf.cast(out["label"], tf.int64))
         return fields + (tf.cast(rec["index"], tf.int64),) if with_index else fields
     ds = ds.map(example, num_parallel_calls=tf.data.experimental.AUTOTUNE)

@@ -9,6 +9,7 @@ import dataclasses
 import math
 from typing import Optional, Tuple
 
+from common.data.schema import DCT_METHOD
 from common.tf1 import tf
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -20,7 +21,6 @@ GRAY_WEIGHTS = (0.299, 0.587, 0.114)
 CROPS = ("random_resized", "center", "resize", "random", "none")
 INTERPOLATIONS = ("bilinear", "bicubic", "area", "bilinear_antialias")
 LAYOUTS = ("NHWC", "NCHW")
-DCT_METHOD = "INTEGER_ACCURATE"  # libjpeg's ISLOW IDCT: the same pixels as DALI's and PIL's decoders
 JITTER_OPS = ("brightness", "contrast", "saturation", "hue")
 
 

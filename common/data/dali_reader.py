@@ -7,21 +7,18 @@ cannot hold a GPU DALI dataset). Differences from the tf.data augmentation are l
 import os
 
 import nvidia.dali.plugin.tf as dali_tf
-import nvidia.dali.tfrecord as tfrec
 from nvidia.dali import fn, pipeline_def, types
 from nvidia.dali import math as dali_math
 
 from common.data.augment import EIGVAL, EIGVEC
-from common.data.records import index_path, list_shards
+from common.data.records import list_shards
+from common.data.schema import dali_features, index_path
 from common.tf1 import tf
 
 INTERP = {"bilinear": (types.INTERP_LINEAR, False), "bicubic": (types.INTERP_CUBIC, False),
           "area": (types.INTERP_LINEAR, True),  # (filter, antialias): antialiased linear approximates area
           "bilinear_antialias": (types.INTERP_LINEAR, True)}
 NUM_THREADS = min(4, os.cpu_count() or 1)
-FEATURES = {"images": tfrec.FixedLenFeature((), tfrec.string, ""),
-            "labels": tfrec.FixedLenFeature([], tfrec.int64, -1),
-            "index": tfrec.FixedLenFeature([], tfrec.int64, -1)}
 
 
 def _uniform(low, high):
@@ -70,7 +67,7 @@ def build_pipeline(files, cfg, batch_size, shuffle, num_shards, shard_index, see
     shard's epochs kept apart (padded with copies of its last record to whole batches)."""
     @pipeline_def
     def pipe():
-        rec = fn.readers.tfrecord(path=files, index_path=[index_path(f) for f in files], features=FEATURES,
+        rec = fn.readers.tfrecord(path=files, index_path=[index_path(f) for f in files], features=dali_features(),
                                   random_shuffle=shuffle, shard_id=shard_index, num_shards=num_shards,
                                   stick_to_shard=True, pad_last_batch=True, name="Reader")
         images = _decode_and_crop(rec["images"], cfg, "mixed" if device == "gpu" else "cpu")

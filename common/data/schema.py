@@ -1,20 +1,52 @@
-"""The project's TFRecord format: the features of each record, the shard, meta and index file names, and
+"""The project's TFRecord format, in one place: the fields of each record (``FIELDS``; the tf.data and DALI
+feature specs are derived from it), the one decoder of a record, the shard, meta and index file names, and
 writing the DALI index files and ``meta.json`` (read by ``common.data.records``, written by the builders)."""
 import json
 import os
 
 from common.tf1 import tf
 
-FEATURES = {
-    "images": tf.io.FixedLenFeature([], tf.string, default_value=""),
-    "labels": tf.io.FixedLenFeature([], tf.int64, default_value=-1),
-    "index": tf.io.FixedLenFeature([], tf.int64, default_value=-1),
-    "filename": tf.io.FixedLenFeature([], tf.string, default_value=""),
-}
+# name -> (type, default): the encoded JPEG as read, its label, its index 0..N-1 in its split, its file name
+FIELDS = {"images": ("bytes", ""), "labels": ("int64", -1), "index": ("int64", -1), "filename": ("bytes", "")}
+FEATURES = {name: tf.io.FixedLenFeature([], tf.string if kind == "bytes" else tf.int64, default_value=default)
+            for name, (kind, default) in FIELDS.items()}
+DCT_METHOD = "INTEGER_ACCURATE"  # libjpeg's ISLOW IDCT: the same pixels as DALI's and PIL's decoders
 SPLITS = ("train", "validation")
 META_FILE = "meta.json"
 LABELS_FILE = "labels.txt"
 INDEX_DIR = "idx"
+
+
+
+def dali_features(names=("images", "labels", "index")):
+    """The fields ``names`` as the feature spec of DALI's TFRecord reader (``fn.readers.tfrecord``)."""
+    import nvidia.dali.tfrecord as tfrec
+    kinds = {"bytes": tfrec.string, "int64": tfrec.int64}
+    return {name: tfrec.FixedLenFeature((), kinds[FIELDS[name][0]], FIELDS[name][1]) for name in names}
+
+
+def parse_records(serialized):
+    """Serialized record(s) (a scalar or a batch) -> ``{field: tensor}`` of every field, in TF."""
+    if serialized.shape.ndims == 0:
+        return tf.io.parse_single_example(serialized, FEATURES)
+    return tf.io.parse_example(serialized, FEATURES)
+
+
+def decode_record(serialized):
+    """One serialized record -> ``{"image": uint8 [H, W, 3] (the JPEG decoded), "label", "index"}``, in TF."""
+    rec = parse_records(serialized)
+    image = tf.image.decode_jpeg(rec["images"], channels=3, dct_method=DCT_METHOD)
+    return {"image": image, "label": rec["labels"], "index": rec["index"]}
+
+
+def example_fields(serialized):
+    """One serialized record -> ``{field: value}`` in Python (bytes, int; ``filename`` as str), without TF ops."""
+    feature = tf.train.Example.FromString(serialized).features.feature
+    out = {}
+    for name, (kind, _) in FIELDS.items():
+        value = feature[name].bytes_list.value[0] if kind == "bytes" else feature[name].int64_list.value[0]
+        out[name] = value.decode("utf-8") if name == "filename" else value
+    return out
 
 
 def index_path(shard):

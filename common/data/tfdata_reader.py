@@ -1,16 +1,12 @@
 """The ``tf.data`` reader: TFRecord shards -> ``(image, label, index)`` batches, sharded by worker/tower."""
-from common.data.augment import DCT_METHOD, output_dtype, preprocess as augment_image
-from common.data.records import FEATURES, list_shards
+from common.data.augment import output_dtype, preprocess as augment_image
+from common.data.records import list_shards
+from common.data.schema import decode_record, parse_records
 from common.tf1 import tf
 
 SHUFFLE_BUFFER = 10000  # records; the LA release used 102400 on ImageNet
 CYCLE_LENGTH = 8  # shards read in parallel
 PARALLEL_IMAGES = 16  # images of one batch augmented concurrently
-
-
-def parse_example(serialized):
-    """Parse one serialized record into a dict of the ``FEATURES`` tensors."""
-    return tf.io.parse_single_example(serialized, FEATURES)
 
 
 def augment_batch(serialized, augment, seed=None):
@@ -19,7 +15,7 @@ def augment_batch(serialized, augment, seed=None):
     Parsing the whole batch at once and looping over its images in the graph costs far less per image than one
     ``Dataset.map`` call per record (about 1.5x faster at 96 px, see ``bench.input``).
     """
-    rec = tf.io.parse_example(serialized, FEATURES)
+    rec = parse_records(serialized)
     images = tf.map_fn(lambda encoded: augment_image(encoded, augment, seed), rec["images"],
                        dtype=output_dtype(augment), parallel_iterations=PARALLEL_IMAGES)
     return images, rec["labels"], rec["index"]
@@ -58,12 +54,8 @@ def tfdata_dataset(record_dir, split, batch_size, augment, shuffle, repeat, num_
         ds = ds.map(lambda serialized: augment_batch(serialized, augment, seed),
                     num_parallel_calls=tf.data.experimental.AUTOTUNE)
     else:
-        def _hook(serialized):
-            rec = parse_example(serialized)
-            image = tf.image.decode_jpeg(rec["images"], channels=3, dct_method=DCT_METHOD)
-            return preprocess({"image": image, "label": rec["labels"], "index": rec["index"]})
-
-        ds = ds.map(_hook, num_parallel_calls=tf.data.experimental.AUTOTUNE)
+        ds = ds.map(lambda serialized: preprocess(decode_record(serialized)),
+                    num_parallel_calls=tf.data.experimental.AUTOTUNE)
         ds = ds.batch(batch_size, drop_remainder=drop_remainder)
     if repeat:
         # Repeat whole batched epochs: each epoch is a fresh permutation of the split and no batch spans two
