@@ -6,7 +6,8 @@ tensors (``torch._utils._rebuild_tensor[_v2]``, parameters, ``torch.Size``), typ
 ``set``/``frozenset`` and inert stand-ins for a release's own classes (objects that only keep their pickled
 attributes; ``obj.memory`` also finds an ``nn.Module`` buffer). Any other global is refused with one line naming
 it, before anything runs. Tensors come back as numpy arrays (copies of their storage's elements, so shared
-storages and views read correctly); a tensor reaching outside its storage is refused.
+storages and views read correctly; a tensor that is its whole storage in order is a read-only view of the
+file's bytes, without a copy); a tensor reaching outside its storage is refused.
 """
 import collections
 import os
@@ -124,7 +125,17 @@ class _SafeUnpickler(pickle.Unpickler):
         last = offset + sum((n - 1) * s for n, s in zip(size, stride))
         if last >= storage.size:
             raise ValueError("%s: a tensor reaches element %d of a storage of %d" % (self._path, last, storage.size))
+        if offset == 0 and int(np.prod(size)) == storage.size and stride == _contiguous_strides(size):
+            return storage.reshape(size)  # the whole storage in order: a read-only view, no copy
         return np.lib.stride_tricks.as_strided(storage[offset:], size, [s * storage.itemsize for s in stride]).copy()
+
+
+def _contiguous_strides(size):
+    strides, step = [], 1
+    for n in reversed(size):
+        strides.append(step)
+        step *= n
+    return tuple(reversed(strides))
 
 
 def _decode(raw, dtype_name, numel, big_endian, path, key):
@@ -133,7 +144,9 @@ def _decode(raw, dtype_name, numel, big_endian, path, key):
     if len(raw) != numel * dtype.itemsize:
         raise ValueError("%s: storage %s has %d bytes, the pickle says %d elements of %d bytes"
                          % (path, key, len(raw), numel, dtype.itemsize))
-    array = np.frombuffer(raw, dtype.newbyteorder(">") if big_endian else dtype).astype(dtype)
+    array = np.frombuffer(raw, dtype.newbyteorder(">") if big_endian else dtype)
+    if big_endian:
+        array = array.astype(dtype)
     if dtype_name == "BFloat16":
         array = (array.astype(np.uint32) << 16).view(np.float32)
     return array
