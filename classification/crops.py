@@ -1,8 +1,8 @@
 """Test-time geometry in numpy/OpenCV: shorter-side resize, centre crop, the 10 crops, normalisation.
 
-Images are HxWx3 uint8 RGB arrays. ``ten_crop`` returns the four corner crops and the centre crop followed by
-their horizontal mirrors (the standard AlexNet protocol). The release's test.py adds an 11th view, the seam-carved
-image (classification/seam_carving.py) of the mirrored image.
+Images are HxWx3 uint8 RGB arrays. ``ten_crop`` returns the four corner crops and the centre crop, then the same
+five crops of the horizontally mirrored image (the release's test.py). The release's test.py adds an 11th view,
+the seam-carved image (classification/seam_carving.py) of the mirrored image.
 """
 import cv2
 import numpy as np
@@ -42,12 +42,14 @@ def center_crop(image, size):
 
 
 def ten_crop(image, size):
-    """``[10, size, size, C]``: top-left, top-right, bottom-left, bottom-right, centre, then their mirrors."""
+    """``[10, size, size, C]``: top-left, top-right, bottom-left, bottom-right, centre, then the same five crops
+    of the mirrored image (the seed's test.py: the centre offsets ``(H - size) // 2``, ``(W - size) // 2`` are
+    applied to the mirrored image too, one pixel off the centre crop's mirror when ``W - size`` is odd)."""
     h, w = image.shape[:2]
     cy, cx = center_offsets(h, w, size)
-    five = [crop(image, y, x, size) for y, x in ((0, 0), (0, w - size), (h - size, 0), (h - size, w - size),
-                                                  (cy, cx))]
-    return np.stack(five + [c[:, ::-1] for c in five])
+    boxes = ((0, 0), (0, w - size), (h - size, 0), (h - size, w - size), (cy, cx))
+    mirrored = image[:, ::-1]
+    return np.stack([crop(image, y, x, size) for y, x in boxes] + [crop(mirrored, y, x, size) for y, x in boxes])
 
 
 def normalize(images, mean, std):

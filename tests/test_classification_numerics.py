@@ -13,13 +13,16 @@ RNG = np.random.RandomState(0)
 
 
 def test_ten_crop_geometry_matches_numpy_slices():
-    image = RNG.randint(0, 256, (9, 13, 3)).astype(np.uint8)
+    """The seed's boxes: five crops of the image, then the same five of its mirror (W - size odd: 14 - 5 = 9)."""
+    image = RNG.randint(0, 256, (9, 14, 3)).astype(np.uint8)
     out = crops.ten_crop(image, 5)
     assert out.shape == (10, 5, 5, 3)
-    expected = [image[:5, :5], image[:5, 8:], image[4:, :5], image[4:, 8:], image[2:7, 4:9]]
-    for k, want in enumerate(expected):
-        np.testing.assert_array_equal(out[k], want)
-        np.testing.assert_array_equal(out[k + 5], want[:, ::-1])
+    mirrored = np.ascontiguousarray(image[:, ::-1])
+    for k, src in enumerate((image, mirrored)):
+        expected = [src[0:5, 0:5], src[0:5, 9:14], src[4:9, 0:5], src[4:9, 9:14], src[2:7, 4:9]]
+        for j, want in enumerate(expected):
+            np.testing.assert_array_equal(out[5 * k + j], want)
+    np.testing.assert_array_equal(out[9][:, ::-1], image[2:7, 5:10])  # not the centre crop's mirror: one px off
     np.testing.assert_array_equal(out[4], crops.center_crop(image, 5))
 
 
