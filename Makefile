@@ -50,13 +50,14 @@ $(VENV)/.gpu-done: $(VENV)/.deps requirements-gpu.txt
 	$(PY) -c 'import faiss, nvidia.dali.plugin.tf; assert hasattr(faiss, "StandardGpuResources"), "faiss without GPU support"'
 	touch $@
 
-# The model zoo's optional PyTorch (requirements-zoo.txt), CPU build: PyPI's default torch wheel is the CUDA
-# build (several GB), and the zoo's tests need only the CPU one, from PyTorch's CPU index (TORCH_INDEX).
-TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+# The model zoo's optional PyTorch (requirements-zoo.txt). The zoo's tests need only the CPU build. On a
+# machine whose pip finds no CPU wheel, PyPI's default torch wheel is the CUDA build (several GB): pass
+# TORCH_INDEX=<PyTorch's CPU wheel index> to take the CPU build from there instead.
+TORCH_INDEX ?=
 setup-zoo: $(VENV)/.zoo-done
 
 $(VENV)/.zoo-done: $(VENV)/.done requirements-zoo.txt
-	$(PIP) install -q --index-url $(TORCH_INDEX) -r requirements-zoo.txt
+	$(PIP) install -q $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) -r requirements-zoo.txt
 	$(PY) -c 'import torch; print("setup-zoo: torch", torch.__version__)'
 	touch $@
 
