@@ -2,7 +2,8 @@
 
 The release's name-matching restore also brought in ``global_step`` and Adam's ``beta1_power`` /
 ``beta2_power``; here exactly the ten conv kernels and biases are loaded, and a checkpoint of another
-architecture is refused with one line.
+architecture is refused with one line. A checkpoint written by the release's own phase 1 (slim names
+``alexnet_v2/conv1/weights``, ``biases``) is read through ``counting.release.slim_name``.
 """
 import os
 import re
@@ -10,6 +11,7 @@ import re
 from tensorpack.tfutils.sessinit import SessionInit
 
 from common.tf1 import tf
+from counting.release import slim_name
 
 __all__ = ["CONV_PATTERN", "counting_checkpoint", "conv_variables", "ConvWeightsInit"]
 
@@ -17,7 +19,10 @@ CONV_PATTERN = re.compile(r"^alexnet_v2/conv[1-5]/")
 
 
 def counting_checkpoint(cnt_dir, flag="--cnt_exp_name"):
-    """The newest checkpoint in the counting experiment directory ``cnt_dir``; ValueError when there is none."""
+    """The newest checkpoint in the counting experiment directory ``cnt_dir`` (or ``cnt_dir`` itself when it is a
+    checkpoint prefix); ValueError when there is none."""
+    if os.path.isfile(cnt_dir + ".index"):
+        return cnt_dir
     if not os.path.isdir(cnt_dir):
         raise ValueError("%s: no counting experiment directory %s (run counter_trn.py first, or check --ckpt_root)"
                          % (flag, cnt_dir))
@@ -34,7 +39,8 @@ def conv_variables(variables=None):
 
 
 class ConvWeightsInit(SessionInit):
-    """Load the graph's ``alexnet_v2/conv{1..5}`` variables, and nothing else, from ``ckpt``."""
+    """Load the graph's ``alexnet_v2/conv{1..5}`` variables, and nothing else, from ``ckpt`` (project or the
+    release's slim names)."""
 
     def __init__(self, ckpt):
         self.ckpt = ckpt
@@ -47,13 +53,17 @@ class ConvWeightsInit(SessionInit):
             stored = dict(tf.train.list_variables(self.ckpt))
         except Exception as e:  # a corrupt or foreign file: one line
             raise ValueError("cannot read checkpoint %s (%s)" % (self.ckpt, str(e).splitlines()[0]))
+        var_list = {}
         for name, var in sorted(wanted.items()):
-            if name not in stored:
-                raise ValueError("checkpoint %s is not a counting AlexNet: it has no %s" % (self.ckpt, name))
-            if list(stored[name]) != var.shape.as_list():
+            found = name if name in stored else slim_name(name)
+            if found not in stored:
+                raise ValueError("checkpoint %s is not a counting AlexNet: it has no %s (nor %s)"
+                                 % (self.ckpt, name, found))
+            if list(stored[found]) != var.shape.as_list():
                 raise ValueError("checkpoint %s is not a counting AlexNet: %s has shape %s there, %s here"
-                                 % (self.ckpt, name, list(stored[name]), var.shape.as_list()))
-        self._saver = tf.train.Saver(var_list=wanted)
+                                 % (self.ckpt, found, list(stored[found]), var.shape.as_list()))
+            var_list[found] = var
+        self._saver = tf.train.Saver(var_list=var_list)
 
     def _run_init(self, sess):
         self._saver.restore(sess, self.ckpt)

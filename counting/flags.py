@@ -32,7 +32,9 @@ FLAGS = [
     Flag("lr_weight_decay", False, "accepted and ignored: the release has no weight decay"),
     Flag("net", "alexnet", "backbone: alexnet (the release's AlexNet-v2 variant)"),
     Flag("exp_name", None, "experiment name (directory under the checkpoint root)", type=str, required=True),
-    Flag("cnt_exp_name", "", "classifier phase: the counting experiment to load"),
+    Flag("cnt_exp_name", "", "classifier phase: the counting experiment to load (a name under --ckpt_root, or a "
+                             "path: a directory or checkpoint prefix, e.g. the release's own phase-1 checkpoint "
+                             "or a `python -m zoo convert counting` directory)"),
     Flag("epoch", 100, "number of epochs"),
     Flag("max_iters", None, "steps per epoch (default: train images // (batch_size * towers))", type=int),
     Flag("logits_dim", 1000, "size of fc8, the count vector phi"),
