@@ -18,7 +18,9 @@ from common.resume import checkpoint_step, latest_checkpoint
 from common.train import launch_train, per_tower_batch
 from revisiting.data import make_input, preprocess_fn, split_size
 from revisiting.export import module_net, read_module_spec
+from revisiting.hub_module import is_hub_module
 from revisiting.net import trunk_options
+from revisiting.release import convert
 from revisiting.pretext import experiment, launch_plan
 from revisiting.schedule import lr_schedule, steps_per_epoch
 
@@ -86,6 +88,7 @@ def run(cfg, workdir, record_dir, towers, trainer="replicated", eval_only=False)
     module_dir = cfg.get("hub_module")
     if not module_dir:
         raise ValueError("--task linear_eval needs --hub_module (an exported module directory)")
+    module_dir = project_module(module_dir, workdir)
     spec = read_module_spec(module_dir)
     epoch_steps = steps_per_epoch(split_size(record_dir, cfg["train_split"]), cfg["batch_size"])
     points = lr_schedule(cfg, epoch_steps)
@@ -116,6 +119,16 @@ def run(cfg, workdir, record_dir, towers, trainer="replicated", eval_only=False)
     linear_report(results, workdir, "revisiting linear evaluation (%s, %s), step %d"
                  % (spec["task"], spec["architecture"], checkpoint_step(checkpoint)))
     return results
+
+
+def project_module(module_dir, workdir):
+    """``module_dir`` itself when it is a project export; a release TF1 Hub module (directory with
+    ``tfhub_module.pb``, or ``.tar.gz``) is first converted into ``<workdir>/converted_module``."""
+    if not is_hub_module(module_dir):
+        return module_dir
+    out = os.path.join(workdir, "converted_module")
+    convert(module_dir, out)
+    return out
 
 
 def module_variables(module_dir):

@@ -1,0 +1,147 @@
+"""Test helper: a TF1 Hub module written as the revisiting release writes one, with random weights.
+
+The trunk follows the release's ``models/resnet.py`` (``tf.layers`` at the top level of the module graph, so the
+variables are named ``conv2d``, ``conv2d_1``, ..., ``batch_normalization``, ... in creation order; BN
+``fused=True`` with the TF defaults, fixed padding, the 1x1 conv logits with bias). The module directory holds
+what ``hub.create_module_spec(..., [({"is_training"}, training), (set(), inference)])`` exports: one SavedModel
+with the training graph under the tag ``is_training`` and the inference graph untagged, both with the
+signatures ``default`` ({"image"} -> {"default": logits}) and ``representation`` ({"image"} -> the endpoints),
+the variables without the ``module/`` scope, and ``tfhub_module.pb`` (``ModuleDef{format: FORMAT_V3}``).
+"""
+import os
+import tarfile
+
+import numpy as np
+
+from common.tf1 import tf
+
+HUB_MODULE_DEF = b"\x08\x03"  # tensorflow_hub.ModuleDef, field 1 (format) = FORMAT_V3 (3)
+
+
+def _pad(x, k):
+    total = k - 1
+    return tf.pad(x, [[0, 0], [total // 2, total - total // 2], [total // 2, total - total // 2], [0, 0]])
+
+
+def _bn(x, training):
+    return tf.layers.batch_normalization(x, fused=True, training=training)
+
+
+def _conv(x, filters, k, strides=1, padding="SAME"):
+    return tf.layers.conv2d(x, filters=filters, kernel_size=k, strides=strides, use_bias=False, padding=padding)
+
+
+def _unit_v1(x, filters, training, strides):
+    shortcut = x
+    if strides > 1 or filters != x.shape[-1]:
+        shortcut = _bn(_conv(x, filters, 1, strides), training)
+    x = tf.nn.relu(_bn(_conv(x, filters // 4, 1), training))
+    x = tf.nn.relu(_bn(_conv(_pad(x, 3), filters // 4, 3, strides, "VALID"), training))
+    x = _bn(_conv(x, filters, 1), training)
+    return tf.nn.relu(shortcut + x)
+
+
+def _unit_v2(x, filters, training, strides):
+    shortcut = x
+    x = tf.nn.relu(_bn(x, training))
+    if strides > 1 or filters != x.shape[-1]:
+        shortcut = _conv(x, filters, 1, strides, "VALID")
+    x = _conv(x, filters // 4, 1)
+    x = tf.nn.relu(_bn(x, training))
+    x = _conv(_pad(x, 3), filters // 4, 3, strides, "VALID")
+    x = tf.nn.relu(_bn(x, training))
+    return _conv(x, filters, 1) + shortcut
+
+
+def release_resnet50(x, training, num_classes, filters_factor=4, mode="v2", last_relu=True, root_conv_stride=2,
+                     strides=(2, 2, 2)):
+    """(logits, endpoints) of the release's ``resnet50`` (v1 or v2)."""
+    unit = _unit_v2 if mode == "v2" else _unit_v1
+    ends = {}
+    filters = 16 * filters_factor
+    x = _conv(_pad(x, 7), filters, 7, root_conv_stride, "VALID")
+    if mode == "v1":
+        x = tf.nn.relu(_bn(x, training))
+    x = tf.layers.max_pooling2d(_pad(x, 3), pool_size=3, strides=2, padding="VALID")
+    ends["after_root"] = x
+    filters *= 4
+    for block, (count, stride) in enumerate(zip((3, 4, 6, 3), (1,) + tuple(strides))):
+        if block:
+            filters *= 2
+        for u in range(count):
+            x = unit(x, filters, training, stride if u == 0 else 1)
+        ends["block%d" % (block + 1)] = x
+    if mode == "v2":
+        x = _bn(x, training)
+        x = tf.nn.relu(x) if last_relu else x
+    x = tf.reduce_mean(x, axis=[1, 2], keepdims=True)
+    ends["pre_logits"] = tf.squeeze(x, [1, 2])
+    ends["logits"] = tf.squeeze(tf.layers.conv2d(x, filters=num_classes, kernel_size=1), [1, 2])
+    return ends["logits"], ends
+
+
+def _signatures(image, logits, ends):
+    info = tf.saved_model.utils.build_tensor_info
+    inputs = {"image": info(image)}
+    return {"default": tf.saved_model.signature_def_utils.build_signature_def(inputs, {"default": info(logits)}),
+            "representation": tf.saved_model.signature_def_utils.build_signature_def(
+                inputs, {k: info(v) for k, v in ends.items()})}
+
+
+def _random_values(variables, rng):
+    """Random values for every variable; BN variances positive, gammas around 1 (non-trivial statistics)."""
+    values = {}
+    for v in variables:
+        shape = v.shape.as_list()
+        name = v.op.name
+        if name.endswith("moving_variance"):
+            values[v] = rng.uniform(0.5, 1.5, shape)
+        elif name.endswith("gamma"):
+            values[v] = rng.uniform(0.5, 1.5, shape)
+        elif name.endswith("kernel"):
+            fan_in = float(np.prod(shape[:-1]))
+            values[v] = rng.normal(0.0, 0.5 / np.sqrt(fan_in), shape)  # keeps activations O(1)
+        else:
+            values[v] = rng.normal(0.0, 0.1, shape)
+    return {v: a.astype(np.float32) for v, a in values.items()}
+
+
+def write_hub_module(module_dir, input_shape=(None, 224, 224, 3), seed=0, num_classes=4, **net_options):
+    """Write a release-style Hub module of ``release_resnet50(**net_options)`` with random weights; returns
+    ``module_dir``."""
+    builder = tf.saved_model.builder.SavedModelBuilder(module_dir)
+    rng = np.random.RandomState(seed)
+    values = None
+    for tags, training in ((["is_training"], True), ([], False)):
+        with tf.Graph().as_default():
+            image = tf.placeholder(tf.float32, list(input_shape))
+            logits, ends = release_resnet50(image, training, num_classes, **net_options)
+            signatures = _signatures(image, logits, ends)
+            if values is None:
+                with tf.Session() as sess:
+                    values = {v.op.name: a for v, a in _random_values(tf.global_variables(), rng).items()}
+                    for v in tf.global_variables():
+                        v.load(values[v.op.name], sess)
+                    builder.add_meta_graph_and_variables(sess, tags, signature_def_map=signatures)
+            else:
+                builder.add_meta_graph(tags, signature_def_map=signatures)
+    builder.save()
+    with open(os.path.join(module_dir, "tfhub_module.pb"), "wb") as f:
+        f.write(HUB_MODULE_DEF)
+    return module_dir
+
+
+def tar_module(module_dir, path):
+    """``module_dir``'s files as a ``.tar.gz`` whose root is the module (as tfhub.dev serves them)."""
+    with tarfile.open(path, "w:gz") as tar:
+        tar.add(module_dir, arcname=".")
+    return path
+
+
+def release_representation(module_dir, images, key="pre_logits"):
+    """Run the module's untagged graph (as ``hub.Module`` does by default) on ``images``: the ``representation``
+    signature's ``key`` output."""
+    with tf.Graph().as_default(), tf.Session() as sess:
+        meta = tf.saved_model.loader.load(sess, [], module_dir)
+        sig = meta.signature_def["representation"]
+        return sess.run(sig.outputs[key].name, {sig.inputs["image"].name: images})
