@@ -3,6 +3,12 @@ averaged (their softmax scores, the release's "Average" row).
 
     python classification/test.py --config exp_configs/classification.json:KEY --checkpoint CKPT \
         [--checkpoint CKPT2 ...] [--data TFRS] [--batch 32] [--limit N] [--seam-carve] [--out results.json]
+    python classification/test.py --config exp_configs/classification.json:ilsvrc_resnet50_v2 \
+        --checkpoint ocd-ResNetV2-50.h5 --classes sorted --data RECORDS
+
+A ``.h5`` checkpoint is the release's Keras weights file, converted on the fly (``classification/release.py``); its
+output order is an explicit input, ``--classes FILE`` (one class id a line, in the model's output order) or
+``--classes sorted`` (the records' class ids sorted), and the records' labels are mapped into it by class id.
 
 Each image: shorter side to ``resize_shorter``, then the centre ``image_size`` crop (1-crop) or the four corners,
 the centre and their mirrors (10-crop, softmax averaged); ``--seam-carve`` adds the release's 11th view, the
@@ -10,10 +16,14 @@ seam-carved mirrored image ("11-view"). Model averaging takes the mean of the mo
 Prints top-1/top-5 error like the release's table.
 """
 import json
+import os
+import tempfile
 
 import numpy as np
 import tqdm
 
+from classification import release
+from classification.class_order import labels_to_outputs, read_class_order
 from classification.eval_data import RecordImages, eval_view_fn, view_workers
 from classification.predictor import Classifier, resolve_checkpoint, run_info
 from classification.flags import TEST_FLAGS, config_of
@@ -40,6 +50,8 @@ def build_parser():
     parser.add_argument("--seam-carve", dest="seam_carve", action="store_true",
                         help="add the release's 11th view: the seam-carved mirrored image")
     parser.add_argument("--out", help="also write the results as JSON here")
+    parser.add_argument("--classes", help="the models' output order: FILE (one class id a line) or 'sorted' (the "
+                        "records' class ids sorted); required with a .h5 checkpoint")
     return parser
 
 
@@ -68,14 +80,19 @@ def _protocols(probs):
     return out
 
 
-def evaluate(cfg, record_dir, checkpoints, batch=32, limit=None, threads=2, seam_carve=False):
+def evaluate(cfg, record_dir, checkpoints, batch=32, limit=None, threads=2, seam_carve=False, classes=None):
     """``{"models": [{"checkpoint", "1-crop": {"top1", "top5"}, "10-crop": {...}[, "11-view": {...}]}],
     "average": {...} or None, "images": N}`` with top-k error fractions, over the validation split of
     ``record_dir`` (``seam_carve``: the 11-view protocol too).
 
-    A checkpoint None is the untrained (randomly initialised) model."""
+    A checkpoint None is the untrained (randomly initialised) model. ``classes``: the models' output order
+    (``class_order.read_class_order``); the records' labels are mapped into it by class id."""
     meta = read_meta(record_dir)
-    if meta["num_classes"] != cfg["num_classes"]:
+    label_map = None
+    if classes is not None:
+        label_map = labels_to_outputs(read_class_order(classes, meta["class_names"]), meta["class_names"],
+                                      cfg["num_classes"], "--classes %s" % classes)
+    elif meta["num_classes"] != cfg["num_classes"]:
         raise ValueError("--data %s has %d classes but the config expects num_classes=%d"
                          % (record_dir, meta["num_classes"], cfg["num_classes"]))
     info = run_info(cfg, meta["class_names"])
@@ -90,6 +107,7 @@ def evaluate(cfg, record_dir, checkpoints, batch=32, limit=None, threads=2, seam
             done = list(pool.map(views, chunk))
             crops = np.concatenate([d[0] for d in done])
             labels = np.array([d[1] for d in done])
+            labels = labels if label_map is None else label_map[labels]
             per_model = []
             for model, counts in zip(models, wrong):
                 per_model.append(_protocols(model.probabilities(crops, batch * n_views).reshape(
@@ -118,6 +136,19 @@ def format_results(results, model_name, dataset):
     return markdown_table(["model", "dataset", "protocol", "top-1 err", "top-5 err", "top-1 acc", "top-5 acc"], rows)
 
 
+def _checkpoint(path, classes, tmp):
+    """A project checkpoint prefix for ``--checkpoint path``: the release's ``.h5`` converted into ``tmp``."""
+    if not path.endswith(".h5"):
+        return resolve_checkpoint(path)
+    if classes is None:
+        raise ValueError("--checkpoint %s: a .h5 model needs --classes FILE|sorted (its output order by class id)"
+                         % path)
+    if not os.path.isfile(path):
+        raise ValueError("--checkpoint %s: no such file" % path)
+    release.convert(path, tmp)
+    return os.path.join(tmp, release.CHECKPOINT)
+
+
 def main(argv=None):
     """Entry point (``cli.run(main)``: bad input is one ``error:`` line and exit status 2)."""
     args = cli.resolve(build_parser(), TEST_FLAGS, argv)
@@ -126,8 +157,12 @@ def main(argv=None):
         raise ValueError("--batch and --limit must be positive")
     setup_devices(args)
     record_dir = ensure_records(cfg["data"])
-    checkpoints = [resolve_checkpoint(c) for c in args.checkpoint]
-    results = evaluate(cfg, record_dir, checkpoints, args.eval_batch, args.limit, args.threads, args.seam_carve)
+    with tempfile.TemporaryDirectory(prefix="h5_converted_") as tmp:
+        checkpoints = [_checkpoint(c, args.classes, os.path.join(tmp, str(i))) for i, c in enumerate(args.checkpoint)]
+        results = evaluate(cfg, record_dir, checkpoints, args.eval_batch, args.limit, args.threads, args.seam_carve,
+                           args.classes)
+    for model, given in zip(results["models"], args.checkpoint):
+        model["checkpoint"] = given if given.endswith(".h5") else model["checkpoint"]
     print(format_results(results, cfg["model"], record_dir))
     if args.out:
         with open(args.out, "w") as f:
