@@ -143,7 +143,8 @@ def mapping_plan(spec):
             plan.update({"%s/%s" % (scope, k): ("%s/%s" % (source, v), None) for k, v in BN_NAMES.items()})
             n_bn += 1
     logits = _layer_name(n_conv, "conv2d")
-    plan.update({"module/logits/W": (logits + "/kernel", conv1x1_to_dense), "module/logits/b": (logits + "/bias", None)})
+    plan.update({"module/logits/W": (logits + "/kernel", conv1x1_to_dense),
+                 "module/logits/b": (logits + "/bias", None)})
     return plan, dict(project_vars)
 
 
@@ -161,9 +162,10 @@ def convert(src, out_dir):
     write_checkpoint(arrays, os.path.join(out_dir, "variables", "variables"), write_state=False)
     with open(os.path.join(out_dir, MODULE_FILE), "w") as f:
         json.dump(spec, f, indent=2)
+    size = spec["input_shape"][1:3]
     return {"architecture": "%s %s x%d (%s trunk)" % (spec["architecture"], spec["mode"], spec["filters_factor"],
                                                      "patch" if spec["task"] == "relative_patch_location" else "image"),
-            "input": {"layout": "NHWC", "size": spec["input_shape"][1:3], "channel_order": "RGB",
+            "input": {"layout": "NHWC", "size": None if None in size else size, "channel_order": "RGB",
                       "range": "[-1, 1] (rotation/exemplar evaluation: x / 127.5 - 1)"},
             "class_order": None, "name_map": {source: project for project, (source, _) in sorted(plan.items())},
             "module_spec": spec, "bn_epsilon": BN_EPSILON}
