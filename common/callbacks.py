@@ -9,18 +9,19 @@ run across resumes.
 """
 import glob
 import os
-import re
 import shutil
 
 import numpy as np
 
 from common.tf1 import tf
+from common.cli import one_line
+from common.resume import checkpoint_steps
 from tensorpack import Callback, JSONWriter, logger
 from tensorpack.tfutils.tower import get_current_tower_context
 from tensorpack.train.base import StopTraining
 
 __all__ = ["TOWER_COSTS", "record_tower_cost", "NaNGuard", "CheckpointSaver", "CheckpointSaveError",
-           "StatsHistory", "checkpoint_steps", "remove_stale_temporaries"]
+           "StatsHistory", "remove_stale_temporaries"]
 
 TOWER_COSTS = "tower_total_costs"
 
@@ -83,14 +84,7 @@ class CheckpointSaveError(ValueError):
     """A checkpoint could not be written (twice); the run stopped."""
 
 
-CHECKPOINT_RE = re.compile(r"^model-(\d+)\.index$")
 TEMPORARY_PATTERNS = ("*.tempstate*", "checkpoint.tmp*", "model-*_temp")
-
-
-def checkpoint_steps(logdir):
-    """Sorted global steps of the ``model-<step>`` checkpoints in ``logdir`` (all processes' checkpoints)."""
-    names = os.listdir(logdir) if os.path.isdir(logdir) else []
-    return sorted(int(m.group(1)) for m in map(CHECKPOINT_RE.match, names) if m)
 
 
 def remove_stale_temporaries(logdir):
@@ -163,7 +157,7 @@ class CheckpointSaver(Callback):
                 self._write(step)
                 break
             except (tf.errors.OpError, OSError, ValueError) as e:
-                message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                message = one_line(e)
                 logger.error("CheckpointSaver: saving model-%d failed (attempt %d of 2): %s"
                              % (step, attempt, message))
                 if attempt == 2:

@@ -26,6 +26,7 @@ import sys
 
 from common.config import ConfigError, apply_overrides, load_config, parse_value_like
 from common.devices import add_device_args
+from common.value_checks import problem
 
 __all__ = ["Flag", "CliParser", "make_parser", "resolve", "parse_bool", "run", "exit_status", "fail", "one_line"]
 
@@ -46,11 +47,20 @@ class Flag(collections.namedtuple("Flag", "name default help names type choices 
 builtin_type = type  # ``Flag.__new__`` shadows the builtin with its ``type`` argument
 
 
+_TF_FRAME = ("Graph execution error", "Detected at node", "Node:", "[[", "File ", "Traceback")
+
+
 def one_line(error):
-    """The first line of an exception's message (``path: reason`` for an ``OSError`` naming a file)."""
+    """The first line of an exception's message (``path: reason`` for an ``OSError`` naming a file); for a
+    TensorFlow op error, the line that says its cause (not ``Graph execution error:`` and the op's stack)."""
     if isinstance(error, OSError) and error.filename and error.strerror:
         return "%s: %s" % (error.filename, error.strerror)
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+    lines = [line.strip() for line in str(getattr(error, "message", None) or error).strip().splitlines()]
+    if lines and lines[0].startswith(_TF_FRAME[0]):
+        causes = [line for line in lines[1:] if line and not line.startswith(_TF_FRAME)
+                  and not line.startswith(("(", "Function call stack"))]
+        lines = causes[-1:] or lines
+    return (lines or [type(error).__name__])[0]
 
 
 def fail(message):
@@ -148,6 +158,7 @@ def resolve(parser, flags, argv=None, section=None, sections=()):
     every flag of ``flags`` (explicit flag > ``--set`` > config > default) and the parser's other arguments.
     Bad input raises ``ConfigError`` (one line naming the file, key or flag)."""
     args = parser.parse_args(argv)
+    given = set(vars(args))
     table = collections.OrderedDict((f.name, f) for f in flags)
     spec = args.config
     values, rest = _config_values(spec, args.overrides, section, tuple(sections))
@@ -169,15 +180,36 @@ def resolve(parser, flags, argv=None, section=None, sections=()):
             raise ConfigError("%s is required (on the command line or as a config key)" % f.names[0])
     for name, value in merged.items():
         setattr(args, name, value)
+    _check_values(args, table, given, source)
     return args
+
+
+def _check_values(args, table, given, source):
+    """ConfigError naming the flag (or config key) of the first value the run cannot use (``common.value_checks``);
+    a config's ``null`` for a setting that has a default is one of them."""
+    for name, value in sorted(vars(args).items()):
+        if name in ("config", "overrides", "logdir"):
+            continue
+        flag = table.get(name)
+        label = flag.names[0] if flag is not None and flag.flag and name in given else "%s (%s)" % (name, source)
+        label = label if flag is not None else "--" + name
+        if value is None and flag is not None and flag.default is not None:
+            raise ConfigError("%s must be %s, got null" % (label, flag.type.__name__ if flag.type else "set"))
+        why = problem(name, value)
+        if why:
+            raise ConfigError("%s %s" % (label, why))
 
 
 def run(main, argv=None):
     """Call ``main(argv)`` and exit with its status. A ``ValueError`` (bad flag, key or value) becomes one
     ``error: ...`` line and exit status 2; a run that cannot go on (``FloatingPointError``: divergence, ``OSError``:
-    a file or directory it cannot read or write) one ``error: ...`` line and exit status 1."""
+    a file or directory it cannot read or write) one ``error: ...`` line and exit status 1; Ctrl-C one line (where
+    the run resumes, when ``common.train`` says so) and exit status 130."""
     try:
         status = main(argv)
+    except KeyboardInterrupt as e:
+        sys.stderr.write("%s\n" % (one_line(e) if str(e) else "interrupted"))
+        sys.exit(130)
     except ValueError as e:
         fail(one_line(e))
     except (FloatingPointError, OSError) as e:

@@ -1,19 +1,44 @@
 """Auto-resume from a log directory: which checkpoint to load, where to restart, and whether it is ours.
 
-A log directory remembers the experiment that wrote it in ``experiment.json``; relaunching the same command
-resumes from the newest ``model-<step>`` checkpoint (every global variable, trainable or not) at epoch
-``step // steps_per_epoch + 1``. A directory of another experiment (different ``experiment.json`` or
-checkpoint variables that do not match the graph) is refused with one error line before anything is written.
+One run at a time holds a log directory (``hold_logdir``: a lock the kernel drops when the process dies, so a
+killed run leaves nothing stuck). A log directory remembers the experiment that wrote it in ``experiment.json``;
+relaunching the same command resumes from the newest ``model-<step>`` checkpoint (every global variable, trainable or not) at epoch
+``step // steps_per_epoch + 1``. When the ``checkpoint`` file is missing, unreadable or names a checkpoint that
+is not there, the newest readable ``model-<step>`` found in the files is used (said in one log line); a
+directory holding checkpoints of which none is readable is refused, so a run never starts over in it. A
+directory of another experiment (different ``experiment.json`` or checkpoint variables that do not match the graph) is refused with one error line before anything is written.
 """
+import contextlib
+import fcntl
 import json
 import os
+import re
 
 from common.tf1 import tf
+from tensorpack import logger
 
-__all__ = ["EXPERIMENT_FILE", "check_experiment", "record_experiment", "latest_checkpoint",
-           "checkpoint_prefix", "checkpoint_step", "check_checkpoint_matches_graph"]
+__all__ = ["EXPERIMENT_FILE", "check_experiment", "record_experiment", "latest_checkpoint", "checkpoint_steps",
+           "checkpoint_prefix", "checkpoint_step", "check_checkpoint_matches_graph", "LOCK_FILE", "hold_logdir"]
 
 EXPERIMENT_FILE = "experiment.json"
+LOCK_FILE = ".run.lock"
+
+
+@contextlib.contextmanager
+def hold_logdir(logdir):
+    """Hold ``logdir/.run.lock`` (``flock``) while the block runs; ValueError when another run holds it."""
+    path = os.path.join(logdir, LOCK_FILE)
+    handle = open(path, "a")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise ValueError("--logdir %s is in use by another run (%s is locked); wait for it to end or use a new "
+                         "--logdir" % (logdir, path))
+    try:
+        yield
+    finally:
+        handle.close()
 
 
 def _canonical(experiment):
@@ -59,11 +84,60 @@ def record_experiment(logdir, experiment):
         json.dump(_canonical(experiment), f, indent=1, sort_keys=True)
 
 
+CHECKPOINT_RE = re.compile(r"^model-(\d+)\.index$")
+_said = set()
+
+
+def checkpoint_steps(logdir):
+    """Sorted global steps of the ``model-<step>`` checkpoints in ``logdir`` (all processes' checkpoints)."""
+    names = os.listdir(logdir) if os.path.isdir(logdir) else []
+    return sorted(int(m.group(1)) for m in map(CHECKPOINT_RE.match, names) if m)
+
+
+def _readable(path):
+    try:
+        return bool(tf.train.list_variables(path))
+    except Exception:  # a missing, truncated or garbled index: not a checkpoint to resume from
+        return False
+
+
+def _named(logdir):
+    """(path the ``checkpoint`` file names or None, why it cannot be used or None)."""
+    state_file = os.path.join(logdir, "checkpoint")
+    if not os.path.exists(state_file):
+        return None, "there is no %s" % state_file
+    try:
+        state = tf.train.get_checkpoint_state(logdir)
+    except Exception:  # a garbled text proto
+        state = None
+    if state is None or not state.model_checkpoint_path:
+        return None, "%s is unreadable" % state_file
+    path = state.model_checkpoint_path
+    path = path if os.path.isabs(path) else os.path.join(logdir, path)
+    if not _readable(path):
+        return None, "%s names %s, which is missing or unreadable" % (state_file, os.path.basename(path))
+    return path, None
+
+
 def latest_checkpoint(logdir):
-    """Path prefix of the newest checkpoint listed in ``logdir/checkpoint``, or None."""
+    """Path prefix of the checkpoint to resume from (the one ``logdir/checkpoint`` names, else the newest
+    readable ``model-<step>`` in the files), or None for a directory without checkpoints; ValueError when
+    ``logdir`` holds checkpoints of which none is readable."""
     if not os.path.isdir(logdir):
         return None
-    return tf.train.latest_checkpoint(logdir)
+    path, why = _named(logdir)
+    if path is not None:
+        return path
+    steps = checkpoint_steps(logdir)
+    found = [os.path.join(logdir, "model-%d" % s) for s in reversed(steps)]
+    found = next((p for p in found if _readable(p)), None)
+    if found is None and (steps or os.path.exists(os.path.join(logdir, "checkpoint"))):
+        raise ValueError("--logdir %s: %s and no readable model-<step> checkpoint is there; refusing to start "
+                         "over in it (use a new --logdir)" % (logdir, why))
+    if found is not None and (logdir, found, why) not in _said:
+        _said.add((logdir, found, why))
+        logger.warn("%s: resuming from %s, the newest readable checkpoint in the files" % (why, found))
+    return found
 
 
 def checkpoint_prefix(path, what):

@@ -22,6 +22,7 @@ from common.devices import TRAINERS, Towers, add_virtual_devices
 from common.memory_bank import copy_per_tower
 from common.callbacks import (CheckpointSaveError, CheckpointSaver, NaNGuard, StatsHistory, record_tower_cost,
                               remove_stale_temporaries)
+from common.cli import one_line
 from common.data import records
 from common.data.fsutil import ensure_writable_dir
 from tensorpack import (EstimatedTimeLeft, RunOp, ScalarPrinter, ScheduledHyperParamSetter, SimpleTrainer,
@@ -127,8 +128,9 @@ def _as_input(dataset):
 
 
 @contextlib.contextmanager
-def _data_errors_named(source):
-    """Turn a TFRecord read failure (DataLossError) into a one-line ValueError naming the corrupt shard.
+def _errors_named(source, logdir, ckpt):
+    """One-line errors for a run that stops: a damaged shard (training or a sibling split's) or checkpoint by
+    name, TensorFlow's own cause otherwise; Ctrl-C as a ``KeyboardInterrupt`` saying where the run resumes.
 
     TensorPack's main loop reports a failure with a malformed ``logger.error`` call, which makes ``logging``
     print its own traceback: that report is silenced here, the exception itself still propagates.
@@ -137,11 +139,19 @@ def _data_errors_named(source):
     try:
         yield
     except tf.errors.DataLossError as e:
-        files = getattr(getattr(source, "_dataset", None), "record_files", ())
-        found = records.find_corrupt_shard(files)
+        files = list(getattr(getattr(source, "_dataset", None), "record_files", ()))
+        found = records.find_corrupt_shard(files) or records.find_corrupt_shard(records.sibling_shards(files))
         if found is not None:
             raise ValueError("TFRecord shard %s is corrupt (%s); rebuild the records" % found)
-        raise ValueError("reading the training data failed: %s" % (e.message or str(e)).strip().splitlines()[0])
+        cause = one_line(e)
+        if ckpt is not None and (ckpt in cause or "TensorBundle" in cause):
+            raise ValueError("cannot restore checkpoint %s (%s): delete its files (%s.*) to resume from the one "
+                             "before it, or use a new --logdir" % (ckpt, cause, ckpt))
+        raise ValueError("training stopped: %s" % cause)
+    except KeyboardInterrupt:
+        last = resume.latest_checkpoint(logdir)
+        raise KeyboardInterrupt("interrupted; the same command resumes from %s" % last if last else
+                                "interrupted before the first checkpoint; the same command starts %s afresh" % logdir)
     finally:
         logging.raiseExceptions = raise_exceptions
 
@@ -230,38 +240,44 @@ def launch_train(model, dataset, logdir, steps_per_epoch, max_epoch, towers, tra
     is_chief = cluster is None or cluster.is_chief
     if is_chief:
         ensure_writable_dir(logdir, "--logdir")
-        for path in remove_stale_temporaries(logdir):
-            logger.info("Removed %s, left by a checkpoint write that was killed" % path)
-    ckpt, starting_epoch = _resume_point(logdir, steps_per_epoch)
-    guard, saver = NaNGuard(), CheckpointSaver(logdir, max_to_keep)
-    with names, (tf.device(_gpu_to_cpu) if on_cpu else contextlib.nullcontext()):
-        tr, source = _build(model, dataset, towers, trainer, server, cluster, post_step)
-        if ckpt is not None:
-            get_global_step_var()  # created here, not later by the step counter, so that the check sees it
-            resume.check_checkpoint_matches_graph(ckpt, logdir)
-            session_init = SaverRestore(ckpt)
-            logger.info("Resuming from %s at epoch %d" % (ckpt, starting_epoch))
-        logger.set_logger_dir(logdir if is_chief else os.path.join(logdir, "worker%d" % cluster.task_index), "k")
+    with resume.hold_logdir(logdir) if is_chief else contextlib.nullcontext():
         if is_chief:
-            resume.record_experiment(logdir, experiment)
-        reset_step = resume.checkpoint_step(ckpt) if ckpt is not None and server is not None else 0
-        cbs = _callbacks(lr_schedule, lr_interp, lr_step_based, saver, reset_step, guard, callbacks)
-        monitors = [TFEventWriter(), StatsHistory(), ScalarPrinter()] if monitors is None else monitors
-        creator = NewSessionCreator(config=_session_config(towers, on_cpu)) if server is None else None
-        with _data_errors_named(source):
-            tr.train_with_defaults(callbacks=cbs, monitors=monitors, session_creator=creator, session_init=session_init,
-                                   steps_per_epoch=steps_per_epoch, starting_epoch=starting_epoch, max_epoch=max_epoch)
-    _raise_if_stopped(logdir, guard, saver)
+            for path in remove_stale_temporaries(logdir):
+                logger.info("Removed %s, left by a checkpoint write that was killed" % path)
+        ckpt, starting_epoch = _resume_point(logdir, steps_per_epoch)
+        guard, saver = NaNGuard(), CheckpointSaver(logdir, max_to_keep)
+        with names, (tf.device(_gpu_to_cpu) if on_cpu else contextlib.nullcontext()):
+            tr, source = _build(model, dataset, towers, trainer, server, cluster, post_step)
+            if ckpt is not None:
+                get_global_step_var()  # created here, not later by the step counter, so that the check sees it
+                resume.check_checkpoint_matches_graph(ckpt, logdir)
+                session_init = SaverRestore(ckpt)
+                logger.info("Resuming from %s at epoch %d" % (ckpt, starting_epoch))
+            logger.set_logger_dir(logdir if is_chief else os.path.join(logdir, "worker%d" % cluster.task_index), "k")
+            if is_chief:
+                resume.record_experiment(logdir, experiment)
+            reset_step = resume.checkpoint_step(ckpt) if ckpt is not None and server is not None else 0
+            cbs = _callbacks(lr_schedule, lr_interp, lr_step_based, saver, reset_step, guard, callbacks)
+            monitors = [TFEventWriter(), StatsHistory(), ScalarPrinter()] if monitors is None else monitors
+            creator = NewSessionCreator(config=_session_config(towers, on_cpu)) if server is None else None
+            with _errors_named(source, logdir, ckpt):
+                tr.train_with_defaults(callbacks=cbs, monitors=monitors, session_creator=creator,
+                                       session_init=session_init, steps_per_epoch=steps_per_epoch,
+                                       starting_epoch=starting_epoch, max_epoch=max_epoch)
+    _raise_if_stopped(logdir, guard, saver, ckpt)
 
 
-def _raise_if_stopped(logdir, guard, saver):
+def _raise_if_stopped(logdir, guard, saver, ckpt):
     """One-line exception for a run stopped by divergence (FloatingPointError) or a failed save."""
     if saver.failed:
         raise CheckpointSaveError(saver.failed + " (retried once); training stopped")
+    if saver.bad_restore and ckpt is None:
+        raise FloatingPointError("the initial state holds NaN/inf (%s) before the first step: check the settings "
+                                 "that give these variables their values" % ", ".join(saver.bad_restore[:3]))
     if saver.bad_restore:
-        raise FloatingPointError("the restored state holds NaN/inf (%s): resume from an earlier checkpoint (edit "
-                                 "%s) or use a new --logdir" % (", ".join(saver.bad_restore[:3]),
-                                                                 os.path.join(logdir, "checkpoint")))
+        raise FloatingPointError("the restored state holds NaN/inf (%s) in %s: delete its files (%s.*) to resume "
+                                 "from the checkpoint before it, or use a new --logdir"
+                                 % (", ".join(saver.bad_restore[:3]), ckpt, ckpt))
     if saver.diverged is None and guard.bad_step is None:
         return
     if saver.diverged is not None:

@@ -4,7 +4,8 @@
 - ``checkpoint_values(logdir, step=None)``: ``{variable: array}`` of ``model-<step>`` (default: the newest).
 - ``assert_bit_identical(got, want)``: same variable names, every array equal bit for bit.
 - ``run_killed(cmd, ...)``: run a command that is expected to die by SIGKILL; returns its output.
-- ``run_ok(cmd, ...)`` / ``run_failing(cmd, ...)``: exit 0 / a one-line ``error:`` and a non-zero status.
+- ``run_ok(cmd, ...)`` / ``run_failing(cmd, ...)``: exit 0 / a one-line ``error:`` and a non-zero status;
+  ``run_interrupted(cmd, ...)``: exit status 130 (Ctrl-C) without a traceback.
 - ``kill_switch_env(...)``: environment that makes ``install_kill_switch()`` SIGKILL a child process at the
   k-th call of a function (a training step, a checkpoint-state write, a record write): a kill at an exact
   point of the work, where a timer would mostly hit start-up.
@@ -17,7 +18,7 @@ import sys
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-KILL_ENV = "RELIABILITY_KILL"  # "module:attr.path:k" -> SIGKILL at the k-th call of module.attr.path
+KILL_ENV = "RELIABILITY_KILL"  # "module:attr.path:k[:SIG]" -> SIGKILL (or SIG) at the k-th call of module.attr.path
 
 
 def long_run():
@@ -41,10 +42,11 @@ def assert_bit_identical(got, want):
         assert a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes(), name
 
 
-def kill_switch_env(target, k, env=None):
-    """Environment for a child process that SIGKILLs itself at the ``k``-th call of ``target`` (module:function)."""
+def kill_switch_env(target, k, env=None, sig="KILL"):
+    """Environment for a child process that sends itself SIG``sig`` (default SIGKILL; ``"INT"``: Ctrl-C) at the
+    ``k``-th call of ``target`` (module:function)."""
     out = dict(os.environ if env is None else env)
-    out[KILL_ENV] = "%s:%d" % (target, k)
+    out[KILL_ENV] = "%s:%d:%s" % (target, k, sig)
     out["PYTHONPATH"] = ROOT + os.pathsep + out.get("PYTHONPATH", "")
     return out
 
@@ -54,7 +56,7 @@ def install_kill_switch():
     spec = os.environ.get(KILL_ENV)
     if not spec:
         return
-    module_name, path, k = spec.rsplit(":", 2)
+    module_name, path, k, sig = spec.rsplit(":", 3)
     owner = __import__(module_name, fromlist=["_"])
     *parents, name = path.split(".")
     for part in parents:
@@ -63,8 +65,8 @@ def install_kill_switch():
 
     def wrapper(*args, **kwargs):
         calls[0] += 1
-        if calls[0] >= int(k):
-            os.kill(os.getpid(), signal.SIGKILL)
+        if calls[0] == int(k) or (calls[0] > int(k) and sig == "KILL"):
+            os.kill(os.getpid(), getattr(signal, "SIG" + sig))
         return original(*args, **kwargs)
 
     setattr(owner, name, wrapper)
@@ -96,6 +98,13 @@ def run_failing(cmd, env=None, timeout=300):
     assert done.returncode not in (0, -signal.SIGKILL), done.stderr[-3000:]
     assert len(errors) == 1 and "Traceback" not in done.stderr, done.stderr[-3000:]
     return errors[0]
+
+
+def run_interrupted(cmd, env=None, timeout=300):
+    """Run ``cmd`` (that gets a Ctrl-C); assert exit status 130 and no traceback; return its last stderr line."""
+    done = _run(cmd, env, timeout)
+    assert done.returncode == 130 and "Traceback" not in done.stderr, (done.returncode, done.stderr[-3000:])
+    return done.stderr.strip().splitlines()[-1]
 
 
 def python(*args):

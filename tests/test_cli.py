@@ -77,7 +77,7 @@ from common import cli
 FLAGS = [cli.Flag("epochs", 10, "epochs"), cli.Flag("out", "", "output file")]
 def main(argv=None):
     args = cli.resolve(cli.make_parser(FLAGS), FLAGS, argv)
-    if args.epochs < 0:
+    if args.epochs == 13:
         raise FloatingPointError("loss became NaN at step 3; last finite checkpoint /x/model-2")
     if args.out:
         open(args.out, "w")
@@ -90,7 +90,8 @@ cli.run(main)
     (["--epochs", "x"], 2, "error: argument --epochs: invalid int value: 'x'"),
     (["--bogus"], 2, "error: unrecognized arguments: --bogus"),
     (["--config", "nofile.json:k"], 2, "error: config file not found: nofile.json"),
-    (["--epochs", "-1"], 1, "error: loss became NaN at step 3; last finite checkpoint /x/model-2"),
+    (["--epochs", "-1"], 2, "error: --epochs must be > 0, got -1"),
+    (["--epochs", "13"], 1, "error: loss became NaN at step 3; last finite checkpoint /x/model-2"),
     (["--out", "/proc/no/such/file"], 1, "error: /proc/no/such/file: No such file or directory")])
 def test_run_turns_bad_input_into_one_line(argv, status, message):
     proc = subprocess.run([sys.executable, "-c", SCRIPT] + argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

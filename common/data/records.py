@@ -70,6 +70,13 @@ def find_corrupt_shard(shards):
     return None
 
 
+def sibling_shards(shards):
+    """The other splits' shards in the directories of ``shards`` (e.g. the validation shards of training ones)."""
+    dirs = sorted(set(os.path.dirname(p) for p in shards))
+    found = (p for d in dirs for split in SPLITS for p in sorted(glob.glob(os.path.join(d, split + "-*"))))
+    return [p for p in found if os.path.isfile(p) and p not in set(shards)]
+
+
 def read_meta(record_dir):
     """The dict in ``<record_dir>/meta.json`` (splits, num_classes, class_names, source)."""
     path = os.path.join(record_dir, META_FILE)

@@ -1,0 +1,160 @@
+"""Reliability II, training side: a damaged ``checkpoint`` file, one run per log directory, Ctrl-C, error causes.
+
+Every case here was a finding of a hostile probe (docs/reliability.md) and failed before its fix.
+"""
+import fcntl
+import json
+import os
+
+import numpy as np
+import pytest
+
+from common import resume, train
+from common.tf1 import tf
+from tests import reliability_tools as R
+from tests.test_reliability import ONE, steps_in
+from tests.test_train import bank_post_step, run_tiny
+
+
+def tiny(logdir, epochs, **kw):
+    run_tiny(logdir, ONE, 16, max_epoch=epochs, post_step=bank_post_step, experiment="resume", **kw)  # epoch = data
+
+
+def name_in_checkpoint_file(logdir, name):
+    (logdir / "checkpoint").write_text('model_checkpoint_path: "%s"\n' % name)
+
+
+def history(logdir):
+    return [s["global_step"] for s in json.load(open(str(logdir / "stats.json")))]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    logdir = tmp_path_factory.mktemp("reference")
+    tiny(logdir, 4)
+    return R.checkpoint_values(str(logdir))
+
+
+@pytest.mark.parametrize("damage", ["names_missing", "deleted", "garbled"])
+def test_damaged_checkpoint_file_resumes_from_newest_in_files(tmp_path, uninterrupted, damage):
+    tiny(tmp_path, 2)
+    if damage == "names_missing":
+        name_in_checkpoint_file(tmp_path, "model-999")
+    elif damage == "deleted":
+        os.remove(str(tmp_path / "checkpoint"))
+    else:
+        (tmp_path / "checkpoint").write_text("\x00\x13 not a text proto {{")
+    assert resume.latest_checkpoint(str(tmp_path)) == str(tmp_path / "model-4")
+    tiny(tmp_path, 4)
+    assert steps_in(str(tmp_path)) == [2, 4, 6, 8] and history(tmp_path) == [2, 4, 6, 8]
+    R.assert_bit_identical(R.checkpoint_values(str(tmp_path)), uninterrupted)
+
+
+def test_unreadable_newest_checkpoint_falls_back_to_an_older_one(tmp_path):
+    tiny(tmp_path, 2)
+    name_in_checkpoint_file(tmp_path, "model-999")
+    (tmp_path / "model-4.index").write_bytes(b"garbled")
+    assert resume.latest_checkpoint(str(tmp_path)) == str(tmp_path / "model-2")
+
+
+def test_checkpoint_file_naming_missing_one_without_any_checkpoint_stops(tmp_path):
+    tiny(tmp_path, 1)
+    for name in os.listdir(str(tmp_path)):
+        if name.startswith("model-"):
+            os.remove(str(tmp_path / name))
+    name_in_checkpoint_file(tmp_path, "model-999")
+    before = sorted(os.listdir(str(tmp_path)))
+    with pytest.raises(ValueError, match="^--logdir %s: .*checkpoint names model-999, which is missing.*refusing to "
+                                         "start over" % tmp_path) as e:
+        tiny(tmp_path, 2)
+    assert "\n" not in str(e.value) and sorted(os.listdir(str(tmp_path))) == before
+
+
+def test_a_second_run_on_the_same_logdir_is_refused(tmp_path):
+    tiny(tmp_path, 1)
+    tmp_path.joinpath(resume.LOCK_FILE).touch()
+    with open(str(tmp_path / resume.LOCK_FILE)) as held:  # another run holds the directory
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(ValueError, match="^--logdir %s is in use by another run" % tmp_path):
+            tiny(tmp_path, 2)
+    assert steps_in(str(tmp_path)) == [2]
+    tiny(tmp_path, 2)  # released (as by a killed run): the next one goes on
+    assert steps_in(str(tmp_path)) == [2, 4]
+
+
+def test_lr_nan_on_a_fresh_logdir_does_not_blame_a_checkpoint(tmp_path):
+    from tests.test_train import TinyRegression
+
+    class NanRate(TinyRegression):
+        def optimizer(self):
+            lr = tf.get_variable("learning_rate", initializer=np.float32(np.nan), trainable=False)
+            return tf.train.MomentumOptimizer(lr, 0.9)
+
+    with pytest.raises(FloatingPointError) as e:
+        run_tiny(tmp_path, ONE, 4, max_epoch=1, model_class=NanRate)
+    message = str(e.value)
+    assert "learning_rate" in message and "initial state" in message
+    assert "restored" not in message and "checkpoint" not in message and "\n" not in message
+
+
+def garble(path):
+    data = bytearray(open(path, "rb").read())
+    data[len(data) // 2: len(data) // 2 + 16] = bytes(16 * [0x5a])
+    open(path, "wb").write(bytes(data))
+
+
+def test_garbled_checkpoint_at_resume_names_it_and_the_cause(tmp_path):
+    tiny(tmp_path, 1)
+    garble(str(tmp_path / "model-2.data-00000-of-00001"))
+    with pytest.raises(ValueError) as e:
+        tiny(tmp_path, 2)
+    message = str(e.value)
+    assert message.startswith("cannot restore checkpoint %s (" % (tmp_path / "model-2")) and "\n" not in message
+    assert "Checksum does not match" in message and "Graph execution error" not in message
+
+
+def test_full_disk_during_a_save_is_named(tmp_path, monkeypatch):
+    from common.callbacks import CheckpointSaveError
+
+    def full(self, sess, path, **kw):
+        raise tf.errors.DataLossError(None, None, "Graph execution error:\n\nDetected at node 'save/SaveV2'\n"
+                                      "Node: 'save/SaveV2'\n%s_temp/part-00000-of-00001.data-00000-of-00001: "
+                                      "No space left on device\n\t [[{{node save/SaveV2}}]]" % path)
+    monkeypatch.setattr(tf.train.Saver, "save", full)
+    with pytest.raises(CheckpointSaveError, match="cannot save checkpoint model-2 in .*: .*model_temp/part-00000.*"
+                                                  ": No space left on device \\(retried once\\)"):
+        tiny(tmp_path, 1)
+
+
+def test_garbled_validation_shard_is_named(toy_record_dir, tmp_path):
+    import shutil
+    from common.data.augment import AugmentConfig
+    from common.data.input import make_dataset
+    from common.data.records import list_shards
+    from tensorpack import Callback
+    from tests.test_train import MeanPixelClassifier
+    out = str(tmp_path / "rec")
+    shutil.copytree(toy_record_dir, out)
+    shard = list_shards(out, "validation")[0]
+    garble(shard)
+
+    class ReadValidation(Callback):  # a kNN monitor's read of the validation split, in one callback
+        def _setup_graph(self):
+            self.records = tf.data.make_one_shot_iterator(tf.data.TFRecordDataset([shard])).get_next()
+
+        def _trigger_epoch(self):
+            while True:
+                self.trainer.sess.run(self.records)
+
+    with pytest.raises(ValueError, match="^TFRecord shard %s is corrupt" % shard):
+        with tf.Graph().as_default():
+            ds = make_dataset(out, "train", 8, AugmentConfig(size=32, crop="resize", normalize=False), reader="tfdata",
+                              seed=0)
+            train.launch_train(MeanPixelClassifier(), ds, str(tmp_path / "log"), 2, 1, ONE, callbacks=[ReadValidation()])
+
+
+def test_ctrl_c_is_one_line_saying_where_the_run_resumes(tmp_path):
+    from tests.test_reliability import SCRIPT
+    cmd = R.python(SCRIPT, "train", "--logdir", str(tmp_path))
+    line = R.run_interrupted(cmd, env=R.kill_switch_env("tensorpack.train.base:Trainer.run_step", 4, sig="INT"))
+    assert line == "interrupted; the same command resumes from %s" % (tmp_path / "model-2")
