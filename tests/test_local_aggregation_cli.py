@@ -136,7 +136,7 @@ def _error(capsys, main, argv):
     (["--data_len", "1281167"], "data_len 1281167 differs from the 160 training images"),
     (["--kmeans_k", "10,300"], "kmeans_k 300 is outside [1, data_len=160]"),
     (["--gpu", "", "--cpu_towers", "2", "--batch_size", "63"], "batch_size 63 is not divisible by the 2 tower(s)"),
-    (["--batch_size", "-2"], "batch_size -2: must be a positive number of images"),
+    (["--batch_size", "-2"], "--batch_size must be > 0, got -2"),
     (["--gpu", "a"], "--gpu a: expected comma-separated GPU ids")])
 def test_bad_pretraining_input_is_one_error_line(capsys, toy_record_dir, tmp_path, extra, message):
     argv = ["--config", "exp_configs/la_final.json:toy_LA", "--image_dir", toy_record_dir,
