@@ -56,8 +56,9 @@ def one_line(error):
     if isinstance(error, OSError) and error.filename and error.strerror:
         return "%s: %s" % (error.filename, error.strerror)
     lines = [line.strip() for line in str(getattr(error, "message", None) or error).strip().splitlines()]
-    if lines and lines[0].startswith(_TF_FRAME[0]):
-        causes = [line for line in lines[1:] if line and not line.startswith(_TF_FRAME)
+    start = next((k for k, line in enumerate(lines) if line.startswith(_TF_FRAME[0])), None)
+    if start is not None:
+        causes = [line for line in lines[start + 1:] if line and not line.startswith(_TF_FRAME)
                   and not line.startswith(("(", "Function call stack"))]
         lines = causes[-1:] or lines
     return (lines or [type(error).__name__])[0]

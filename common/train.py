@@ -138,7 +138,7 @@ def _errors_named(source, logdir, ckpt):
     raise_exceptions, logging.raiseExceptions = logging.raiseExceptions, False
     try:
         yield
-    except tf.errors.DataLossError as e:
+    except (tf.errors.DataLossError, tf.errors.NotFoundError) as e:  # damaged or deleted files
         files = list(getattr(getattr(source, "_dataset", None), "record_files", ()))
         found = records.find_corrupt_shard(files) or records.find_corrupt_shard(records.sibling_shards(files))
         if found is not None:

@@ -103,14 +103,16 @@ def garble(path):
     open(path, "wb").write(bytes(data))
 
 
-def test_garbled_checkpoint_at_resume_names_it_and_the_cause(tmp_path):
+@pytest.mark.parametrize("damage,cause", [("garble", "Checksum does not match"), ("delete", "model-2.data")])
+def test_damaged_checkpoint_at_resume_names_it_and_the_cause(tmp_path, damage, cause):
     tiny(tmp_path, 1)
-    garble(str(tmp_path / "model-2.data-00000-of-00001"))
+    data = str(tmp_path / "model-2.data-00000-of-00001")
+    garble(data) if damage == "garble" else os.remove(data)
     with pytest.raises(ValueError) as e:
         tiny(tmp_path, 2)
     message = str(e.value)
     assert message.startswith("cannot restore checkpoint %s (" % (tmp_path / "model-2")) and "\n" not in message
-    assert "Checksum does not match" in message and "Graph execution error" not in message
+    assert cause in message and "Graph execution error" not in message
 
 
 def test_full_disk_during_a_save_is_named(tmp_path, monkeypatch):

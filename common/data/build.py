@@ -135,7 +135,7 @@ def list_image_folder(img_folder, splits=tuple(SPLIT_DIRS)):
         for d in dirs:
             names = sorted(f for f in os.listdir(os.path.join(root, d)) if not f.startswith("."))
             entries += [(os.path.join(root, d, f), classes.index(d), d + "/" + f) for f in names
-                        if os.path.isfile(os.path.join(root, d, f))]
+                        if not os.path.isdir(os.path.join(root, d, f))]  # a broken link: skipped and counted
         if not entries:
             raise ValueError("no image files in %s (expected %s/<class>/<image>)" % (root, root))
         listed[split] = entries
@@ -156,9 +156,13 @@ def build_tfrecords(img_folder, save_dir, random_seed=0, train_shards=None, val_
     """Build both splits of an ImageNet-style ``img_folder`` into ``save_dir``; return ``save_dir``.
 
     ``labels.txt`` holds ``<class folder> <label>``; ``meta.json`` the class names (from ``class_names.txt``
-    when the folder has one). The train list is permuted with ``random_seed``, validation stays in order.
+    when the folder has one). An empty class folder keeps its label (said in one line). The train list is permuted with ``random_seed``, validation stays in order.
     """
     classes, splits = list_image_folder(img_folder)
+    used = set(label for _, label, _ in splits.get("train", ()))
+    for label in (k for k, c in enumerate(classes) if k not in used):
+        log("warning: class folder %s holds no images; it keeps label %d (labels follow the sorted class folders) "
+            "and counts in num_classes" % (os.path.join(img_folder, "train", classes[label]), label))
     shards = {"train": train_shards, "validation": val_shards}
     plan = {split: (entries, shards[split] or default_shards(len(entries), split),
                     random_seed if split == "train" else None, "imagenet") for split, entries in splits.items()}

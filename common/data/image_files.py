@@ -1,6 +1,8 @@
-"""Image files for the record builders: a decode check and the bytes to store (JPEG as read, else re-encoded)."""
+"""Image files for the record builders: a decode check and the bytes to store (JPEG as read, else re-encoded;
+16-bit images scaled to 8 bits, so a 16-bit greyscale PNG keeps its picture)."""
 import io
 
+import numpy as np
 from PIL import Image
 
 JPEG_MODES = ("RGB", "L")  # decodable to RGB by both TF and DALI; CMYK and non-JPEG files are re-encoded
@@ -27,5 +29,13 @@ def jpeg_bytes(path, reencode=False):
             return f.read()
     buf = io.BytesIO()
     with Image.open(path) as img:
-        img.convert("RGB").save(buf, "JPEG", quality=100)
+        to_8_bits(img).convert("RGB").save(buf, "JPEG", quality=100)
     return buf.getvalue()
+
+
+def to_8_bits(img):
+    """``img`` with 16-bit integer pixels (modes ``I;16*``, ``I``) scaled to 0..255 (x / 257), else unchanged."""
+    if not img.mode.startswith("I"):
+        return img
+    pixels = np.asarray(img, dtype=np.float64)
+    return Image.fromarray(np.clip(np.round(pixels / 257.0), 0, 255).astype(np.uint8), "L")

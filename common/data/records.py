@@ -36,6 +36,10 @@ def _indexed_count(shard):
         return None
     with open(idx) as f:
         rows = [line.split() for line in f if line.strip()]
+    if not all(len(r) == 2 and r[0].isdigit() and r[1].isdigit() for r in rows):
+        bad = next(r for r in rows if not (len(r) == 2 and r[0].isdigit() and r[1].isdigit()))
+        raise ValueError("DALI index file %s is garbled (line %r, expected '<offset> <size>'); rebuild the records"
+                         % (idx, " ".join(bad)[:40]))
     end = int(rows[-1][0]) + int(rows[-1][1]) if rows else 0
     if end != os.path.getsize(shard):
         raise ValueError("TFRecord shard %s is %d bytes, its index %s says %d: truncated or replaced; rebuild the "
@@ -45,6 +49,7 @@ def _indexed_count(shard):
 
 def check_shards(record_dir, split, shards, meta):
     """ValueError (one line, naming ``record_dir``) when ``shards`` disagree with ``meta.json``."""
+    _check_classes(record_dir, meta)
     names = [os.path.basename(p) for p in shards]
     listed = (meta.get("shards") or {}).get(split)
     if listed is not None and sorted(listed) != names:
@@ -57,6 +62,21 @@ def check_shards(record_dir, split, shards, meta):
     if want is not None and None not in counts and sum(counts) != int(want):
         raise ValueError("record dir %s: the %s shards hold %d records, %s says %d; rebuild the records"
                          % (record_dir, split, sum(counts), META_FILE, int(want)))
+
+
+def _check_classes(record_dir, meta):
+    """ValueError when ``meta.json``'s ``num_classes`` disagrees with its class names or ``labels.txt``."""
+    want = meta.get("num_classes")
+    names = meta.get("class_names")
+    labels_file = os.path.join(record_dir, LABELS_FILE)
+    counts = [("its class_names", len(names))] if isinstance(names, list) else []
+    if os.path.isfile(labels_file):
+        with open(labels_file) as f:
+            counts.append((LABELS_FILE, sum(1 for line in f if line.strip())))
+    for where, n in counts:
+        if want is not None and want != n:
+            raise ValueError("record dir %s: %s says num_classes %r, %s has %d classes; the labels would not fit"
+                             % (record_dir, META_FILE, want, where, n))
 
 
 def find_corrupt_shard(shards):
