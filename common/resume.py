@@ -2,11 +2,12 @@
 
 One run at a time holds a log directory (``hold_logdir``: a lock the kernel drops when the process dies, so a
 killed run leaves nothing stuck). A log directory remembers the experiment that wrote it in ``experiment.json``;
-relaunching the same command resumes from the newest ``model-<step>`` checkpoint (every global variable, trainable or not) at epoch
-``step // steps_per_epoch + 1``. When the ``checkpoint`` file is missing, unreadable or names a checkpoint that
-is not there, the newest readable ``model-<step>`` found in the files is used (said in one log line); a
-directory holding checkpoints of which none is readable is refused, so a run never starts over in it. A
-directory of another experiment (different ``experiment.json`` or checkpoint variables that do not match the graph) is refused with one error line before anything is written.
+relaunching the same command resumes from the newest ``model-<step>`` checkpoint (every global variable,
+trainable or not) at epoch ``step // steps_per_epoch + 1``. When the ``checkpoint`` file is missing, unreadable
+or names a checkpoint that is not there, the newest readable ``model-<step>`` found in the files is used (said
+in one log line); a directory holding checkpoints of which none is readable is refused, so a run never starts
+over in it. A directory of another experiment (different ``experiment.json`` or checkpoint variables that do
+not match the graph) is refused with one error line before anything is written.
 """
 import contextlib
 import fcntl

@@ -23,12 +23,14 @@ CASES = [
     ("local_aggregation.train", LA + ["--fre_filter", "0", "--fre_cache_filter", "0"],
      "--fre_cache_filter must be > 0, got 0"),
     ("local_aggregation.train_transfer", ["--config", "exp_configs/la_trans_final.json:toy_trans",
-                                          "--image_dir", DATA, "--weight_decay", "-1"], "--weight_decay must be >= 0, got -1.0"),
+                                          "--image_dir", DATA, "--weight_decay", "-1"],
+     "--weight_decay must be >= 0, got -1.0"),
     ("revisiting.train_and_eval", ["--task", "rotation", "--lr", "-0.1"], "--lr must be >= 0, got -0.1"),
     ("counting.counter_trn", ["--exp_name", "e", "--learning_rate", "-1"], "--learning_rate must be >= 0, got -1.0"),
-    ("counting.classifier_trn", ["--exp_name", "e", "--learning_rate", "nan"], "--learning_rate must be a finite number, got nan"),
-    ("classification.train", CLS + ["--set", "momentum=-0.9"], "momentum (config exp_configs/classification.json:"
-                                                               "toy) must be >= 0, got -0.9"),
+    ("counting.classifier_trn", ["--exp_name", "e", "--learning_rate", "nan"],
+     "--learning_rate must be a finite number, got nan"),
+    ("classification.train", CLS + ["--set", "momentum=-0.9"],
+     "momentum (config exp_configs/classification.json:toy) must be >= 0, got -0.9"),
 ]
 
 
@@ -49,7 +51,8 @@ def test_unusable_value_is_refused_up_front(capsys, module, argv, message):
 @pytest.mark.parametrize("value,message", [
     ({"nce_t": None}, "nce_t (config {}) must be float, got null"),
     ({"crop_scale": [1.0]}, "crop_scale (config {}) must be [min, max] with 0 < min <= max <= 1, got [1.0]"),
-    ({"crop_scale": [0.9, 0.2]}, "crop_scale (config {}) must be [min, max] with 0 < min <= max <= 1, got [0.9, 0.2]"),
+    ({"crop_scale": [0.9, 0.2]},
+     "crop_scale (config {}) must be [min, max] with 0 < min <= max <= 1, got [0.9, 0.2]"),
 ])
 def test_null_or_malformed_config_value_is_one_line(capsys, tmp_path, value, message):
     config = tmp_path / "bad.json"
@@ -59,7 +62,7 @@ def test_null_or_malformed_config_value_is_one_line(capsys, tmp_path, value, mes
 
 
 def test_classification_steps_per_epoch_refused_before_writing(capsys, tmp_path):
-    line = error_line(capsys, "classification.train", CLS + ["--steps_per_epoch", "-1", "--logdir", str(tmp_path / "run"),
-                                                            "--epochs", "1"])
+    argv = CLS + ["--steps_per_epoch", "-1", "--logdir", str(tmp_path / "run"), "--epochs", "1"]
+    line = error_line(capsys, "classification.train", argv)
     assert line == "error: --steps_per_epoch must be >= 0 (0: one pass over the data), got -1"
     assert not os.path.exists(str(tmp_path / "run"))

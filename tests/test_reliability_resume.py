@@ -152,7 +152,8 @@ def test_garbled_validation_shard_is_named(toy_record_dir, tmp_path):
         with tf.Graph().as_default():
             ds = make_dataset(out, "train", 8, AugmentConfig(size=32, crop="resize", normalize=False), reader="tfdata",
                               seed=0)
-            train.launch_train(MeanPixelClassifier(), ds, str(tmp_path / "log"), 2, 1, ONE, callbacks=[ReadValidation()])
+            train.launch_train(MeanPixelClassifier(), ds, str(tmp_path / "log"), 2, 1, ONE,
+                               callbacks=[ReadValidation()])
 
 
 def test_ctrl_c_is_one_line_saying_where_the_run_resumes(tmp_path):

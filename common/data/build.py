@@ -156,7 +156,8 @@ def build_tfrecords(img_folder, save_dir, random_seed=0, train_shards=None, val_
     """Build both splits of an ImageNet-style ``img_folder`` into ``save_dir``; return ``save_dir``.
 
     ``labels.txt`` holds ``<class folder> <label>``; ``meta.json`` the class names (from ``class_names.txt``
-    when the folder has one). An empty class folder keeps its label (said in one line). The train list is permuted with ``random_seed``, validation stays in order.
+    when the folder has one). An empty class folder keeps its label (said in one line). The train list is
+    permuted with ``random_seed``, validation stays in order.
     """
     classes, splits = list_image_folder(img_folder)
     used = set(label for _, label, _ in splits.get("train", ()))
