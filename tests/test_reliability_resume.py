@@ -161,3 +161,15 @@ def test_ctrl_c_is_one_line_saying_where_the_run_resumes(tmp_path):
     cmd = R.python(SCRIPT, "train", "--logdir", str(tmp_path))
     line = R.run_interrupted(cmd, env=R.kill_switch_env("tensorpack.train.base:Trainer.run_step", 4, sig="INT"))
     assert line == "interrupted; the same command resumes from %s" % (tmp_path / "model-2")
+
+
+@pytest.mark.slow
+def test_instance_disc_relaunched_on_a_damaged_checkpoint_file_resumes(toy_record_dir, tmp_path):
+    from instance_disc import main
+    from tests.test_instance_disc_cli import RELEASE, TINY
+    logdir = tmp_path / "run"
+    argv = [toy_record_dir, "--logdir", str(logdir)] + RELEASE[:-1]
+    main.main(argv + ["2"] + TINY)
+    name_in_checkpoint_file(logdir, "model-999")  # the probe's edit
+    main.main(argv + ["3"] + TINY)
+    assert steps_in(str(logdir)) == [1, 2, 3] and history(logdir) == [1, 2, 3]
