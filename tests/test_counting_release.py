@@ -124,3 +124,17 @@ def test_preprocess_is_the_release_validation_input(tmp_path):
     mean, std = np.array(release.INPUT["mean"]), np.array(release.INPUT["std"])
     assert got.shape == (256, 256, 3) and got.dtype == np.float32
     np.testing.assert_allclose(got, (pixels / 255.0 - mean) / std, atol=1e-4)
+
+
+def test_zoo_tool_on_a_checkpoint_prefix(phase1, tmp_path):
+    from zoo.convert import convert
+    from zoo.features import extract
+    meta = convert("counting", phase1[0], str(tmp_path / "D"))
+    assert (meta["release"], meta["source"], meta["architecture"]) == ("counting", "model-1251", "alexnet_counting")
+    np.save(str(tmp_path / "X.npy"), IMAGES)
+    with pytest.raises(ValueError, match="256"):  # the release's phase-2 input size
+        extract(str(tmp_path / "D"), str(tmp_path / "X.npy"), str(tmp_path / "f.npy"))
+    inputs = np.random.RandomState(5).normal(0, 1, (2, 256, 256, 3)).astype(np.float32)
+    np.save(str(tmp_path / "X.npy"), inputs)
+    extract(str(tmp_path / "D"), str(tmp_path / "X.npy"), str(tmp_path / "f.npy"))
+    assert np.load(str(tmp_path / "f.npy")).shape == (2, 16 * 16 * 256)

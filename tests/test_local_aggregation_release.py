@@ -126,3 +126,19 @@ def test_shape_mismatch_is_refused(release_tar, tmp_path):
     with pytest.raises(ValueError, match="logits/W"):
         release.convert(_rewrite(release_tar[0], tmp_path / "src", lambda a: a.update({name: a[name][:, :64]})),
                         str(tmp_path / "out"))
+
+
+def test_zoo_tool_on_the_extracted_prefix(release_tar, tmp_path):
+    from zoo.convert import convert
+    from zoo.features import extract
+    folder = tmp_path / "src"
+    with tarfile.open(release_tar[0]) as tar:
+        tar.extractall(str(folder))
+    meta = convert("la", str(folder / "checkpoint-1901710"), str(tmp_path / "D"))
+    assert (meta["release"], meta["source"], meta["architecture"]) == ("la", "checkpoint-1901710", "resnet18")
+    assert meta["sha256"] != convert("la", release_tar[0], str(tmp_path / "D2"))["sha256"]
+    inputs = np.random.RandomState(4).uniform(0, 255, (2, 224, 224, 3)).astype(np.float32)
+    np.save(str(tmp_path / "X.npy"), inputs)
+    extract(str(tmp_path / "D"), str(tmp_path / "X.npy"), str(tmp_path / "f.npy"))
+    with release.feature_extractor(str(tmp_path / "D2"), meta) as fn:
+        np.testing.assert_array_equal(np.load(str(tmp_path / "f.npy")), fn(inputs))

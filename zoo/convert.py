@@ -50,7 +50,7 @@ def convert(release_name, src, out_dir):
     """Convert ``src`` with release ``release_name``'s ``convert`` into ``out_dir``; returns the zoo.json dict."""
     release = registry.get_release(release_name)
     src = src.rstrip("/") or src
-    if not os.path.exists(src):
+    if not os.path.exists(src) and not os.path.isfile(src + ".index"):  # a file, a directory or a checkpoint prefix
         raise ValueError("SRC %s: no such file or directory" % src)
     start = time.time()
     digest = source_sha256(src)

@@ -4,6 +4,8 @@ A file: the sha256 of its bytes (what ``sha256sum FILE`` prints). A directory (e
 the sha256 of the text made of one line per file, in sorted order of the relative paths (``/``-separated),
 ``<sha256 of the file's bytes>  <relative path>\\n`` (what ``find . -type f | sort | xargs sha256sum``
 prints, without the ``./``); empty directories and file metadata do not count.
+A TF checkpoint prefix (``PREFIX.index`` exists, ``PREFIX`` does not): the same text over its files ``PREFIX.*``
+(names relative to their directory).
 """
 import hashlib
 import os
@@ -24,13 +26,18 @@ def source_sha256(path):
     """Hex sha256 of a file, or of a directory as the module docstring defines it."""
     if os.path.isfile(path):
         return file_sha256(path)
-    if not os.path.isdir(path):
-        raise ValueError("%s: no such file or directory" % path)
     lines = []
-    for base, dirs, files in os.walk(path):
-        dirs.sort()
-        for name in files:
-            full = os.path.join(base, name)
-            lines.append((os.path.relpath(full, path).replace(os.sep, "/"), file_sha256(full)))
+    if os.path.isdir(path):
+        for base, dirs, files in os.walk(path):
+            dirs.sort()
+            for name in files:
+                full = os.path.join(base, name)
+                lines.append((os.path.relpath(full, path).replace(os.sep, "/"), file_sha256(full)))
+    elif os.path.isfile(path + ".index"):
+        folder, prefix = os.path.split(os.path.abspath(path))
+        lines = [(name, file_sha256(os.path.join(folder, name)))
+                 for name in os.listdir(folder) if name.startswith(prefix + ".")]
+    else:
+        raise ValueError("%s: no such file or directory" % path)
     text = "".join("%s  %s\n" % (digest, rel) for rel, digest in sorted(lines))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
