@@ -54,7 +54,7 @@ def run(args, cfg):
     towers = setup_devices(args)
     device = "cpu" if towers.on_cpu else "gpu"  # DALI: mixed JPEG decode and GPU augmentation on a GPU
     record_dir, meta = open_records(args.data_dir)
-    steps = resolve_max_iters(args, meta["splits"]["train"], towers)
+    steps = resolve_max_iters(args, meta["splits"]["train"], towers, from_data=True)
     logdir = args.logdir or experiment_dir(args.ckpt_root, args.exp_name)
     model = CountingProbeModel(cfg["image_size"], meta["num_classes"], cfg["pool_sizes"], args.opt,
                              args.learning_rate, args.learning_rate_var_name, backbone=args.backbone,

@@ -95,12 +95,18 @@ def experiment_dir(ckpt_root, exp_name):
     return os.path.join(ckpt_root, os.path.basename(os.path.abspath(os.getcwd())), exp_name)
 
 
-def resolve_max_iters(args, num_train, towers):
-    """Steps per epoch: ``--max_iters`` if given, else ``num_train // (batch_size * len(towers))``: every tower
-    that runs reads its own batch, so 4 towers x 256 on ImageNet give 1251 steps and 2 towers 2502."""
-    if args.max_iters:
-        return int(args.max_iters)
-    return max(1, num_train // (args.batch_size * max(1, len(towers))))
+def resolve_max_iters(args, num_train, towers, from_data=False):
+    """Steps per epoch: ``num_train // (batch_size * len(towers))`` (every tower that runs reads its own batch, so
+    4 towers x 256 on ImageNet give 1251 steps and 2 towers 2502), or ``--max_iters`` when given. ``from_data``
+    (phase 2, which recomputes it in the release): always the data's count; a different ``--max_iters`` is a
+    ValueError."""
+    towers_n = max(1, len(towers))
+    steps = max(1, num_train // (args.batch_size * towers_n))
+    if from_data and args.max_iters and int(args.max_iters) != steps:
+        raise ValueError("--max_iters %d: phase 2 takes its steps per epoch from the data, as the release does: "
+                         "%d train images // (--batch_size %d x %d tower(s)) = %d; drop --max_iters"
+                         % (args.max_iters, num_train, args.batch_size, towers_n, steps))
+    return int(args.max_iters) if args.max_iters and not from_data else steps
 
 
 def write_args_json(args, path, **derived):

@@ -99,6 +99,17 @@ def test_steps_per_epoch_count_the_towers_that_run(no_gpu):
     assert flags.resolve_max_iters(args, 1281167, setup_devices(args)) == 1251  # --max_iters wins
 
 
+def test_phase_2_steps_come_from_the_data(no_gpu):
+    """The release recomputes phase 2's max_iters from the data: a different --max_iters is refused."""
+    args, _ = flags.parse_flags("classifier", README_CLS + ["--gpu", "", "--max_iters", "7"])
+    with pytest.raises(ValueError, match=r"^--max_iters 7: phase 2 takes its steps per epoch from the data, as the "
+                                         r"release does: 1281167 train images // \(--batch_size 256 x 1 tower\(s\)\) "
+                                         r"= 5004; drop --max_iters$"):
+        flags.resolve_max_iters(args, 1281167, setup_devices(args), from_data=True)
+    args, _ = flags.parse_flags("classifier", README_CLS + ["--gpu", "", "--max_iters", "5004"])
+    assert flags.resolve_max_iters(args, 1281167, setup_devices(args), from_data=True) == 5004
+
+
 def test_missing_gpu_is_one_error_line(no_gpu, tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         cli.run(counter_trn.main, README_CNT + ["--data_dir", str(tmp_path)])

@@ -32,10 +32,11 @@ def tiny_config(tmp_path_factory):
     return str(path) + ":tiny"
 
 
-def _tiny(config, record_dir, ckpt_root, towers, epochs=1):
-    """Appended to a README line (later flags win): toy data, tiny batch and epoch, CPU towers for its GPUs."""
+def _tiny(config, record_dir, ckpt_root, towers, epochs=1, max_iters=("--max_iters", "2")):
+    """Appended to a README line (later flags win): toy data, tiny batch and epoch, CPU towers for its GPUs
+    (phase 2 takes its steps per epoch from the data: ``max_iters=()``)."""
     return ["--config", config, "--data_dir", record_dir, "--ckpt_root", ckpt_root, "--batch_size", "4",
-            "--epoch", str(epochs), "--max_iters", "2", "--gpu", "", "--cpu_towers", str(towers)]
+            "--epoch", str(epochs), "--gpu", "", "--cpu_towers", str(towers)] + list(max_iters)
 
 
 def _script(name, argv):
@@ -104,8 +105,9 @@ def test_readme_command_lines_end_to_end(toy_record_dir, tiny_config, tmp_path):
     assert _checkpoint_value(cnt_dir, "beta1_power") == pytest.approx(0.9 ** 5)
 
     cls_dir = os.path.join(root, PROJECT, "cls_gpu2_bz256_adam_250")
-    out = _script("classifier_trn.py", README_CLS + _tiny(tiny_config, toy_record_dir, root, towers=2))
+    out = _script("classifier_trn.py", README_CLS + _tiny(tiny_config, toy_record_dir, root, towers=2, max_iters=()))
     assert "top-1 per layer: conv1" in out
+    assert _stats(cls_dir)[-1]["global_step"] == 20  # phase 2: 160 images // (4 x 2 towers), as the release
     logged = {k: _stats(cls_dir)[-1]["val_top1_accuracy_" + k] for k in LAYERS}
     recomputed, count = _validation_accuracy(tf.train.latest_checkpoint(cls_dir), toy_record_dir, 10)
     assert count == 40  # every validation image, the last batch included
@@ -120,7 +122,8 @@ def test_readme_command_lines_end_to_end(toy_record_dir, tiny_config, tmp_path):
 
     logdir = str(tmp_path / "random_probe")  # --logdir replaces the experiment directory
     _script("classifier_trn.py", ["--exp_name", "cls_random", "--random_features", "--learning_rate_var_name",
-                                  "lr_cls", "--logdir", logdir] + _tiny(tiny_config, toy_record_dir, root, towers=1))
+                                  "lr_cls", "--logdir", logdir] + _tiny(tiny_config, toy_record_dir, root, towers=1,
+                                                                        max_iters=()))
     assert "val_top1_accuracy_conv5" in _stats(logdir)[-1]
     assert not os.path.exists(os.path.join(root, PROJECT, "cls_random"))
     assert not np.array_equal(_checkpoint_value(logdir, "alexnet_v2/conv3/W"),
@@ -156,20 +159,26 @@ def test_bad_input_errors(toy_record_dir, tmp_path, capsys, monkeypatch):
         with tf.Session() as sess:
             sess.run(tf.global_variables_initializer())
             tf.train.Saver().save(sess, os.path.join(foreign, "model-10"))
-    line = _error_line(classifier_trn.main, base + ["--exp_name", "p2", "--pretrained", "--cnt_exp_name", "foreign",
-                                                    "--data_dir", toy_record_dir, "--reader", "tfdata"], capsys)
+    phase_2 = base[:-2]  # no --max_iters: phase 2 takes it from the data
+    line = _error_line(classifier_trn.main, phase_2 + ["--exp_name", "p2", "--pretrained", "--cnt_exp_name",
+                                                       "foreign", "--data_dir", toy_record_dir, "--reader", "tfdata"],
+                       capsys)
     assert line.startswith("error: checkpoint") and "not a counting AlexNet" in line
+    line = _error_line(classifier_trn.main, base + ["--exp_name", "p3", "--random_features", "--data_dir",
+                                                    toy_record_dir, "--reader", "tfdata"], capsys)
+    assert line == ("error: --max_iters 1: phase 2 takes its steps per epoch from the data, as the release does: "
+                    "160 train images // (--batch_size 64 x 1 tower(s)) = 2; drop --max_iters")
 
 
 @pytest.mark.slow
 def test_toy_demo_runs_both_feature_sets(toy_record_dir, tmp_path, capsys):
     from counting import toy_demo
     from counting.flags import CONFIG_FILE
-    tiny = {"batch_size": 4, "epoch": 1, "max_iters": 2, "opt": "adam", "reader": "tfdata"}
+    tiny = {"batch_size": 4, "epoch": 1, "opt": "adam", "reader": "tfdata"}
     config = tmp_path / "tiny.json"
     config.write_text(json.dumps({"tiny": {
         "base": CONFIG_FILE + ":toy",
-        "counter": dict(tiny, learning_rate=3e-4, logits_dim=16, learning_rate_var_name="lr_cnt"),
+        "counter": dict(tiny, max_iters=2, learning_rate=3e-4, logits_dim=16, learning_rate_var_name="lr_cnt"),
         "classifier": dict(tiny, learning_rate=3e-3, learning_rate_var_name="lr_cls")}}))
     work = tmp_path / "work"
     rows = toy_demo.run(toy_record_dir, str(work), config=str(config) + ":tiny")
