@@ -3,7 +3,8 @@
 ImageNet train: random resized crop (area 0.2-1) -> grayscale p=0.2 -> colour jitter 0.4 -> flip; test:
 shorter side ``resize_size``, centre crop. CIFAR train: random resized crop 32 -> jitter -> grayscale, no flip;
 test: normalisation only (the orders of the release's main.py and cifar.py). Training batches are drawn within
-one epoch (shuffle, batch, then repeat), so a batch never holds an image twice.
+one epoch (shuffle, batch, then repeat), so a batch never holds an image twice; each epoch ends with the remainder
+batch, as the release's loader (``drop_last=False``).
 """
 import numpy as np
 
@@ -45,7 +46,7 @@ def record_data(cfg, record_dir, meta, device="cpu"):
 
     def train(batch):
         return make_dataset(record_dir, "train", batch, train_augment(cfg), reader=cfg["reader"], shuffle=True,
-                            repeat=True, device=device)
+                            repeat=True, drop_remainder=False, device=device)
     return Data(record_dir, n_train, num_classes, train, finite("validation"), finite("train"))
 
 
@@ -80,7 +81,7 @@ def array_data(cfg, name, train_images, train_labels, test_images, test_labels):
 
     def train(batch):
         return array_dataset(train_images, train_labels, batch,
-                              lambda image: cifar_train_image(image, tuple(cfg["crop_scale"])), True, True, True)
+                              lambda image: cifar_train_image(image, tuple(cfg["crop_scale"])), True, True, False)
 
     def finite(images, labels):
         return lambda: array_dataset(images, labels, cfg["val_batch_size"], cifar_test_image, False, False, False)

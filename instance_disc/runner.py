@@ -18,12 +18,42 @@ from instance_disc.evaluation import InstanceDiscKnn, evaluate_checkpoint
 from instance_disc.model import InstanceDiscModel, bank_update_op, objective_name
 from instance_disc.options import RUN_KEYS
 
-__all__ = ["Data", "lr_schedule", "experiment_of", "PrintLoss", "train", "evaluate", "print_results",
+__all__ = ["Data", "steps_per_epoch", "tower_batches", "lr_schedule", "experiment_of", "PrintLoss", "train", "evaluate", "print_results",
            "train_logdir", "run_or_evaluate", "one_line_errors"]
 
 # train(batch) / val() / train_eval(): callables returning tf.data datasets (built in the caller's graph) of
-# (image, label, index); n_train, num_classes: ints; name: what the error messages call the data.
+# (image, label, index); train: repeating global batches, each epoch a fresh shuffle whose last batch is the
+# remainder (the release's drop_last=False); n_train, num_classes: ints; name: what the error messages call the data.
 Data = collections.namedtuple("Data", ["name", "n_train", "num_classes", "train", "val", "train_eval"])
+
+
+def steps_per_epoch(cfg, n_train):
+    """``--steps-per-epoch``, else ceil(N / B): the release's loader with ``drop_last=False`` (391 on CIFAR at 128,
+    5005 on ImageNet at 256), the last step of each epoch on the remainder."""
+    return cfg["steps_per_epoch"] or int(math.ceil(n_train / float(cfg["batch_size"])))
+
+
+def tower_batches(dataset, num_towers):
+    """Split every global batch of ``dataset`` into ``num_towers`` consecutive tower batches (sizes differing by at
+    most one), one after the other: the towers of a step, each pulling one element from the shared iterator, share
+    one global batch, so no step places an index twice and no step spans two epochs."""
+    if num_towers == 1:
+        return dataset
+
+    def split(*batch):
+        n = tf.cast(tf.shape(batch[0])[0], tf.int64)
+        return tf.data.Dataset.range(num_towers).map(
+            lambda k: tuple(x[k * n // num_towers:(k + 1) * n // num_towers] for x in batch))
+    return dataset.flat_map(split)
+
+
+def check_remainder(cfg, n_train, num_towers):
+    """ValueError when an epoch's last batch (``N mod B`` images) is too small to give every tower an image."""
+    rest = n_train % int(cfg["batch_size"])
+    if 0 < rest < num_towers:
+        raise ValueError("-b %d: the last batch of each epoch holds %d image(s) (%d %% %d), fewer than the %d towers; "
+                         "choose -b so that the remainder is 0 or at least the number of towers"
+                         % (cfg["batch_size"], rest, n_train, cfg["batch_size"], num_towers))
 
 
 def lr_schedule(cfg):
@@ -78,8 +108,10 @@ def _knn_history(logdir):
 def train(cfg, data, logdir, towers, trainer="replicated", cluster=None, epoch_k=1, recompute=False):
     """Train on ``data`` in ``logdir`` (resumed when it holds a checkpoint); returns the kNN results dict, with
     the per-epoch entries of earlier (resumed) processes too."""
-    batch = per_tower_batch(cfg["batch_size"], towers)
-    steps = cfg["steps_per_epoch"] or int(math.ceil(data.n_train / float(cfg["batch_size"])))
+    num_towers = max(len(towers), 1)
+    per_tower_batch(cfg["batch_size"], towers)  # the global batch splits evenly (full batches)
+    check_remainder(cfg, data.n_train, num_towers)
+    steps = steps_per_epoch(cfg, data.n_train)
     model = InstanceDiscModel(cfg, data.n_train, cfg["image_size"])
     nce = objective_name(cfg) == "nce"
 
@@ -93,7 +125,7 @@ def train(cfg, data, logdir, towers, trainer="replicated", cluster=None, epoch_k
     history = _knn_history(logdir)
     callbacks = [monitor] + ([PrintLoss(cfg["print_freq"])] if cfg["print_freq"] else [])
     with tf.Graph().as_default():  # a fresh graph per run, so that runs can follow each other in one process
-        launch_train(model, lambda: data.train(batch), logdir, steps, cfg["epochs"], towers, trainer=trainer,
+        launch_train(model, lambda: tower_batches(data.train(cfg["batch_size"]), num_towers), logdir, steps, cfg["epochs"], towers, trainer=trainer,
                      lr_schedule=lr_schedule(cfg), callbacks=callbacks, post_step=post_step, cluster=cluster,
                      experiment=experiment_of(cfg, data))
     results = dict(history, **monitor.results)
