@@ -81,29 +81,31 @@ def describe_module(meta, variables):
     if not convs:
         raise ValueError("module variables hold no tf.layers conv2d kernels: not a revisiting trunk")
     root, logits = variables["conv2d/kernel"], variables[convs[-1]]
-    if len(convs) != 54 or logits.shape[:2] != (1, 1):
-        raise ValueError("module has %d conv layers: only the release's ResNet50 (54 with the logits) is "
-                         "converted so far (RevNet50 and VGG19 are not)" % len(convs))
-    mode = "v1" if len(bns) == len(convs) - 1 else "v2"
-    if mode == "v2" and len(bns) != 49:
-        raise ValueError("module has %d batch_normalization layers: neither ResNet50 v1 (53) nor v2 (49)"
-                         % len(bns))
+    layers = (len(convs), len(bns))
+    if logits.shape[:2] != (1, 1) or layers not in ((54, 53), (54, 49), (50, 49)):
+        raise ValueError("module has %d conv and %d batch_normalization layers: neither the release's ResNet50 v1 "
+                         "(54, 53) nor v2 (54, 49) nor RevNet50 (50, 49) (VGG19 is not converted)" % layers)
+    architecture, mode = ("revnet50", "v2") if layers == (50, 49) else ("resnet50", "v1" if layers[1] == 53 else "v2")
     epsilons = _bn_epsilons(nodes)
     odd = sorted(n for n, e in epsilons.items() if abs(e - BN_EPSILON) > 1e-9)
     if not epsilons or odd:
         raise ValueError("module BN epsilon: expected %g (tf.layers) in every FusedBatchNorm, %s"
                          % (BN_EPSILON, "found none" if not epsilons else "%s has %g" % (odd[0], epsilons[odd[0]])))
-    unit_strides = [_conv_stride(nodes, c.split("/")[0]) for c in convs[1:-1]
-                    if variables[c].shape[:2] == (3, 3)]
+    if architecture == "revnet50":  # transitions: an average pool where the block's stride is 2
+        strided = sum(n.op == "AvgPool" for n in nodes.values())
+    else:
+        strided = sum(_conv_stride(nodes, c.split("/")[0]) == 2 for c in convs[1:-1]
+                      if variables[c].shape[:2] == (3, 3))
     root_stride = _conv_stride(nodes, "conv2d")
-    if (root_stride, sum(s == 2 for s in unit_strides)) not in ((2, 3), (1, 2)):
-        raise ValueError("module trunk strides (root %d, %d strided units) are neither the release's image "
-                         "trunk (2, 3) nor its patch trunk (1, 2)" % (root_stride, sum(s == 2 for s in unit_strides)))
+    if (root_stride, strided) not in ((2, 3), (1, 2)):
+        raise ValueError("module trunk strides (root %d, %d strided blocks) are neither the release's image "
+                         "trunk (2, 3) nor its patch trunk (1, 2)" % (root_stride, strided))
     pre_logits = meta.signature_def["representation"].outputs["pre_logits"].name
     num_classes = int(logits.shape[3])
     task = "relative_patch_location" if root_stride == 1 else ("rotation" if num_classes == 4 else "exemplar")
     shape = meta.signature_def["representation"].inputs["image"].tensor_shape
-    return {"architecture": "resnet50", "filters_factor": int(root.shape[3]) // 16, "mode": mode,
+    root_width = 64 if architecture == "revnet50" else 16  # root channels per filters_factor unit
+    return {"architecture": architecture, "filters_factor": int(root.shape[3]) // root_width, "mode": mode,
             "last_relu": mode == "v1" or _ends_with_relu(nodes, pre_logits), "task": task,
             "num_classes": num_classes,
             "input_shape": [None if d.size < 0 else int(d.size) for d in shape.dim] or [None, None, None, 3]}
@@ -118,34 +120,37 @@ def _project_variables(spec):
 
 
 def _layers(project_vars):
-    """Project layers in creation order: ``[(kind, layer scope)]`` with kind conv / bn / logits."""
+    """Project layers in creation order: ``[(kind, layer scope, [variable names])]``, kind conv / bn / logits."""
     layers = []
     for name, shape in project_vars:
         scope, leaf = name.rsplit("/", 1)
         if leaf == "EMA":
             scope = scope.rsplit("/", 1)[0]
-        kind = "bn" if leaf in ("gamma", "beta", "EMA") else ("logits" if len(shape) == 2 or leaf == "b" else "conv")
+        kind = "bn" if leaf in ("gamma", "beta", "EMA") else ("logits" if scope == "module/logits" else "conv")
         if not layers or layers[-1][1] != scope:
-            layers.append((kind, scope))
+            layers.append((kind, scope, []))
+        layers[-1][2].append(name)
     return layers
 
 
 def mapping_plan(spec):
     """{project variable: (module variable, transform)} for a module of ``spec``, and the project's shapes."""
     project_vars = _project_variables(spec)
+    shapes = dict(project_vars)
     plan, n_conv, n_bn = {}, 0, 0
-    for kind, scope in _layers(project_vars):
-        if kind == "conv":
-            plan[scope + "/W"] = (_layer_name(n_conv, "conv2d") + "/kernel", None)
-            n_conv += 1
-        elif kind == "bn":
+    for kind, scope, names in _layers(project_vars):
+        if kind == "bn":
             source = _layer_name(n_bn, "batch_normalization")
             plan.update({"%s/%s" % (scope, k): ("%s/%s" % (source, v), None) for k, v in BN_NAMES.items()})
             n_bn += 1
+        elif kind == "conv":
+            plan[names[0]] = (_layer_name(n_conv, "conv2d") + "/kernel", None)
+            n_conv += 1
     logits = _layer_name(n_conv, "conv2d")
-    plan.update({"module/logits/W": (logits + "/kernel", conv1x1_to_dense),
+    kernel = [n for n in shapes if n.startswith("module/logits/") and len(shapes[n]) in (2, 4)][0]
+    plan.update({kernel: (logits + "/kernel", conv1x1_to_dense if len(shapes[kernel]) == 2 else None),
                  "module/logits/b": (logits + "/bias", None)})
-    return plan, dict(project_vars)
+    return plan, shapes
 
 
 def convert(src, out_dir):

@@ -1,12 +1,13 @@
 """Test helper: a TF1 Hub module written as the revisiting release writes one, with random weights.
 
-The trunk follows the release's ``models/resnet.py`` (``tf.layers`` at the top level of the module graph, so the
-variables are named ``conv2d``, ``conv2d_1``, ..., ``batch_normalization``, ... in creation order; BN
-``fused=True`` with the TF defaults, fixed padding, the 1x1 conv logits with bias). The module directory holds
-what ``hub.create_module_spec(..., [({"is_training"}, training), (set(), inference)])`` exports: one SavedModel
-with the training graph under the tag ``is_training`` and the inference graph untagged, both with the
-signatures ``default`` ({"image"} -> {"default": logits}) and ``representation`` ({"image"} -> the endpoints),
-the variables without the ``module/`` scope, and ``tfhub_module.pb`` (``ModuleDef{format: FORMAT_V3}``).
+The trunks follow the release's ``models/resnet.py`` (``resnet50`` v1/v2 and ``revnet50``; ``tf.layers`` at the
+top level of the module graph, so the variables are named ``conv2d``, ``conv2d_1``, ..., ``batch_normalization``,
+... in creation order; BN ``fused=True`` with the TF defaults, fixed padding, the 1x1 conv logits with bias).
+The module directory holds what ``hub.create_module_spec(..., [({"is_training"}, training), (set(),
+inference)])`` exports: one SavedModel with the training graph under the tag ``is_training`` and the inference
+graph untagged, both with the signatures ``default`` ({"image"} -> {"default": logits}) and ``representation``
+({"image"} -> the endpoints), the variables without the ``module/`` scope, and ``tfhub_module.pb``
+(``ModuleDef{format: FORMAT_V3}``).
 """
 import os
 import tarfile
@@ -80,6 +81,43 @@ def release_resnet50(x, training, num_classes, filters_factor=4, mode="v2", last
     return ends["logits"], ends
 
 
+def _unit_rev(x, training):
+    """The release's ``bottleneck_rev``: y1 = x1 + F(x2) with F its v2 bottleneck without shortcut; [x2, y1]."""
+    x1, x2 = tf.split(x, 2, 3)
+    channels = int(x2.shape[-1])
+    h = _conv(tf.nn.relu(_bn(x2, training)), channels // 4, 1)
+    h = _conv(_pad(tf.nn.relu(_bn(h, training)), 3), channels // 4, 3, 1, "VALID")
+    h = _conv(tf.nn.relu(_bn(h, training)), channels, 1)
+    return tf.concat([x2, x1 + h], axis=3)
+
+
+def _pool_and_double(x, stride):
+    if stride > 1:
+        x = tf.layers.average_pooling2d(x, pool_size=stride, strides=stride, padding="SAME")
+    half = int(x.shape[3]) // 2
+    return tf.pad(x, [[0, 0], [0, 0], [0, 0], [half, half]])
+
+
+def release_revnet50(x, training, num_classes, filters_factor=4, last_relu=True, root_conv_stride=2,
+                     strides=(2, 2, 2)):
+    """(logits, endpoints) of the release's ``revnet50`` (root conv of 4 x 16 x filters_factor channels)."""
+    ends = {}
+    x = _conv(_pad(x, 7), 64 * filters_factor, 7, root_conv_stride, "VALID")
+    x = ends["after_root"] = tf.layers.max_pooling2d(_pad(x, 3), pool_size=3, strides=2, padding="VALID")
+    for block, count in enumerate((3, 4, 6, 3)):
+        for _ in range(count):
+            x = _unit_rev(x, training)
+        ends["block%d" % (block + 1)] = x
+        if block < 3:
+            x = _pool_and_double(x, strides[block])
+    x = _bn(x, training)
+    x = tf.nn.relu(x) if last_relu else x
+    x = tf.reduce_mean(x, axis=[1, 2], keepdims=True)
+    ends["pre_logits"] = tf.squeeze(x, [1, 2])
+    ends["logits"] = tf.squeeze(tf.layers.conv2d(x, filters=num_classes, kernel_size=1), [1, 2])
+    return ends["logits"], ends
+
+
 def _signatures(image, logits, ends):
     info = tf.saved_model.utils.build_tensor_info
     inputs = {"image": info(image)}
@@ -106,16 +144,17 @@ def _random_values(variables, rng):
     return {v: a.astype(np.float32) for v, a in values.items()}
 
 
-def write_hub_module(module_dir, input_shape=(None, 224, 224, 3), seed=0, num_classes=4, **net_options):
-    """Write a release-style Hub module of ``release_resnet50(**net_options)`` with random weights; returns
-    ``module_dir``."""
+def write_hub_module(module_dir, input_shape=(None, 224, 224, 3), seed=0, num_classes=4, net=None, **net_options):
+    """Write a release-style Hub module of ``net(**net_options)`` (default ``release_resnet50``) with random
+    weights; returns ``module_dir``."""
+    net = net or release_resnet50
     builder = tf.saved_model.builder.SavedModelBuilder(module_dir)
     rng = np.random.RandomState(seed)
     values = None
     for tags, training in ((["is_training"], True), ([], False)):
         with tf.Graph().as_default():
             image = tf.placeholder(tf.float32, list(input_shape))
-            logits, ends = release_resnet50(image, training, num_classes, **net_options)
+            logits, ends = net(image, training, num_classes, **net_options)
             signatures = _signatures(image, logits, ends)
             if values is None:
                 with tf.Session() as sess:

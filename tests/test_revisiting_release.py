@@ -11,7 +11,7 @@ import pytest
 from common.weights.tf_checkpoint import read_checkpoint, write_checkpoint
 from revisiting import release, train_and_eval
 from revisiting.hub_module import is_hub_module, meta_graphs
-from tests.revisiting_hub_writer import release_representation, tar_module, write_hub_module
+from tests.revisiting_hub_writer import release_representation, release_revnet50, tar_module, write_hub_module
 
 CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "exp_configs", "revisiting.json")
 
@@ -114,6 +114,21 @@ def test_patch_trunk_resnet50_v1_converts_exactly(tmp_path):
     spec = release.convert(module, out)["module_spec"]
     assert (spec["mode"], spec["task"], spec["input_shape"]) == ("v1", "relative_patch_location", [None, 64, 64, 3])
     images = np.random.RandomState(3).normal(0, 1, (3, 64, 64, 3)).astype(np.float32)
+    assert _max_diff(module, out, images) < 1e-4
+
+
+def test_revnet50_converts_exactly(tmp_path):
+    """The release's best rotation trunk family (RevNet50, here at width x4 on 64 px inputs, root stride 2)."""
+    module = write_hub_module(str(tmp_path / "module"), input_shape=(None, 64, 64, 3), seed=6, net=release_revnet50,
+                              filters_factor=4)
+    out = str(tmp_path / "converted")
+    info = release.convert(module, out)
+    spec = info["module_spec"]
+    assert (spec["architecture"], spec["filters_factor"], spec["task"], spec["last_relu"]) == \
+        ("revnet50", 4, "rotation", True)
+    assert info["name_map"]["conv2d/kernel"] == "module/root_conv/kernel"
+    assert info["name_map"]["conv2d_49/kernel"] == "module/logits/W"
+    images = np.random.RandomState(7).uniform(-1, 1, (2, 64, 64, 3)).astype(np.float32)
     assert _max_diff(module, out, images) < 1e-4
 
 
