@@ -171,5 +171,7 @@ def test_instance_disc_relaunched_on_a_damaged_checkpoint_file_resumes(toy_recor
     argv = [toy_record_dir, "--logdir", str(logdir)] + RELEASE[:-1]
     main.main(argv + ["2"] + TINY)
     name_in_checkpoint_file(logdir, "model-999")  # the probe's edit
+    kept = {s: os.stat(str(logdir / ("model-%d.index" % s))).st_mtime_ns for s in (1, 2)}
     main.main(argv + ["3"] + TINY)
     assert steps_in(str(logdir)) == [1, 2, 3] and history(logdir) == [1, 2, 3]
+    assert {s: os.stat(str(logdir / ("model-%d.index" % s))).st_mtime_ns for s in (1, 2)} == kept  # not redone
