@@ -27,15 +27,18 @@ LOCK_FILE = ".run.lock"
 
 @contextlib.contextmanager
 def hold_logdir(logdir):
-    """Hold ``logdir/.run.lock`` (``flock``) while the block runs; ValueError when another run holds it."""
+    """Hold ``logdir/.run.lock`` (``flock``) while the block runs; ValueError when another run holds it (a file
+    system without locks: a warning, unlocked)."""
     path = os.path.join(logdir, LOCK_FILE)
     handle = open(path, "a")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
+    except BlockingIOError:
         handle.close()
         raise ValueError("--logdir %s is in use by another run (%s is locked); wait for it to end or use a new "
                          "--logdir" % (logdir, path))
+    except OSError as e:  # a file system without locks (some network mounts): go on, said once
+        logger.warn("--logdir %s: cannot lock %s (%s); a second run on it would not be refused" % (logdir, path, e))
     try:
         yield
     finally:

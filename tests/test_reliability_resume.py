@@ -175,3 +175,11 @@ def test_instance_disc_relaunched_on_a_damaged_checkpoint_file_resumes(toy_recor
     main.main(argv + ["3"] + TINY)
     assert steps_in(str(logdir)) == [1, 2, 3] and history(logdir) == [1, 2, 3]
     assert {s: os.stat(str(logdir / ("model-%d.index" % s))).st_mtime_ns for s in (1, 2)} == kept  # not redone
+
+
+def test_a_file_system_without_locks_warns_and_goes_on(tmp_path, monkeypatch):
+    def no_locks(handle, flags):
+        raise OSError(37, "No locks available")
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    tiny(tmp_path, 1)  # a network mount that refuses flock: the run goes on, unlocked
+    assert steps_in(str(tmp_path)) == [2]
