@@ -1,8 +1,9 @@
 """``python -m bench.step --step instance_disc --model resnet50 --batch 256``: one instance-discrimination step.
 
 ImageNet-shaped: a ``--bank-size`` x 128 memory bank (default 1,281,167), NCE with 4096 negatives (T 0.07,
-m 0.5), the bank update (and Z frozen on the first step) chained into the step; the backbone is ``--model`` with the release's 128-d head: ``resnet18`` ... ``resnet152`` are the release's
-torchvision-layout ResNets (as ``main.py`` trains), any other name the registry backbone of that name.
+m 0.5), the bank update (and Z frozen on the first step) chained into the step; the backbone is ``--model``
+with the release's 128-d head: ``resnet18`` ... ``resnet152`` are the release's torchvision-layout ResNets (as
+``main.py`` trains), any other name the registry backbone of that name.
 """
 from tensorpack.tfutils.tower import TowerContext
 

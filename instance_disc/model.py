@@ -43,10 +43,11 @@ def backbone_name(cfg):
 
 
 def backbone_endpoints(images, is_training, cfg):
-    """The backbone ``backbone_name(cfg)`` (width, stem, ``zero_init`` of the last BN gammas from ``cfg``):
-    a dict of endpoint tensors."""
-    return get_model(backbone_name(cfg))(images, is_training, width=cfg.get("width", 1), stem=cfg.get("stem", "imagenet"),
-                                  zero_init=bool(cfg.get("zero_init", False)))
+    """The backbone ``backbone_name(cfg)`` (width, stem, ``zero_init`` of the last BN gammas and the optional
+    ``data_format`` of its convolutions from ``cfg``; ``images`` are NHWC): a dict of endpoint tensors."""
+    return get_model(backbone_name(cfg))(images, is_training, data_format=cfg.get("data_format", "NHWC"),
+                                         width=cfg.get("width", 1), stem=cfg.get("stem", "imagenet"),
+                                         zero_init=bool(cfg.get("zero_init", False)))
 
 
 def embedding_head(pooled, cfg):
