@@ -146,12 +146,15 @@ def release_model(arch, size=224, seed=0):
     return model.eval()
 
 
-def save_release_checkpoint(path, arch, n_data, zip_format=True, size=224, seed=0, swap=None):
-    """``torch.save`` the release's ``main.py`` checkpoint dict of a random ``arch`` with an ``n_data``-row bank;
-    ``swap=(key_a, key_b)`` exchanges two same-shaped state_dict tensors in the file. Returns (model, bank)."""
+def save_release_checkpoint(path, arch, n_data, zip_format=True, size=224, seed=0, swap=None, memory=None):
+    """``torch.save`` the release's ``main.py`` checkpoint dict of a random ``arch`` with an ``n_data``-row bank
+    (``memory``: its rows; default random); ``swap=(key_a, key_b)`` exchanges two same-shaped state_dict tensors
+    in the file. Returns (model, bank)."""
     model = release_model(arch, size, seed)
     wrapped = nn.DataParallel(model)  # the release wraps the whole ResNet: keys "module.conv1.weight", ...
     lemniscate = NCEAverage(128, n_data, 4096, Z=float(n_data) * 2.2)
+    if memory is not None:
+        lemniscate.memory.copy_(torch.from_numpy(memory))
     optimizer = torch.optim.SGD(wrapped.parameters(), 0.03, momentum=0.9, weight_decay=1e-4)
     for p in wrapped.parameters():
         p.grad = torch.randn_like(p) * 1e-3
