@@ -92,7 +92,7 @@ def _images(folder, n, rng):
     """``n`` random 8x8 PNGs named so that sorted order differs from creation order; returns them in sorted
     file-name order as [n, 8, 8, 3] in [0, 1]."""
     os.makedirs(folder)
-    names = ["img_%02d.png" % ((3 * k) % n) for k in range(n)]  # n not a multiple of 3
+    names = ["img_%02d.png" % ((3 * k) % n) for k in range(n)]  # a permutation: n not a multiple of 3
     pixels = {}
     for name in names:
         pixels[name] = rng.randint(0, 256, (8, 8, 3)).astype(np.uint8)
@@ -111,6 +111,11 @@ def test_features_from_images_and_npy(zoo, published, tmp_path, capsys):
                              capsys)
     assert status == 0 and "zoo features: 7 images, dim %d," % DIM in out
     np.testing.assert_allclose(np.load(feats_path), fake.reference(images, weight), atol=1e-5)
+    nested = _images(str(tmp_path / "tree" / "b"), 4, np.random.RandomState(2))  # class/file folders
+    first = _images(str(tmp_path / "tree" / "a"), 2, np.random.RandomState(3))
+    zoo_cli(["features", out_dir, str(tmp_path / "tree"), "--out", feats_path], capsys)
+    np.testing.assert_allclose(np.load(feats_path), fake.reference(np.concatenate([first, nested]), weight),
+                               atol=1e-5)
 
     npy = str(tmp_path / "input.npy")
     np.save(npy, images[::-1].copy())

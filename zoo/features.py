@@ -1,5 +1,5 @@
-"""``zoo features``: a converted model's representation of a folder of images (sorted file names, the release's
-own evaluation preprocessing) or of a ``.npy`` network input, streamed in batches, rows in input order."""
+"""``zoo features``: a converted model's representation of a folder of images (sorted file names, subfolders
+too; the release's own evaluation preprocessing) or of a ``.npy`` network input, streamed in batches, rows in input order."""
 import concurrent.futures
 import os
 import time
@@ -16,11 +16,16 @@ _CHANNEL_AXIS = {"NCHW": 1, "CHW": 1, "NHWC": 3, "HWC": 3}
 
 
 def image_files(folder):
-    """Paths of the image files directly in ``folder``, in sorted file-name order."""
-    names = sorted(n for n in os.listdir(folder) if n.lower().endswith(IMAGE_EXTENSIONS))
-    if not names:
+    """Paths of the image files in ``folder``, in sorted file-name order; in subfolders too (an ImageNet-style
+    ``class/file`` tree), then sorted by the path relative to ``folder``."""
+    found = []
+    for base, dirs, files in os.walk(folder):
+        dirs.sort()
+        rel = os.path.relpath(base, folder)
+        found += [os.path.normpath(os.path.join(rel, n)) for n in files if n.lower().endswith(IMAGE_EXTENSIONS)]
+    if not found:
         raise ValueError("INPUT %s: no image files (%s)" % (folder, " ".join(IMAGE_EXTENSIONS)))
-    return [os.path.join(folder, n) for n in names]
+    return [os.path.join(folder, n) for n in sorted(found, key=lambda n: n.split(os.sep))]
 
 
 def _expected(convention):
