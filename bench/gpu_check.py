@@ -33,6 +33,7 @@ EXTRAS = (("TensorFlow's CUDA libraries (tensorflow[and-cuda]; TensorFlow sees n
           ("faiss with GPU support (faiss-gpu-cu12)", "import faiss; assert hasattr(faiss, 'StandardGpuResources')"),
           ("DALI for CUDA 12 (nvidia-dali-cuda120)", "import nvidia.dali"),
           ("DALI's TensorFlow plugin (nvidia-dali-tf-plugin-cuda120)", "import nvidia.dali.plugin.tf"))
+PRINTED_RATE = re.compile(r"([\d.]+) images/s\b")
 EPOCH_LINE = re.compile(r"Epoch \d+ \(global_step (\d+)\) finished, time:(.*?)\.\s*$", re.M)
 TIME_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 
@@ -61,6 +62,12 @@ def script_rate(log, images_per_step):
     steps = epochs[-1][0] - (epochs[-2][0] if len(epochs) > 1 else 0)
     rate = steps / epochs[-1][1]
     return (rate * images_per_step, "img/s") if images_per_step else (rate, "steps/s")
+
+
+def printed_rate(log):
+    """The last ``N images/s`` a tool printed (``python -m zoo features``) as ``(N, "img/s")``, or None."""
+    found = PRINTED_RATE.findall(log)
+    return (float(found[-1]), "img/s") if found else None
 
 
 def images_per_step(row):
@@ -146,7 +153,7 @@ def run_row(row, env, timeout, log_path, on_gpu):
         probe = json.loads(found[-1])
         result["throughput"] = "%.4g %s" % (probe["value"], probe["unit"])
     elif status == "pass":
-        rate = script_rate(log, images_per_step(row))
+        rate = script_rate(log, images_per_step(row)) or printed_rate(log)
         result["throughput"] = "%.4g %s" % rate if rate else "-"
     return result
 

@@ -1,5 +1,5 @@
 """The rows of ``python -m bench.gpu_check``: each paper's release command line at tiny step counts, the
-training steps, the input readers, kNN and k-means, on one GPU (two logical towers) or, for the CPU dry run,
+training steps, the input readers, kNN and k-means, the model zoo's features, on one GPU (two logical towers) or, for the CPU dry run,
 on two CPU towers at tiny sizes.
 
 A row is a ``Row(name, commands, target, images_per_step)``: ``commands`` run one after the other in one
@@ -24,7 +24,7 @@ import sys
 
 import papers
 
-__all__ = ["Row", "Mode", "GPU", "CPU_DRY_RUN", "override", "build_rows"]
+__all__ = ["Row", "Mode", "GPU", "CPU_DRY_RUN", "override", "images_of", "zoo_rows", "build_rows"]
 
 Row = collections.namedtuple("Row", "name commands target images_per_step after", defaults=(None,))
 # towers: device flags of the training scripts; step: bench.step sizes; resnet: model of the ResNet-50 rows.
@@ -123,6 +123,26 @@ def measure_rows(mode, full_records):
     return rows
 
 
+def images_of(records):
+    """The JPEG folder the check's records were built from (``gpu_check.prepare_records``: ``images_<size>``
+    beside ``records_<size>``)."""
+    return os.path.join(os.path.dirname(records), os.path.basename(records).replace("records", "images", 1))
+
+
+def zoo_rows(mode, records, work):
+    """``python -m zoo``: a release-style Local Aggregation checkpoint (random weights, written by the tests'
+    release writer) converted, then ``zoo features`` over the check's JPEGs (its printed images/s)."""
+    depth, batch = (50, "128") if mode is GPU else (18, "16")
+    folder = os.path.join(work, "zoo")
+    return [Row("zoo convert + features (LA ResNet-%d, batch %s)" % (depth, batch), [
+        [sys.executable, "-m", "tests.zoo_row_source", "--work", folder, "--depth", str(depth)],
+        [sys.executable, "-m", "zoo", "convert", "la", "glob:" + os.path.join(folder, "source", "checkpoint-*.tar"),
+         "--out", os.path.join(folder, "model")],
+        [sys.executable, "-m", "zoo", "features", os.path.join(folder, "model"), images_of(records), "--out",
+         os.path.join(folder, "features.npy"), "--batch", batch]], ">= 2000 img/s (ResNet-50)", None)]
+
+
 def build_rows(mode, records, full_records, work):
     """Every row of the check, in the order of the table."""
-    return paper_rows(mode, records, work) + step_rows(mode) + measure_rows(mode, full_records)
+    return (paper_rows(mode, records, work) + step_rows(mode) + measure_rows(mode, full_records)
+            + zoo_rows(mode, full_records, work))

@@ -20,6 +20,9 @@ def test_tensorpack_durations_and_script_throughput():
     assert gpu_check.script_rate(log, 8) == (pytest.approx(20 / 4 * 8), "img/s")
     assert gpu_check.script_rate(log.splitlines()[0], None) == (pytest.approx(10 / 12.5), "steps/s")
     assert gpu_check.script_rate("no epochs here", 8) is None
+    assert gpu_check.printed_rate("zoo features: 9 images, dim 128, 1.5 images/s -> f\nx 2034.5 images/s -> g") == \
+        (pytest.approx(2034.5), "img/s")
+    assert gpu_check.printed_rate("no rate") is None
 
 
 def test_error_line_prefers_error_then_exception_lines():
@@ -42,7 +45,7 @@ def test_rows_cover_the_issue_and_use_each_mode_s_devices(tmp_path):
         for part in ("counting phase 1", "counting phase 2", "instance_disc", "IR then LA", "rotation linear eval",
                      "10-crop", "XLA + AMP NCHW", "FP32 NHWC", "bench.step counting", "bench.step instance_disc",
                      "bench.step local_aggregation", "bench.step rotation", "input dali", "input tfdata", "kNN",
-                     "k-means"):
+                     "k-means", "zoo convert + features"):
             assert part in names, (mode.name, part)
         counting = rows[0].commands[0]
         assert counting[counting.index("--gpu") + 1] == ("0,1" if mode is gpu_rows.GPU else "")

@@ -20,7 +20,7 @@ def test_round_trip_and_saver_restore(tmp_path):
     back = read_checkpoint(prefix)
     assert sorted(back) == sorted(arrays)
     for name, value in arrays.items():
-        assert back[name].dtype == value.dtype
+        assert back[name].dtype == value.dtype and back[name].shape == value.shape, name  # scalars stay 0-d
         np.testing.assert_array_equal(back[name], value)
     assert tf.train.latest_checkpoint(str(tmp_path / "out")).endswith("model")
     with tf.Graph().as_default():
