@@ -136,10 +136,13 @@ def format_results(results, model_name, dataset):
     return markdown_table(["model", "dataset", "protocol", "top-1 err", "top-5 err", "top-1 acc", "top-5 acc"], rows)
 
 
-def _checkpoint(path, classes, tmp):
+def _checkpoint(path, classes, tmp, model):
     """A project checkpoint prefix for ``--checkpoint path``: the release's ``.h5`` converted into ``tmp``."""
     if not path.endswith(".h5"):
         return resolve_checkpoint(path)
+    if model != release.MODEL:
+        raise ValueError("--checkpoint %s: the release's .h5 files convert into %s only (its ResNetV2-50); the "
+                         "config's model is %s" % (path, release.MODEL, model))
     if classes is None:
         raise ValueError("--checkpoint %s: a .h5 model needs --classes FILE|sorted (its output order by class id)"
                          % path)
@@ -158,7 +161,8 @@ def main(argv=None):
     setup_devices(args)
     record_dir = ensure_records(cfg["data"])
     with tempfile.TemporaryDirectory(prefix="h5_converted_") as tmp:
-        checkpoints = [_checkpoint(c, args.classes, os.path.join(tmp, str(i))) for i, c in enumerate(args.checkpoint)]
+        checkpoints = [_checkpoint(c, args.classes, os.path.join(tmp, str(i)), cfg["model"])
+                       for i, c in enumerate(args.checkpoint)]
         results = evaluate(cfg, record_dir, checkpoints, args.eval_batch, args.limit, args.threads, args.seam_carve,
                            args.classes)
     for model, given in zip(results["models"], args.checkpoint):

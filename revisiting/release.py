@@ -39,6 +39,9 @@ MODELS = [
      "reported": "44.6% top-1", "protocol": PROTOCOL,
      "command": EVAL_COMMAND % "eval_jigsaw_or_relative_patch_location"},
 ]
+# (conv layers incl. the logits, batch norms) -> (architecture, mode) of the release's trunks
+ARCHITECTURES = {(54, 53): ("resnet50", "v1"), (54, 49): ("resnet50", "v2"), (50, 49): ("revnet50", "v2"),
+                 (19, 18): ("vgg19", "v2")}
 BN_EPSILON = 1e-3  # tf.layers' default, what the project's revisiting trunks use
 BN_NAMES = {"gamma": "gamma", "beta": "beta", "mean/EMA": "moving_mean", "variance/EMA": "moving_variance"}
 EVAL_PREPROCESSING = dict(spec="resize_small,crop,-1_to_1", smaller_size=256, crop_size="224,224")
@@ -82,21 +85,23 @@ def describe_module(meta, variables):
         raise ValueError("module variables hold no tf.layers conv2d kernels: not a revisiting trunk")
     root, logits = variables["conv2d/kernel"], variables[convs[-1]]
     layers = (len(convs), len(bns))
-    if logits.shape[:2] != (1, 1) or layers not in ((54, 53), (54, 49), (50, 49)):
-        raise ValueError("module has %d conv and %d batch_normalization layers: neither the release's ResNet50 v1 "
-                         "(54, 53) nor v2 (54, 49) nor RevNet50 (50, 49) (VGG19 is not converted)" % layers)
-    architecture, mode = ("revnet50", "v2") if layers == (50, 49) else ("resnet50", "v1" if layers[1] == 53 else "v2")
+    if logits.shape[:2] != (1, 1) or layers not in ARCHITECTURES:
+        raise ValueError("module has %d conv and %d batch_normalization layers: none of the release's trunks (%s)"
+                         % (layers + (", ".join("%s %d/%d" % (v[0] + (k,)) for k, v in ARCHITECTURES.items()),)))
+    architecture, mode = ARCHITECTURES[layers]
     epsilons = _bn_epsilons(nodes)
     odd = sorted(n for n, e in epsilons.items() if abs(e - BN_EPSILON) > 1e-9)
     if not epsilons or odd:
         raise ValueError("module BN epsilon: expected %g (tf.layers) in every FusedBatchNorm, %s"
                          % (BN_EPSILON, "found none" if not epsilons else "%s has %g" % (odd[0], epsilons[odd[0]])))
-    if architecture == "revnet50":  # transitions: an average pool where the block's stride is 2
+    if architecture == "vgg19":  # no strides to choose
+        strided = 3
+    elif architecture == "revnet50":  # transitions: an average pool where the block's stride is 2
         strided = sum(n.op == "AvgPool" for n in nodes.values())
     else:
         strided = sum(_conv_stride(nodes, c.split("/")[0]) == 2 for c in convs[1:-1]
                       if variables[c].shape[:2] == (3, 3))
-    root_stride = _conv_stride(nodes, "conv2d")
+    root_stride = 2 if architecture == "vgg19" else _conv_stride(nodes, "conv2d")
     if (root_stride, strided) not in ((2, 3), (1, 2)):
         raise ValueError("module trunk strides (root %d, %d strided blocks) are neither the release's image "
                          "trunk (2, 3) nor its patch trunk (1, 2)" % (root_stride, strided))
@@ -104,17 +109,23 @@ def describe_module(meta, variables):
     num_classes = int(logits.shape[3])
     task = "relative_patch_location" if root_stride == 1 else ("rotation" if num_classes == 4 else "exemplar")
     shape = meta.signature_def["representation"].inputs["image"].tensor_shape
-    root_width = 64 if architecture == "revnet50" else 16  # root channels per filters_factor unit
+    root_width = {"revnet50": 64, "resnet50": 16, "vgg19": 8}[architecture]  # root channels per filters_factor
     return {"architecture": architecture, "filters_factor": int(root.shape[3]) // root_width, "mode": mode,
             "last_relu": mode == "v1" or _ends_with_relu(nodes, pre_logits), "task": task,
             "num_classes": num_classes,
             "input_shape": [None if d.size < 0 else int(d.size) for d in shape.dim] or [None, None, None, 3]}
 
 
+def _input_shape(spec):
+    """The module's input shape; free sizes become 64 (only VGG19's fc6 depends on the size, and its module
+    fixes it)."""
+    return [None] + [64 if d is None else d for d in spec["input_shape"][1:3]] + [3]
+
+
 def _project_variables(spec):
     """The project trunk's variables ``[(name, shape)]`` in creation order."""
     with tf.Graph().as_default():
-        image = tf.placeholder(tf.float32, [None, 64, 64, 3])
+        image = tf.placeholder(tf.float32, _input_shape(spec))
         module_net(spec)(image, False, num_classes=spec["num_classes"])
         return [(v.op.name, tuple(v.shape.as_list())) for v in tf.global_variables()]
 
@@ -196,7 +207,7 @@ def feature_extractor(model_dir, meta=None):
     spec = read_module_spec(model_dir)
     graph = tf.Graph()
     with graph.as_default():
-        image = tf.placeholder(tf.float32, [None, None, None, 3])
+        image = tf.placeholder(tf.float32, [None] + list(spec["input_shape"][1:3]) + [3])
         ends = module_net(spec)(image, False, num_classes=spec["num_classes"])
         rep = tf.reshape(ends["pre_logits"], [tf.shape(image)[0], -1])
         saver = tf.train.Saver(tf.global_variables())

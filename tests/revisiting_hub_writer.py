@@ -1,8 +1,9 @@
 """Test helper: a TF1 Hub module written as the revisiting release writes one, with random weights.
 
-The trunks follow the release's ``models/resnet.py`` (``resnet50`` v1/v2 and ``revnet50``; ``tf.layers`` at the
-top level of the module graph, so the variables are named ``conv2d``, ``conv2d_1``, ..., ``batch_normalization``,
-... in creation order; BN ``fused=True`` with the TF defaults, fixed padding, the 1x1 conv logits with bias).
+The trunks follow the release's ``models/resnet.py`` and ``models/vggnet.py`` (``resnet50`` v1/v2, ``revnet50``,
+``vgg19``; ``tf.layers`` at the top level of the module graph, so the variables are named ``conv2d``,
+``conv2d_1``, ..., ``batch_normalization``, ... in creation order; BN ``fused=True`` with the TF defaults, fixed
+padding, the 1x1 conv logits with bias).
 The module directory holds what ``hub.create_module_spec(..., [({"is_training"}, training), (set(),
 inference)])`` exports: one SavedModel with the training graph under the tag ``is_training`` and the inference
 graph untagged, both with the signatures ``default`` ({"image"} -> {"default": logits}) and ``representation``
@@ -115,6 +116,26 @@ def release_revnet50(x, training, num_classes, filters_factor=4, last_relu=True,
     x = tf.reduce_mean(x, axis=[1, 2], keepdims=True)
     ends["pre_logits"] = tf.squeeze(x, [1, 2])
     ends["logits"] = tf.squeeze(tf.layers.conv2d(x, filters=num_classes, kernel_size=1), [1, 2])
+    return ends["logits"], ends
+
+
+def _convbnrelu(x, filters, size, training, padding):
+    x = tf.layers.conv2d(x, kernel_size=size, filters=filters, use_bias=False, padding=padding)
+    return tf.nn.relu(tf.layers.batch_normalization(x, fused=True, training=training))
+
+
+def release_vgg19(x, training, num_classes, filters_factor=8):
+    """(logits, endpoints) of the release's ``vgg19`` (conv-BN-ReLU everywhere; fc6 spans the pool5 map)."""
+    ends = {}
+    w = 8 * filters_factor
+    for block, (count, mult) in enumerate(zip((2, 2, 4, 4, 4), (1, 2, 4, 8, 8))):
+        for _ in range(count):
+            x = _convbnrelu(x, mult * w, 3, training, "same")
+        ends["block%d" % (block + 1)] = x
+        x = tf.layers.max_pooling2d(x, pool_size=2, strides=2)
+    x = ends["fc6"] = _convbnrelu(x, 512 * filters_factor, x.get_shape().as_list()[-3:-1], training, "valid")
+    x = ends["pre_logits"] = _convbnrelu(x, 512 * filters_factor, (1, 1), training, "valid")
+    ends["logits"] = tf.squeeze(tf.layers.conv2d(x, kernel_size=1, filters=num_classes, use_bias=True), [1, 2])
     return ends["logits"], ends
 
 

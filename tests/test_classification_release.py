@@ -148,3 +148,6 @@ def test_test_script_scores_the_h5_by_class_id(seed_h5, toy_record_dir, tmp_path
     with pytest.raises(SystemExit):
         cli.run(test.main, argv)
     assert "does not cover 1 of the records' classes" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.run(test.main, argv + ["--set", "model=se_resnet50"])
+    assert "convert into resnet50_v2_seed only" in capsys.readouterr().err

@@ -11,13 +11,14 @@ import pytest
 from common.weights.tf_checkpoint import read_checkpoint, write_checkpoint
 from revisiting import release, train_and_eval
 from revisiting.hub_module import is_hub_module, meta_graphs
-from tests.revisiting_hub_writer import release_representation, release_revnet50, tar_module, write_hub_module
+from tests.revisiting_hub_writer import (release_representation, release_revnet50, release_vgg19, tar_module,
+                                         write_hub_module)
 
 CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "exp_configs", "revisiting.json")
 
 
 def _max_diff(module_dir, out_dir, images):
-    ref = release_representation(module_dir, images)
+    ref = release_representation(module_dir, images).reshape(len(images), -1)
     with release.feature_extractor(out_dir) as features:
         got = features(images)
     assert ref.shape == got.shape
@@ -129,6 +130,18 @@ def test_revnet50_converts_exactly(tmp_path):
     assert info["name_map"]["conv2d/kernel"] == "module/root_conv/kernel"
     assert info["name_map"]["conv2d_49/kernel"] == "module/logits/W"
     images = np.random.RandomState(7).uniform(-1, 1, (2, 64, 64, 3)).astype(np.float32)
+    assert _max_diff(module, out, images) < 1e-4
+
+
+def test_vgg19_converts_exactly(tmp_path):
+    """VGG19 x8 (the standard width; 32 px inputs keep fc6 a 1x1 conv), pre_logits [N, 1, 1, 4096] flattened."""
+    module = write_hub_module(str(tmp_path / "module"), input_shape=(None, 32, 32, 3), seed=8, net=release_vgg19)
+    out = str(tmp_path / "converted")
+    info = release.convert(module, out)
+    assert (info["module_spec"]["architecture"], info["module_spec"]["filters_factor"]) == ("vgg19", 8)
+    assert info["name_map"]["conv2d_16/kernel"] == "module/fc6/W"
+    assert info["name_map"]["batch_normalization_17/moving_mean"] == "module/fc7/bn/mean/EMA"
+    images = np.random.RandomState(9).uniform(-1, 1, (2, 32, 32, 3)).astype(np.float32)
     assert _max_diff(module, out, images) < 1e-4
 
 
