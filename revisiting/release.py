@@ -81,8 +81,12 @@ def describe_module(meta, variables):
     convs = sorted((n for n in variables if n.startswith("conv2d") and n.endswith("/kernel")),
                    key=lambda n: int(n.split("/")[0][7:] or 0))
     bns = [n for n in variables if n.startswith("batch_normalization") and n.endswith("/gamma")]
-    if not convs:
-        raise ValueError("module variables hold no tf.layers conv2d kernels: not a revisiting trunk")
+    if "conv2d/kernel" not in variables:
+        raise ValueError("module variables hold no conv2d/kernel (the release's tf.layers names at the module's "
+                         "top level): not a revisiting trunk")
+    if "representation" not in meta.signature_def:
+        raise ValueError("module has no `representation` signature (signatures: %s)"
+                         % ", ".join(sorted(meta.signature_def)))
     root, logits = variables["conv2d/kernel"], variables[convs[-1]]
     layers = (len(convs), len(bns))
     if logits.shape[:2] != (1, 1) or layers not in ARCHITECTURES:

@@ -106,6 +106,11 @@ def test_extra_or_missing_module_tensor_is_one_error(rotation_v2, tmp_path):
     _rewrite_variables(missing, lambda v: {k: a for k, a in v.items() if k != "batch_normalization_7/beta"})
     with pytest.raises(ValueError, match="batch_normalization_7/beta"):
         release.convert(missing, str(tmp_path / "out2"))
+    scoped = str(tmp_path / "scoped")  # a training checkpoint's names (module/...) are not a module's
+    shutil.copytree(rotation_v2, scoped)
+    _rewrite_variables(scoped, lambda v: {"module/" + k: a for k, a in v.items()})
+    with pytest.raises(ValueError, match="no conv2d/kernel"):
+        release.convert(scoped, str(tmp_path / "out3"))
 
 
 def test_patch_trunk_resnet50_v1_converts_exactly(tmp_path):
