@@ -53,7 +53,7 @@ def test_nested_containers_views_and_dtypes(tmp_path, zip_format):
         ]),
         "optimizer": {"state": {0: {"momentum_buffer": torch.randn(2, 2, generator=gen)}},
                       "param_groups": [{"lr": 0.03, "params": [0, 1]}]},
-        "nested": [({"deep": (base[2], [base[:, 0]])}, {1, 2}), None],
+        "nested": [({"deep": (base[2], [base[:, 0]])}, {1, 2}), None, b"\x00\xffraw"],
     }
     path = str(tmp_path / "ckpt.pth.tar")
     torch.save(checkpoint, path, _use_new_zipfile_serialization=zip_format)
@@ -74,7 +74,7 @@ def test_nested_containers_views_and_dtypes(tmp_path, zip_format):
     deep = got["nested"][0][0]["deep"]
     np.testing.assert_array_equal(deep[0], b[2])
     np.testing.assert_array_equal(deep[1][0], b[:, 0])
-    assert got["nested"][0][1] == {1, 2} and got["nested"][1] is None
+    assert got["nested"][0][1] == {1, 2} and got["nested"][1] is None and got["nested"][2] == b"\x00\xffraw"
     assert got["optimizer"]["param_groups"][0]["lr"] == 0.03
     np.testing.assert_array_equal(got["optimizer"]["state"][0]["momentum_buffer"],
                                   checkpoint["optimizer"]["state"][0]["momentum_buffer"].numpy())

@@ -55,6 +55,12 @@ class StandIn(object):
         raise AttributeError(name)
 
 
+def _latin1_bytes(text, encoding="latin1"):
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise ValueError("refused to load: _codecs.encode of %r with %r" % (type(text).__name__, encoding))
+    return text.encode("latin1")
+
+
 def _stand_in_class(qualified):
     module, _, name = qualified.rpartition(".")
     return type(name, (StandIn,), {"__module__": module, "__qualname__": name})
@@ -83,6 +89,7 @@ class _SafeUnpickler(pickle.Unpickler):
             ("torch._tensor", "_rebuild_from_type_v2"): lambda func, new_type, args, state: func(*args),
             ("torch", "Tensor"): "torch.Tensor", ("torch.nn.parameter", "Parameter"): "torch.nn.Parameter",
             ("torch", "Size"): lambda dims=(): tuple(dims),
+            ("_codecs", "encode"): _latin1_bytes,  # how protocol 2 pickles a bytes object
             ("copyreg", "_reconstructor"): self._reconstructor, ("copy_reg", "_reconstructor"): self._reconstructor,
         }
 
