@@ -123,10 +123,10 @@ def _named(logdir):
     return path, None
 
 
-def latest_checkpoint(logdir):
+def latest_checkpoint(logdir, what="--logdir"):
     """Path prefix of the checkpoint to resume from (the one ``logdir/checkpoint`` names, else the newest
-    readable ``model-<step>`` in the files), or None for a directory without checkpoints; ValueError when
-    ``logdir`` holds checkpoints of which none is readable."""
+    readable ``model-<step>`` in the files), or None for a directory without checkpoints; ValueError (naming
+    ``what``, the flag that gave ``logdir``) when ``logdir`` holds checkpoints of which none is readable."""
     if not os.path.isdir(logdir):
         return None
     path, why = _named(logdir)
@@ -135,12 +135,14 @@ def latest_checkpoint(logdir):
     steps = checkpoint_steps(logdir)
     found = [os.path.join(logdir, "model-%d" % s) for s in reversed(steps)]
     found = next((p for p in found if _readable(p)), None)
+    resuming = what == "--logdir"
     if found is None and (steps or os.path.exists(os.path.join(logdir, "checkpoint"))):
-        raise ValueError("--logdir %s: %s and no readable model-<step> checkpoint is there; refusing to start "
-                         "over in it (use a new --logdir)" % (logdir, why))
+        raise ValueError("%s %s: %s and no readable model-<step> checkpoint is there%s" % (
+            what, logdir, why, "; refusing to start over in it (use a new --logdir)" if resuming else ""))
     if found is not None and (logdir, found, why) not in _said:
         _said.add((logdir, found, why))
-        logger.warn("%s: resuming from %s, the newest readable checkpoint in the files" % (why, found))
+        logger.warn("%s: %s %s, the newest readable checkpoint in the files"
+                    % (why, "resuming from" if resuming else "reading", found))
     return found
 
 

@@ -10,6 +10,7 @@ import re
 
 from tensorpack.tfutils.sessinit import SessionInit
 
+from common import resume
 from common.tf1 import tf
 from counting.release import slim_name
 
@@ -26,7 +27,7 @@ def counting_checkpoint(cnt_dir, flag="--cnt_exp_name"):
     if not os.path.isdir(cnt_dir):
         raise ValueError("%s: no counting experiment directory %s (run counter_trn.py first, or check --ckpt_root)"
                          % (flag, cnt_dir))
-    ckpt = tf.train.latest_checkpoint(cnt_dir)
+    ckpt = resume.latest_checkpoint(cnt_dir, flag)  # a damaged checkpoint file: the newest one in the files
     if ckpt is None:
         raise ValueError("%s: %s holds no checkpoint (did its counting run finish an epoch?)" % (flag, cnt_dir))
     return ckpt

@@ -8,6 +8,7 @@ are here too; each raises ``ValueError`` with one line naming the flag or file.
 """
 import os
 
+from common import resume
 from common.cli import Flag
 from common.tf1 import tf
 
@@ -74,7 +75,7 @@ def check_config(cfg, source):
 def checkpoint_bank_size(path):
     """Rows of the memory bank stored in checkpoint ``path`` (a prefix, a file of it, or a log directory)."""
     if os.path.isdir(path):
-        latest = tf.train.latest_checkpoint(path)
+        latest = resume.latest_checkpoint(path, "--resume")
         if latest is None:
             raise ValueError("--resume %s: no checkpoint in this directory" % path)
         path = latest

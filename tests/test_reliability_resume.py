@@ -57,6 +57,19 @@ def test_unreadable_newest_checkpoint_falls_back_to_an_older_one(tmp_path):
     assert resume.latest_checkpoint(str(tmp_path)) == str(tmp_path / "model-2")
 
 
+def test_counting_phase_2_reads_phase_1_past_a_damaged_checkpoint_file(tmp_path):
+    from counting.conv_restore import counting_checkpoint
+    tiny(tmp_path, 2)
+    name_in_checkpoint_file(tmp_path, "model-999")
+    assert counting_checkpoint(str(tmp_path)) == str(tmp_path / "model-4")
+    for name in os.listdir(str(tmp_path)):
+        if name.startswith("model-"):
+            os.remove(str(tmp_path / name))
+    with pytest.raises(ValueError, match="^--cnt_exp_name %s: .*model-999, which is missing or unreadable and no "
+                                         "readable model-<step> checkpoint is there$" % tmp_path):
+        counting_checkpoint(str(tmp_path))
+
+
 def test_checkpoint_file_naming_missing_one_without_any_checkpoint_stops(tmp_path):
     tiny(tmp_path, 1)
     for name in os.listdir(str(tmp_path)):
