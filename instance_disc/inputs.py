@@ -28,8 +28,10 @@ def train_augment(cfg):
 
 
 def test_augment(cfg):
-    """Shorter side to ``cfg['resize_size']``, centre crop of ``cfg['image_size']``."""
-    return AugmentConfig(size=cfg["image_size"], crop="center", resize_shorter=cfg["resize_size"])
+    """Shorter side to ``cfg['resize_size']`` (bilinear, antialiased when shrinking: the release's PIL ``Resize``),
+    centre crop of ``cfg['image_size']``."""
+    return AugmentConfig(size=cfg["image_size"], crop="center", resize_shorter=cfg["resize_size"],
+                         interpolation="bilinear_antialias")
 
 
 def record_data(cfg, record_dir, meta, device="cpu"):

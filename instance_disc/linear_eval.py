@@ -14,10 +14,11 @@ from common.eval.linear import run_linear_eval
 from common.schedules import piecewise_lr
 from common.eval.pooling import adaptive_pool_to_features
 from common.eval.probe import LayerProbeModel
+from common.resume import checkpoint_prefix
 from common.tf1 import tf
 from instance_disc.inputs import test_augment
 from instance_disc.model import backbone_endpoints, embedding_head
-from instance_disc.options import CONFIG_FILE, FLAGS, checkpoint_bank_size, config_of
+from instance_disc.options import CONFIG_FILE, FLAGS, config_of
 from instance_disc.runner import one_line_errors
 
 __all__ = ["build_parser", "probe_model", "linear_eval", "main"]
@@ -59,7 +60,7 @@ def linear_eval(cfg, record_dir, checkpoint, layers, steps, lr, decay_steps=(), 
 def run(args):
     """Resolve the config and checkpoint, train and evaluate the probes, print top-1 per layer."""
     cfg = config_of(args)
-    checkpoint, _ = checkpoint_bank_size(args.resume)
+    checkpoint = checkpoint_prefix(args.resume, "--resume")  # a training log dir or a `zoo convert` directory
     decay = [int(s) for s in args.decay_steps.split(",") if s.strip()]
     results = linear_eval(cfg, ensure_records(args.data), checkpoint, args.layers.split(","), args.steps,
                           args.linear_lr, decay, args.linear_batch_size, args.out_dir)

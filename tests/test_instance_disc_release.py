@@ -85,6 +85,17 @@ def test_inexact_files_are_one_error_line(tmp_path, release_modules, edit, words
     assert words in str(err.value) and "\n" not in str(err.value)
 
 
+def test_a_file_without_memory_module_converts_the_network_only(tmp_path, release_modules):
+    path = str(tmp_path / "ckpt.pth")
+    model, _ = lr.save_release_checkpoint(path, "resnet18", 10, size=SIZE)
+    bare = _rewrite(path, str(tmp_path / "update.pth"), lambda c: c.pop("lemniscate"))
+    meta = release.convert(bare, str(tmp_path / "out"))
+    assert meta["bank_rows"] is None and meta["bank_order"] is None
+    assert not any(k.startswith("instance/") for k in read_checkpoint(str(tmp_path / "out" / "model")))
+    x = _batch()
+    assert np.abs(_project_features(tmp_path / "out", meta, x) - lr.torch_embedding(model, x)).max() < 1e-4
+
+
 def _pil_bilinear_1d(n_in, n_out):
     """Weights [n_out, n_in] of PIL's bilinear resampling (triangle filter widened by the scale when shrinking)."""
     scale = n_in / n_out

@@ -16,6 +16,7 @@ import lemniscate_release as lr  # noqa: E402  (needs torch)
 from instance_disc import main as main_script  # noqa: E402
 from instance_disc.inputs import record_data  # noqa: E402
 from instance_disc.options import CONFIG_FILE  # noqa: E402
+from zoo.convert import convert as zoo_convert  # noqa: E402
 
 SIZES = {"image_size": 64, "resize_size": 73, "val_batch_size": 50}
 FLAGS = sum((["--set", "%s=%d" % kv] for kv in SIZES.items()), ["-a", "resnet18"])
@@ -103,6 +104,13 @@ def test_evaluate_a_release_file_against_its_reordered_bank(release_file, toy_re
     images, labels = _test_inputs(toy_record_dir, "train")  # --recompute-memory: the train images' features
     recomputed = _numpy_knn(lr.torch_embedding(model, images.transpose(0, 3, 1, 2)), labels, val, val_labels)
     assert results["knn200_recomputed"] == pytest.approx(recomputed, abs=1e-9)
+
+
+def test_evaluate_a_zoo_converted_directory(release_file, toy_record_dir, tmp_path):
+    path, bank, names, train_labels, val, val_labels, _ = release_file
+    zoo_convert("lemniscate", path, str(tmp_path / "r18"))
+    from_file = main_script.main([toy_record_dir, "--resume", path, "-e"] + FLAGS)
+    assert main_script.main([toy_record_dir, "--resume", str(tmp_path / "r18"), "-e"] + FLAGS) == from_file
 
 
 def test_missing_and_extra_images_are_one_line(release_file, toy_image_dir, tmp_path):
