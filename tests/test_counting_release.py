@@ -106,7 +106,7 @@ def test_classifier_trn_pretrained_from_the_release_checkpoint(phase1, toy_recor
     cmd = [sys.executable, os.path.join("counting", "classifier_trn.py"), "--exp_name", "cls", "--pretrained",
            "--cnt_exp_name", os.path.dirname(phase1[0]), "--learning_rate_var_name", "lr_cls", "--logdir", logdir,
            "--config", str(config) + ":tiny", "--data_dir", toy_record_dir, "--batch_size", "4", "--epoch", "1",
-           "--max_iters", "2", "--gpu", "", "--cpu_towers", "1", "--reader", "tfdata"]
+           "--gpu", "", "--cpu_towers", "1", "--reader", "tfdata"]
     proc = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
                           env=dict(os.environ, CUDA_VISIBLE_DEVICES=""))
     assert proc.returncode == 0, proc.stdout[-3000:]
