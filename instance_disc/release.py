@@ -31,13 +31,13 @@ CHECKPOINT = "model"  # the checkpoint prefix inside a converted directory
 _KNN = "weighted kNN top-1 (K=200, sigma 0.07) of ImageNet val against the stored memory bank"
 MODELS = [
     {"model": "ResNet-18 (NCE, 4096 negatives)", "file": "lemniscate_resnet18.pth", "format": "PyTorch .pth",
-     "reported": "41.0%", "protocol": _KNN,
+     "reported": "41.0% kNN top-1", "protocol": _KNN,
      "command": "python instance_disc/main.py DATA -a resnet18 --resume lemniscate_resnet18.pth -e"},
     {"model": "ResNet-50 (NCE, 4096 negatives)", "file": "lemniscate_resnet50.pth", "format": "PyTorch .pth",
-     "reported": "46.8%", "protocol": _KNN,
+     "reported": "46.8% kNN top-1", "protocol": _KNN,
      "command": "python instance_disc/main.py DATA -a resnet50 --resume lemniscate_resnet50.pth -e"},
     {"model": "ResNet-50 updated (Softmax-CE, 65,536 negatives)", "file": "lemniscate_resnet50_update.pth",
-     "format": "PyTorch .pth", "reported": "58.5%", "protocol": "linear classifier top-1, ImageNet val",
+     "format": "PyTorch .pth", "reported": "58.5% linear top-1", "protocol": "linear classifier top-1, ImageNet val",
      "command": "python -m zoo convert lemniscate lemniscate_resnet50_update.pth --out D && python "
                 "instance_disc/linear_eval.py DATA --resume D --arch resnet50 --layers pre_logits"},
 ]
