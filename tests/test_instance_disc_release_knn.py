@@ -131,3 +131,5 @@ def test_missing_and_extra_images_are_one_line(release_file, toy_image_dir, tmp_
         main_script.main([folder, "--resume", path, "-e"] + FLAGS)
     with pytest.raises(ValueError, match="the checkpoint is a resnet18 .its `arch`., not --arch resnet50"):
         main_script.main([folder + "_records", "--resume", path, "-e", "-a", "resnet50"])
+    with pytest.raises(ValueError, match="a release checkpoint is evaluated with -e"):
+        main_script.main([folder + "_records", "--resume", path] + FLAGS)
