@@ -16,7 +16,8 @@ Precedence, everywhere: an explicit flag > ``--set NAME=VALUE`` > the ``--config
 table's default. Every key of the config must be a name of the table (else one error line listing the valid
 ones); ``section="counter"`` reads a config whose phase-specific values sit in ``cfg["counter"]`` (``sections``
 names all such phase objects; the others are skipped). Boolean flags take ``--flag``, ``--flag True/False``
-and ``--noflag`` (absl style). Every parser has ``--config``, ``--set``, ``--logdir`` and the device flags of
+and ``--noflag`` (absl style). Every parser has ``--config``, ``--set``, ``--logdir``, ``--seed`` (``common.seeding``)
+and the device flags of
 ``common.devices``; ``run(main)`` turns a ``ValueError`` (``ConfigError`` included) into ``error: ...`` on one
 line and exit status 2, a divergence or an unwritable path into one line and exit status 1.
 """
@@ -25,6 +26,7 @@ import collections
 import sys
 
 from common.config import ConfigError, apply_overrides, load_config, parse_value_like
+from common import seeding
 from common.devices import add_device_args
 from common.value_checks import problem
 
@@ -93,6 +95,9 @@ def make_parser(flags, description=None, config_default=None, devices=True):
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
                         help="override one setting (repeatable; a.b=v inside a nested object)")
     parser.add_argument("--logdir", default=None, help="checkpoints, stats.json, TensorBoard events; resumed")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="N >= 0: a repeatable run (graph seed, initialisation, data order and augmentation, "
+                             "noise draws, k-means); default: unseeded, as the releases")
     for f in flags:
         if not f.flag:
             continue
@@ -182,6 +187,8 @@ def resolve(parser, flags, argv=None, section=None, sections=()):
     for name, value in merged.items():
         setattr(args, name, value)
     _check_values(args, table, given, source)
+    if args.seed is not None:
+        seeding.set_seed(args.seed)
     return args
 
 

@@ -17,7 +17,7 @@ import os
 import re
 
 from common.tf1 import tf
-from common import distributed, resume
+from common import distributed, resume, seeding
 from common.devices import TRAINERS, Towers, add_virtual_devices
 from common.memory_bank import copy_per_tower
 from common.callbacks import (CheckpointSaveError, CheckpointSaver, NaNGuard, StatsHistory, record_tower_cost,
@@ -30,6 +30,7 @@ from tensorpack import (EstimatedTimeLeft, RunOp, ScalarPrinter, ScheduledHyperP
                         TFEventWriter, logger)
 from tensorpack.input_source import InputSource
 from tensorpack.tfutils.common import get_default_sess_config, get_global_step_var
+from tensorpack.tfutils.optimizer import ProxyOptimizer
 from tensorpack.tfutils.sesscreate import NewSessionCreator
 from tensorpack.tfutils.sessinit import SaverRestore
 
@@ -186,6 +187,17 @@ def _callbacks(lr_schedule, lr_interp, lr_step_based, saver, reset_step, guard, 
     return cbs + list(extra)
 
 
+class GatedOptimizer(ProxyOptimizer):
+    """Apply no update before every gradient of the step is computed (TF1's ``GATE_GRAPH``): with reference
+    variables a backward op reads a weight's buffer when it runs, so an update applied earlier would change the
+    gradients of the same step (and make seeded runs differ from run to run)."""
+
+    def apply_gradients(self, grads_and_vars, global_step=None, name=None):
+        grads_and_vars = list(grads_and_vars)
+        gated = tf.tuple([g for g, _ in grads_and_vars])
+        return self._opt.apply_gradients([(g, v) for g, (_, v) in zip(gated, grads_and_vars)], global_step, name)
+
+
 def _build(model, dataset, towers, trainer, server, cluster, post_step):
     """(trainer, input source): the graph built, towers, optimizer, post_step op (a cluster's variables on its ps)."""
     if server is not None:
@@ -195,7 +207,7 @@ def _build(model, dataset, towers, trainer, server, cluster, post_step):
         source = _as_input(dataset)
         with copy_per_tower(isinstance(tr, SyncMultiGPUTrainerReplicated)):  # a bank copy on each tower's device
             tr.setup_graph(model.get_input_signature(), source, record_tower_cost(model.build_graph),
-                           model.get_optimizer)
+                           lambda: GatedOptimizer(model.get_optimizer()))
         if post_step is not None:
             _chain_post_step(tr, post_step)
     return tr, source
@@ -229,6 +241,7 @@ def launch_train(model, dataset, logdir, steps_per_epoch, max_epoch, towers, tra
     if trainer not in TRAINERS:
         raise ValueError("--trainer %r: expected one of %s" % (trainer, ", ".join(TRAINERS)))
     resume.check_experiment(logdir, experiment)
+    seeding.seed_graph()  # --seed: initialisation, noise draws, input order and augmentation of this graph
     server, names = None, contextlib.nullcontext()
     if cluster is not None:
         server = distributed.start_server(cluster, _session_config(towers, on_cpu))

@@ -15,6 +15,7 @@ import sys
 import time
 
 from common.eval.report import markdown_table
+from demo.run_paper import DEMO_SEED
 from papers import paper_names
 
 COLUMNS = [("method", "method"), ("knn_top1", "kNN top-1"), ("linear_top1", "best linear top-1"),
@@ -74,7 +75,8 @@ def main(argv=None):
         print("\n=== %s ===" % paper, flush=True)
         t0 = time.time()
         out_json = os.path.join(work_dir, "rows.json")
-        _run([sys.executable, "-m", "demo.run_paper", paper, record_dir, work_dir, out_json])
+        _run([sys.executable, "-m", "demo.run_paper", paper, record_dir, work_dir, out_json, "--seed",
+              str(DEMO_SEED)])
         with open(out_json) as f:
             rows.extend(json.load(f))
         print("%s finished in %.0f s" % (paper, time.time() - t0), flush=True)

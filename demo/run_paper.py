@@ -1,8 +1,9 @@
 """Run one registered paper's toy run in its own process and write its result rows as JSON: the one command
 line shape of every paper's toy run.
 
-    python -m demo.run_paper PAPER RECORD_DIR WORK_DIR OUT_JSON
+    python -m demo.run_paper PAPER RECORD_DIR WORK_DIR OUT_JSON [--seed N]
 
+The run is seeded (``--seed``, default 0; ``common.seeding``), so two runs on one machine print the same figures.
 ``PAPER`` is a name from the paper registry (``papers.py``); its toy module's ``run(record_dir, work_dir)``
 returns the rows (keys ``method``, ``knn_top1`` / ``linear_top1`` / ``supervised_top1``, ``train_seconds``,
 ``notes``; see docs/papers.md).
@@ -11,14 +12,21 @@ import importlib
 import json
 import sys
 
+from common import seeding
 from papers import get_paper
+
+DEMO_SEED = 0
+USAGE = "error: usage: python -m demo.run_paper PAPER RECORD_DIR WORK_DIR OUT_JSON [--seed N]"
 
 
 def main(argv=None):
-    """Entry point: ``PAPER RECORD_DIR WORK_DIR OUT_JSON``."""
+    """Entry point: ``PAPER RECORD_DIR WORK_DIR OUT_JSON [--seed N]``."""
     args = list(sys.argv[1:] if argv is None else argv)
+    seed = DEMO_SEED
+    if len(args) == 6 and args[4] == "--seed" and args[5].isdigit():
+        seed, args = int(args[5]), args[:4]
     if len(args) != 4:
-        print("error: usage: python -m demo.run_paper PAPER RECORD_DIR WORK_DIR OUT_JSON", file=sys.stderr)
+        print(USAGE, file=sys.stderr)
         return 2
     paper, record_dir, work_dir, out_json = args
     try:
@@ -26,6 +34,7 @@ def main(argv=None):
     except ValueError as e:
         print("error: %s" % e, file=sys.stderr)
         return 2
+    seeding.set_seed(seed)
     rows = importlib.import_module(module).run(record_dir, work_dir)
     with open(out_json, "w") as f:
         json.dump(rows, f, indent=2)

@@ -9,6 +9,7 @@ import sys
 
 from tensorpack import logger
 
+from common import seeding
 from common.eval.features import FeatureTower
 from common.eval.knn import knn_accuracy
 from common.eval.knn_monitor import KnnMonitor
@@ -88,6 +89,7 @@ def evaluate_checkpoint(model, checkpoint, cfg, n_data, num_classes, val_dataset
     also kNN against recomputed train features.
     """
     with tf.Graph().as_default():
+        seeding.seed_graph()  # --seed: the random initialisation too
         features_fn = tower_features(model.build_graph)
         val = FeatureTower(val_dataset, features_fn, "eval_val")
         train = None if train_eval_dataset is None else FeatureTower(train_eval_dataset, features_fn, "eval_train")

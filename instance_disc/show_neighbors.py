@@ -68,7 +68,7 @@ def run(args):
     cfg = config_of(args)
     checkpoint, _ = checkpoint_bank_size(args.resume)
     precision = show_neighbors(cfg, ensure_records(args.data), checkpoint, args.out, args.num_queries, args.top,
-                               args.seed)
+                               0 if args.seed is None else args.seed)  # --seed (common.cli): the query choice
     print("wrote %s (%.1f%% of the neighbours share the query's class)" % (args.out, 100 * precision))
     return precision
 
@@ -81,7 +81,6 @@ def build_parser():
     parser.add_argument("--out", default="neighbors.png", help="PNG to write")
     parser.add_argument("--num-queries", type=int, default=6, help="validation images to show")
     parser.add_argument("--top", type=int, default=10, help="neighbours per query")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the query choice")
     return parser
 
 

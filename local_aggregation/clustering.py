@@ -9,6 +9,7 @@ import numpy as np
 from tensorpack.callbacks import Callback
 from tensorpack.utils import logger
 
+from common import seeding
 from common.kmeans import faiss_kmeans
 from common.memory_bank import assign_all_copies, bank_copies, bank_variable
 from common.tf1 import tf
@@ -34,8 +35,11 @@ def parse_kmeans_k(text, data_len):
     return ks
 
 
-def run_kmeans(bank, ks, niter=KMEANS_NITER, seed=KMEANS_SEED):
-    """Cluster the rows of ``bank`` ``[N, D]`` once per k in ``ks``; returns int64 labels ``[len(ks), N]``."""
+def run_kmeans(bank, ks, niter=KMEANS_NITER, seed=None):
+    """Cluster the rows of ``bank`` ``[N, D]`` once per k in ``ks``; returns int64 labels ``[len(ks), N]``.
+    Run r is seeded ``seed + r``; ``seed`` defaults to ``--seed`` (``common.seeding``), else the release's 1234."""
+    if seed is None:
+        seed = KMEANS_SEED if seeding.current() is None else seeding.current()
     data = np.ascontiguousarray(bank, dtype=np.float32)
     return np.stack([faiss_kmeans(data, k, niter, seed + run, MAX_POINTS_PER_CENTROID) for run, k in enumerate(ks)])
 

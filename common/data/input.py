@@ -2,6 +2,7 @@
 import functools
 import logging
 
+from common import seeding
 from common.data.records import SPLITS
 
 READERS = ("tfdata", "dali")
@@ -24,7 +25,8 @@ def make_dataset(record_dir, split, batch_size, augment, reader="tfdata", shuffl
     """``tf.data.Dataset`` of ``(image, label, index)`` batches (label, index int64) from ``record_dir``.
 
     shuffle / repeat default to ``split == "train"``; worker ``shard_index`` of ``num_shards`` reads a disjoint
-    part; ``device`` ("cpu" or "gpu") only matters for DALI (GPU: mixed JPEG decode and GPU augmentation).
+    part; ``seed`` (default: the process's ``--seed``, ``common.seeding``) fixes the order and the augmentation of
+    both readers; ``device`` ("cpu" or "gpu") only matters for DALI (GPU: mixed JPEG decode and GPU augmentation).
     ``reader="dali"`` uses the tf.data reader when DALI's TensorFlow plugin is not installed (one warning); the
     dataset's ``reader`` attribute names the reader that runs (logged by ``common.train`` for training input).
     ``preprocess`` (tf.data reader only, with ``augment=None``): a per-example function from the decoded dict
@@ -40,6 +42,7 @@ def make_dataset(record_dir, split, batch_size, augment, reader="tfdata", shuffl
         raise ValueError("make_dataset: a per-example preprocess function needs reader='tfdata', got %r" % reader)
     if preprocess is not None and augment is not None:
         raise ValueError("make_dataset: give either augment or preprocess, not both")
+    seed = seeding.current() if seed is None else seed  # --seed: both readers' order and augmentation
     shuffle = split == "train" if shuffle is None else shuffle
     repeat = split == "train" if repeat is None else repeat
     args = (record_dir, split, batch_size, augment, shuffle, repeat, num_shards, shard_index, seed, drop_remainder)

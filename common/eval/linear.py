@@ -9,6 +9,7 @@ import numpy as np
 from tensorpack.tfutils.tower import TowerContext
 from tensorpack.tfutils.varreplace import freeze_variables
 
+from common import seeding
 from common.eval.report import write_report
 from common.tf1 import tf
 
@@ -72,6 +73,7 @@ def run_linear_eval(model, train_data, val_data, steps, lr_schedule=None, init_f
     if steps < 1:
         raise ValueError("run_linear_eval: steps must be >= 1, got %r" % steps)
     with tf.Graph().as_default():
+        seeding.seed_graph()  # --seed: the heads' initialisation and the training order
         train_it = tf.data.make_initializable_iterator(train_data())
         with TowerContext("", is_training=True):
             loss = model.build_graph(*_image_label(train_it))
