@@ -8,6 +8,7 @@ set. The release's slim-built shards hold ``floor(k * N / 1024)`` images before 
 first ``floor(984 * N / 1024)`` training records in stored order and ``val`` the rest: the same counts whatever
 the shard count of the project's records.
 """
+from common import seeding
 from common.tf1 import tf
 from common.data.records import index_path, list_shards
 from common.data.schema import decode_record
@@ -73,7 +74,10 @@ def preprocess_fn(cfg, is_training):
 def make_input(record_dir, split, batch_size, preprocess, is_training, seed=None, with_index=False):
     """``tf.data.Dataset`` of ``(image float32, label int64[, index int64])`` batches (fixed batch size):
     shuffled (files, then a 10,000-record buffer) and repeated forever in training, one pass in stored order
-    otherwise. ``preprocess`` maps ``{"image": uint8 HWC, "label", "index"}`` dicts."""
+    otherwise. ``preprocess`` maps ``{"image": uint8 HWC, "label", "index"}`` dicts. ``seed`` (default: the
+    process's ``--seed``) fixes the order and, preprocessing the images one after the other, the random draws."""
+    seed = seeding.current() if seed is None else seed
+    parallel = tf.data.experimental.AUTOTUNE if seed is None else None
     pieces = split_files(record_dir, split)
     if not pieces:
         raise ValueError("split %r of %s is empty" % (split, record_dir))
@@ -92,7 +96,7 @@ def make_input(record_dir, split, batch_size, preprocess, is_training, seed=None
         out = preprocess(dict(rec))
         fields = (tf.cast(out["image"], tf.float32), tf.cast(out["label"], tf.int64))
         return fields + (tf.cast(rec["index"], tf.int64),) if with_index else fields
-    ds = ds.map(example, num_parallel_calls=tf.data.experimental.AUTOTUNE)
+    ds = ds.map(example, num_parallel_calls=parallel)
     ds = ds.batch(batch_size, drop_remainder=True)
     if is_training:
         ds = ds.repeat()

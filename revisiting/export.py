@@ -8,6 +8,7 @@ import json
 import os
 import time
 
+from common import seeding
 from common.tf1 import tf
 from revisiting.net import get_net
 
@@ -48,6 +49,7 @@ def export_module(checkpoint, export_dir, cfg):
     spec = {k: cfg.get(k) for k in NET_KEYS}
     spec.update(num_classes=trunk_classes(cfg), input_shape=parse_shape(cfg.get("serving_input_shape")))
     with tf.Graph().as_default():
+        seeding.seed_graph()  # --seed: the random-initialisation baseline too
         image = tf.placeholder(tf.float32, spec["input_shape"], name="image")
         ends = module_net(spec)(image, False, num_classes=spec["num_classes"])
         with tf.Session() as sess:
