@@ -18,8 +18,8 @@ from common.schedules import learning_rate_variable
 from common.tf1 import tf
 from instance_disc.nce import freeze_z_op, instance_loss
 
-__all__ = ["BANK_SCOPE", "RELEASE_ARCHS", "objective_name", "backbone_name", "backbone_endpoints", "embedding_head", "embedding", "InstanceDiscModel",
-           "bank_update_op"]
+__all__ = ["BANK_SCOPE", "RELEASE_ARCHS", "objective_name", "backbone_name", "backbone_endpoints", "embedding_head",
+           "embedding", "InstanceDiscModel", "bank_update_op"]
 
 BANK_SCOPE = "instance"
 # the release's --arch names -> its torchvision-layout ResNets in the registry

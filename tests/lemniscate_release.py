@@ -116,10 +116,21 @@ class NCEAverage(nn.Module):
         self.register_buffer("memory", torch.rand(n_data, dim).mul_(2 * stdv).add_(-stdv))
 
 
+class LinearAverage(nn.Module):
+    """The release's memory module of the full softmax (``--nce-k 0``): ``params`` = [T, momentum]."""
+
+    def __init__(self, dim, n_data, T=0.07, momentum=0.5):
+        super().__init__()
+        self.nLem = n_data
+        self.register_buffer("params", torch.tensor([T, momentum]))
+        stdv = 1.0 / math.sqrt(dim / 3)
+        self.register_buffer("memory", torch.rand(n_data, dim).mul_(2 * stdv).add_(-stdv))
+
+
 def install_release_modules(monkeypatch):
     """Make the classes above importable under the release's module names (so pickles name those globals)."""
     names = {"lib.NCEAverage": {"NCEAverage": NCEAverage}, "lib.alias_multinomial": {"AliasMethod": AliasMethod},
-             "lib.normalize": {"Normalize": Normalize}}
+             "lib.normalize": {"Normalize": Normalize}, "lib.LinearAverage": {"LinearAverage": LinearAverage}}
     lib = types.ModuleType("lib")
     monkeypatch.setitem(sys.modules, "lib", lib)
     for module_name, classes in names.items():

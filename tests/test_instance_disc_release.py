@@ -96,6 +96,18 @@ def test_a_file_without_memory_module_converts_the_network_only(tmp_path, releas
     assert np.abs(_project_features(tmp_path / "out", meta, x) - lr.torch_embedding(model, x)).max() < 1e-4
 
 
+def test_a_full_softmax_file_keeps_its_bank_without_z(tmp_path, release_modules):
+    path = str(tmp_path / "ckpt.pth")
+    lr.save_release_checkpoint(path, "resnet18", 10, size=SIZE)
+    memory = lr.LinearAverage(128, 10)
+    softmax = _rewrite(path, str(tmp_path / "softmax.pth"), lambda c: c.__setitem__("lemniscate", memory))
+    meta = release.convert(softmax, str(tmp_path / "out"))
+    stored = read_checkpoint(str(tmp_path / "out" / "model"))
+    np.testing.assert_array_equal(stored["instance/memory_bank"], memory.memory.numpy())
+    assert "instance/nce_z" not in stored and meta["nce_params"] == pytest.approx({"T": 0.07, "momentum": 0.5})
+    assert meta["bank_class"] == "lib.LinearAverage.LinearAverage"
+
+
 def _pil_bilinear_1d(n_in, n_out):
     """Weights [n_out, n_in] of PIL's bilinear resampling (triangle filter widened by the scale when shrinking)."""
     scale = n_in / n_out

@@ -66,7 +66,8 @@ def _numpy_knn(bank, bank_labels, queries, labels, k=200, sigma=0.07, classes=10
     for i, row in enumerate(top):
         np.add.at(scores[i], bank_labels[row], np.exp(sims[i, row] / sigma))
     order = np.argsort(-scores, axis=1, kind="stable")
-    return {"top1": float(np.mean(order[:, 0] == labels)), "top5": float(np.mean((order[:, :5] == labels[:, None]).any(1)))}
+    return {"top1": float(np.mean(order[:, 0] == labels)),
+            "top5": float(np.mean((order[:, :5] == labels[:, None]).any(1)))}
 
 
 @pytest.fixture(scope="module")

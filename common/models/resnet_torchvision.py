@@ -1,4 +1,5 @@
-"""ResNets in torchvision's layout (the lemniscate release's ``models/resnet.py``): ``resnet18_tv`` ... ``resnet152_tv``.
+"""ResNets in torchvision's layout (the lemniscate release's ``models/resnet.py``): ``resnet18_tv`` ...
+``resnet152_tv``.
 
 Differences from TensorPack's ``resnet18`` ...: symmetric padding (7x7/2 conv pad 3, 3x3/2 max-pool pad 1,
 strided 3x3 convs pad 1: explicit zero padding, then VALID), the stride on the 3x3 conv of a bottleneck, no
@@ -96,7 +97,7 @@ def _register(depth):
               stem="imagenet", zero_init=False):
         return torchvision_resnet(images, num_classes, depth, width, stem, zero_init)
     build.__name__ = TV_NAMES[depth]
-    build.__doc__ = "ResNet-%d in torchvision's layout (the lemniscate release); width as the TensorPack ResNets." % depth
+    build.__doc__ = "ResNet-%d in torchvision's layout (the lemniscate release); widths as TensorPack's." % depth
     register(TV_NAMES[depth], widths=RESNET_WIDTHS)(build)
 
 
