@@ -47,6 +47,10 @@ def test_rows_cover_the_issue_and_use_each_mode_s_devices(tmp_path):
                      "bench.step local_aggregation", "bench.step rotation", "input dali", "input tfdata", "kNN",
                      "k-means", "zoo convert + features"):
             assert part in names, (mode.name, part)
+        resnet_rows = [r for r in rows if r.name.startswith("bench.step resnet50 ")]
+        assert len(resnet_rows) == 6 and all(r.commands[0][r.commands[0].index("--model") + 1] == "resnet50"
+                                             for r in resnet_rows)  # the CPU dry run too: bottleneck blocks
+        assert "bench.step instance_disc (resnet50)" in names
         counting = rows[0].commands[0]
         assert counting[counting.index("--gpu") + 1] == ("0,1" if mode is gpu_rows.GPU else "")
         assert counting[counting.index("--reader") + 1] == mode.reader
