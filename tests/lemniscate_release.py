@@ -11,6 +11,7 @@ import types
 
 import numpy as np
 import torch
+import torch.nn.backends.thnn
 from torch import nn
 
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -103,11 +104,20 @@ class AliasMethod(object):
         self.prob, self.alias = torch.ones(n), torch.zeros(n, dtype=torch.long)
 
 
+class _Thnn(object):
+    """PyTorch 0.4's ``nn.Module._backend``, which pickles as ``torch.nn.backends.thnn._get_thnn_function_backend()``."""
+
+    def __reduce__(self):
+        return torch.nn.backends.thnn._get_thnn_function_backend, ()
+
+
 class NCEAverage(nn.Module):
-    """The release's memory module: ``params`` = [K, T, Z, momentum], ``memory`` [N, D]."""
+    """The release's memory module: ``params`` = [K, T, Z, momentum], ``memory`` [N, D] (and, as PyTorch 0.4
+    modules, a ``_backend``)."""
 
     def __init__(self, dim, n_data, K, T=0.07, momentum=0.5, Z=-1.0):
         super().__init__()
+        self._backend = _Thnn()
         self.nLem, self.K = n_data, K
         self.unigrams = torch.ones(n_data)
         self.multinomial = AliasMethod(n_data)

@@ -3,8 +3,9 @@ code from the file and needs no torch.
 
 A ``.pth`` is a pickle, and unpickling can call any function the file names. Here only these are let through:
 tensors (``torch._utils._rebuild_tensor[_v2]``, parameters, ``torch.Size``), typed storages, ``OrderedDict``,
-``set``/``frozenset`` and inert stand-ins for a release's own classes (objects that only keep their pickled
-attributes; ``obj.memory`` also finds an ``nn.Module`` buffer). Any other global is refused with one line naming
+``set``/``frozenset``, PyTorch <= 0.4's ``nn.Module._backend`` reference (read as None) and inert stand-ins for a
+release's own classes (objects that only keep their pickled attributes; ``obj.memory`` also finds an
+``nn.Module`` buffer). Any other global is refused with one line naming
 it, before anything runs. Tensors come back as numpy arrays (copies of their storage's elements, so shared
 storages and views read correctly; a tensor that is its whole storage in order is a read-only view of the
 file's bytes, without a copy); a tensor reaching outside its storage is refused.
@@ -90,6 +91,8 @@ class _SafeUnpickler(pickle.Unpickler):
             ("torch", "Tensor"): "torch.Tensor", ("torch.nn.parameter", "Parameter"): "torch.nn.Parameter",
             ("torch", "Size"): lambda dims=(): tuple(dims),
             ("_codecs", "encode"): _latin1_bytes,  # how protocol 2 pickles a bytes object
+            # every nn.Module pickled by PyTorch <= 0.4 (the lemniscate release) holds its ``_backend`` as this call
+            ("torch.nn.backends.thnn", "_get_thnn_function_backend"): lambda: None,
             ("copyreg", "_reconstructor"): self._reconstructor, ("copy_reg", "_reconstructor"): self._reconstructor,
         }
 
