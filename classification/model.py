@@ -6,7 +6,6 @@ from tensorpack.tfutils.summary import add_moving_summary
 from tensorpack.tfutils.tower import get_current_tower_context
 
 from common.models import get_model, regularization_loss
-from common.schedules import learning_rate_variable
 from common.tf1 import tf
 
 IMAGE, LABEL, INDEX = "input", "label", "index"
@@ -58,7 +57,6 @@ class ClassifierModel(ModelDesc):
                            tf.reduce_mean(wrong5, name="train-error-top5"), xent, wd)
         return tf.add(xent, wd, name="cost")
 
-    def optimizer(self):
-        first = self.cfg["base_lr"] if self.cfg["lr_schedule"] == "step" else self.cfg["warmup_lr"]
-        lr = learning_rate_variable(first)
+    def optimizer(self, lr):
+        """Momentum (Nesterov by default) on the rate ``lr`` (``learning_rate``, made by ``launch_train``)."""
         return tf.train.MomentumOptimizer(lr, self.cfg["momentum"], use_nesterov=self.cfg.get("nesterov", True))

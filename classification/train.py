@@ -12,14 +12,14 @@ the best one (``min-val-error-top1``), auto-resume from ``--logdir``, TensorBoar
 import os
 
 from tensorpack.callbacks import (Callback, ClassificationError, DataParallelInferenceRunner, GPUUtilizationTracker,
-                                  InferenceRunner, MinSaver, ScheduledHyperParamSetter)
+                                  InferenceRunner, MinSaver)
 
 from classification.augment import seed_preprocess, train_augment
 from classification.eval_data import validation_flow
 from classification.flags import TRAIN_FLAGS, config_of
 from classification.model import ClassifierModel
 from classification.predictor import run_info, write_run_info
-from classification.schedule import SeedLearningRate, lr_schedule, seed_schedule_args
+from classification.schedule import SeedLearningRate, seed_schedule_args, step_schedule
 from common import cli
 from common.data.input import make_dataset
 from common.data.records import ensure_records, read_meta
@@ -108,13 +108,11 @@ def epoch_steps(cfg, train_images, total_batch):
 
 
 def schedule(cfg, total_batch, steps):
-    """``(epochs in all, piecewise lr points or None, lr callbacks)``: the release's ``warmup_epochs`` + ``epochs``
-    with the per-step warm-up + cosine rate, or TensorPack's ``epochs`` with step decay (+ linear warm-up)."""
+    """``(epochs in all, schedule object)``: the release's ``warmup_epochs`` + ``epochs`` with the per-step
+    warm-up + cosine rate, or TensorPack's ``epochs`` with step decay (+ linear warm-up)."""
     if cfg["lr_schedule"] == "cosine":
-        return cfg["warmup_epochs"] + cfg["epochs"], None, [SeedLearningRate(steps, **seed_schedule_args(cfg))]
-    piecewise, warmup = lr_schedule(cfg, total_batch)
-    extra = [] if warmup is None else [ScheduledHyperParamSetter("learning_rate", warmup, interp="linear")]
-    return cfg["epochs"], piecewise, extra
+        return cfg["warmup_epochs"] + cfg["epochs"], SeedLearningRate(steps, **seed_schedule_args(cfg))
+    return cfg["epochs"], step_schedule(cfg, total_batch)
 
 
 def train(cfg, record_dir, logdir, towers, total_batch, trainer="replicated", cluster=None, data_format="NHWC",
@@ -127,14 +125,14 @@ def train(cfg, record_dir, logdir, towers, total_batch, trainer="replicated", cl
     if total_batch * workers > meta["splits"]["train"]:
         raise ValueError("--batch %d: larger than the %d training images" % (total_batch, meta["splits"]["train"]))
     steps = steps_per_epoch or epoch_steps(cfg, meta["splits"]["train"], total_batch * workers)
-    epochs, piecewise, lr_callbacks = schedule(cfg, total_batch, steps)
+    epochs, rate = schedule(cfg, total_batch, steps)
     shard = dict(num_shards=workers, shard_index=cluster.task_index) if cluster is not None else {}
     decode = "gpu" if cfg["reader"] == "dali" and not towers.on_cpu else "cpu"  # DALI: nvJPEG mixed decode
 
     def dataset():
         return train_dataset(cfg, record_dir, batch, decode, **shard)
 
-    callbacks = validation_callbacks(record_dir, cfg, cfg["val_batch"], towers) + lr_callbacks
+    callbacks = validation_callbacks(record_dir, cfg, cfg["val_batch"], towers)
     if cfg["lr_schedule"] == "cosine":
         callbacks.append(WarmupSaver(logdir, cfg["warmup_epochs"]))
     callbacks.append(MinSaver("val-error-top1", checkpoint_dir=logdir))
@@ -145,7 +143,7 @@ def train(cfg, record_dir, logdir, towers, total_batch, trainer="replicated", cl
     if cluster is None or cluster.is_chief:
         write_run_info(logdir, run_info(cfg, meta["class_names"]))
     launch_train(ClassifierModel(cfg, data_format), dataset, logdir, steps, epochs, towers, trainer=trainer,
-                 lr_schedule=piecewise, callbacks=callbacks, cluster=cluster, experiment=run)
+                 lr_schedule=rate, callbacks=callbacks, cluster=cluster, experiment=run)
     return logdir
 
 

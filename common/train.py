@@ -5,7 +5,7 @@ Public API (signatures are a contract; see docs/training.md; devices and their f
 - ``per_tower_batch(total_batch, towers)``: the per-tower batch; errors when it does not divide.
 - ``launch_train(model, dataset, logdir, steps_per_epoch, max_epoch, towers, trainer="replicated",
   lr_schedule=None, callbacks=(), session_init=None, post_step=None, cluster=None, experiment=None,
-  lr_interp=None, lr_step_based=False, max_to_keep=10, monitors=None)``: one tower -> ``SimpleTrainer``,
+  max_to_keep=10, monitors=None)``: one tower -> ``SimpleTrainer``,
   several -> ``SyncMultiGPUTrainerReplicated`` (TensorPack's default all-reduce) or ``...ParameterServer``,
   a ``cluster`` -> TensorPack's distributed trainers. ``dataset`` yields ONE TOWER's batch.
 - ``gather_from_towers(trainer, tensor_name)``: a named tensor of every training tower, concatenated in
@@ -25,7 +25,7 @@ from common.callbacks import (CheckpointSaveError, CheckpointSaver, NaNGuard, St
 from common.cli import one_line
 from common.data import records
 from common.data.fsutil import ensure_writable_dir
-from tensorpack import (EstimatedTimeLeft, RunOp, ScalarPrinter, ScheduledHyperParamSetter, SimpleTrainer,
+from tensorpack import (EstimatedTimeLeft, RunOp, ScalarPrinter, SimpleTrainer,
                         SyncMultiGPUTrainerParameterServer, SyncMultiGPUTrainerReplicated, TFDatasetInput,
                         TFEventWriter, logger)
 from tensorpack.input_source import InputSource
@@ -173,11 +173,10 @@ def _resume_point(logdir, steps_per_epoch):
     return path, resume.checkpoint_step(path) // steps_per_epoch + 1
 
 
-def _callbacks(lr_schedule, lr_interp, lr_step_based, saver, reset_step, guard, extra):
+def _callbacks(lr_schedule, saver, reset_step, guard, extra):
     cbs = [saver, EstimatedTimeLeft(), guard]
-    if lr_schedule:
-        cbs.append(ScheduledHyperParamSetter("learning_rate", [tuple(p) for p in lr_schedule],
-                                             interp=lr_interp, step_based=lr_step_based))
+    if lr_schedule is not None:
+        cbs.extend(lr_schedule.callbacks())
     if reset_step:
         # distributed workers keep a local global step, not in the checkpoint: put it back where it was
         gs = get_global_step_var()
@@ -198,16 +197,35 @@ class GatedOptimizer(ProxyOptimizer):
         return self._opt.apply_gradients([(g, v) for g, (_, v) in zip(gated, grads_and_vars)], global_step, name)
 
 
-def _build(model, dataset, towers, trainer, server, cluster, post_step):
+def _optimizer_fn(model, lr_schedule):
+    """The trainer's optimizer function: ``model.optimizer(lr)`` on the schedule's rate (a model without a
+    schedule: its own ``optimizer()``), gated (``GatedOptimizer``), made once."""
+    if lr_schedule is None:
+        make = model.get_optimizer
+    else:
+        rate = lr_schedule.create_variable()
+
+        def make():
+            return model.optimizer(rate)
+    made = []
+
+    def get_optimizer():
+        if not made:
+            made.append(GatedOptimizer(make()))
+        return made[0]
+    return get_optimizer
+
+
+def _build(model, dataset, towers, trainer, server, cluster, post_step, lr_schedule):
     """(trainer, input source): the graph built, towers, optimizer, post_step op (a cluster's variables on its ps)."""
     if server is not None:
         distributed.create_local_global_step()
     with (tf.device(distributed.variable_placement(cluster)) if server is not None else contextlib.nullcontext()):
         tr = _make_trainer(trainer, towers, server)
         source = _as_input(dataset)
+        get_optimizer = _optimizer_fn(model, lr_schedule)
         with copy_per_tower(isinstance(tr, SyncMultiGPUTrainerReplicated)):  # a bank copy on each tower's device
-            tr.setup_graph(model.get_input_signature(), source, record_tower_cost(model.build_graph),
-                           lambda: GatedOptimizer(model.get_optimizer()))
+            tr.setup_graph(model.get_input_signature(), source, record_tower_cost(model.build_graph), get_optimizer)
         if post_step is not None:
             _chain_post_step(tr, post_step)
     return tr, source
@@ -215,13 +233,14 @@ def _build(model, dataset, towers, trainer, server, cluster, post_step):
 
 def launch_train(model, dataset, logdir, steps_per_epoch, max_epoch, towers, trainer="replicated",
                  lr_schedule=None, callbacks=(), session_init=None, post_step=None, cluster=None,
-                 experiment=None, lr_interp=None, lr_step_based=False, max_to_keep=10, monitors=None):
+                 experiment=None, max_to_keep=10, monitors=None):
     """Build the towers of ``model`` (a TensorPack ModelDesc) on ``towers`` and train, resuming from ``logdir``.
 
     ``dataset``: a ``tf.data.Dataset`` (or zero-arg callable returning one, or an InputSource) that repeats
     forever and yields ONE TOWER's batch as a tuple matching ``model.inputs()``; each tower pulls its own batch,
-    so the global batch is ``len(towers)`` times it. ``lr_schedule``: ``[(epoch, value), ...]`` for the
-    ``learning_rate`` variable (``lr_step_based=True``: steps; ``lr_interp="linear"``: interpolate).
+    so the global batch is ``len(towers)`` times it. ``lr_schedule``: a schedule object of ``common.schedules``
+    (``LearningRate`` or one of its kinds): its rate is created here and handed to ``model.optimizer(lr)``, its
+    setter callbacks are added; None: the model's own ``optimizer()``.
     ``post_step(trainer) -> op or None`` is built under a control dependency on the train op and runs once per
     global step. ``experiment`` (str/dict) is stored in ``logdir/experiment.json``; a directory of another
     experiment is refused. ``cluster`` (``common.distributed.Cluster``): ps processes serve forever, workers
@@ -260,7 +279,7 @@ def launch_train(model, dataset, logdir, steps_per_epoch, max_epoch, towers, tra
         ckpt, starting_epoch = _resume_point(logdir, steps_per_epoch)
         guard, saver = NaNGuard(), CheckpointSaver(logdir, max_to_keep)
         with names, (tf.device(_gpu_to_cpu) if on_cpu else contextlib.nullcontext()):
-            tr, source = _build(model, dataset, towers, trainer, server, cluster, post_step)
+            tr, source = _build(model, dataset, towers, trainer, server, cluster, post_step, lr_schedule)
             if ckpt is not None:
                 get_global_step_var()  # created here, not later by the step counter, so that the check sees it
                 resume.check_checkpoint_matches_graph(ckpt, logdir)
@@ -270,7 +289,7 @@ def launch_train(model, dataset, logdir, steps_per_epoch, max_epoch, towers, tra
             if is_chief:
                 resume.record_experiment(logdir, experiment)
             reset_step = resume.checkpoint_step(ckpt) if ckpt is not None and server is not None else 0
-            cbs = _callbacks(lr_schedule, lr_interp, lr_step_based, saver, reset_step, guard, callbacks)
+            cbs = _callbacks(lr_schedule, saver, reset_step, guard, callbacks)
             monitors = [TFEventWriter(), StatsHistory(), ScalarPrinter()] if monitors is None else monitors
             creator = NewSessionCreator(config=_session_config(towers, on_cpu)) if server is None else None
             with _errors_named(source, logdir, ckpt):

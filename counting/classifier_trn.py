@@ -12,7 +12,7 @@ split, logs the top-1 accuracy (a fraction) as ``val_top1_accuracy_conv<k>``, an
 import collections
 import os
 
-from tensorpack.callbacks import EnableCallbackIf, InferenceRunner, ScheduledHyperParamSetter
+from tensorpack.callbacks import EnableCallbackIf, InferenceRunner
 
 from common import cli
 from common.devices import setup_devices
@@ -21,7 +21,7 @@ from common.train import DatasetInput, launch_train
 from counting.conv_restore import ConvWeightsInit, counting_checkpoint
 from counting.data import counting_dataset, open_records
 from counting.flags import experiment_dir, parse_flags, resolve_max_iters
-from counting.optimizers import classifier_lr_schedule
+from counting.optimizers import classifier_lr_schedule, release_schedule
 from counting.probe_model import CountingProbeModel, accuracy_inferencers
 from counting.report import reference_columns, results_from_stats
 
@@ -57,14 +57,12 @@ def run(args, cfg):
     steps = resolve_max_iters(args, meta["splits"]["train"], towers, from_data=True)
     logdir = args.logdir or experiment_dir(args.ckpt_root, args.exp_name)
     model = CountingProbeModel(cfg["image_size"], meta["num_classes"], cfg["pool_sizes"], args.opt,
-                             args.learning_rate, args.learning_rate_var_name, backbone=args.backbone,
-                             feature_bn=args.head_bn)
+                               backbone=args.backbone, feature_bn=args.head_bn)
     train = counting_dataset(record_dir, "train", args.batch_size, cfg, args.reader, device=device)
-    schedule = classifier_lr_schedule(args.epoch, args.learning_rate, **cfg["cls_schedule"])
+    schedule = release_schedule(classifier_lr_schedule(args.epoch, args.learning_rate, **cfg["cls_schedule"]),
+                                args.learning_rate, args.learning_rate_var_name)
     launch_train(model, train, logdir, steps, args.epoch, towers, trainer=args.trainer, max_to_keep=2,
-                 session_init=session_init,
-                 callbacks=[ScheduledHyperParamSetter(args.learning_rate_var_name, schedule),
-                            validation(record_dir, args, cfg, towers)],
+                 session_init=session_init, lr_schedule=schedule, callbacks=[validation(record_dir, args, cfg, towers)],
                  experiment={"phase": "classifier", "net": args.backbone, "image_size": cfg["image_size"],
                              "features": "random" if args.random_features else args.cnt_exp_name})
     results = results_from_stats(os.path.join(logdir, "stats.json"))

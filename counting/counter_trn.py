@@ -10,7 +10,6 @@ into ``<ckpt_root>/<project>/<exp_name>`` (or ``--logdir``) and resumes from the
 """
 import os
 
-from tensorpack.callbacks import ScheduledHyperParamSetter
 
 from common import cli, resume
 from common.devices import setup_devices
@@ -18,7 +17,7 @@ from common.train import launch_train
 from counting.data import counting_dataset, open_records
 from counting.flags import experiment_dir, parse_flags, resolve_max_iters, write_args_json
 from counting.model import CountingModel
-from counting.optimizers import counting_lr_schedule
+from counting.optimizers import counting_lr_schedule, release_schedule
 
 
 def run(args, cfg):
@@ -28,10 +27,11 @@ def run(args, cfg):
     record_dir, meta = open_records(args.data_dir)
     steps = resolve_max_iters(args, meta["splits"]["train"], towers)
     logdir = args.logdir or experiment_dir(args.ckpt_root, args.exp_name)
-    model = CountingModel(args.batch_size, cfg["image_size"], args.logits_dim, args.opt, args.learning_rate,
-                          args.learning_rate_var_name, margin=cfg["margin"], backbone=args.backbone)
+    model = CountingModel(args.batch_size, cfg["image_size"], args.logits_dim, args.opt, margin=cfg["margin"],
+                          backbone=args.backbone)
     dataset = counting_dataset(record_dir, "train", args.batch_size, cfg, args.reader, device=device)
-    schedule = counting_lr_schedule(args.epoch, args.learning_rate, **cfg["cnt_schedule"])
+    schedule = release_schedule(counting_lr_schedule(args.epoch, args.learning_rate, **cfg["cnt_schedule"]),
+                                args.learning_rate, args.learning_rate_var_name)
     experiment = {"phase": "counter", "net": args.backbone, "logits_dim": args.logits_dim,
                   "image_size": cfg["image_size"]}
     resume.check_experiment(logdir, experiment)
@@ -40,7 +40,7 @@ def run(args, cfg):
                     steps_per_epoch=steps, checkpoint=resume.latest_checkpoint(logdir),
                     img_height=cfg["image_size"], img_width=cfg["image_size"], img_ch=3)
     launch_train(model, dataset, logdir, steps, args.epoch, towers, trainer=args.trainer, max_to_keep=2,
-                 callbacks=[ScheduledHyperParamSetter(args.learning_rate_var_name, schedule)],
+                 lr_schedule=schedule,
                  experiment=experiment)
     return logdir
 

@@ -11,7 +11,7 @@ from tensorpack.tfutils.tower import get_current_tower_context
 
 from common.models.registry import get_model
 from common.tf1 import tf
-from counting.optimizers import release_optimizer
+from counting.optimizers import make_optimizer
 
 __all__ = ["RESIZE_METHODS", "RESIZE_THRESHOLDS", "split_pairs", "resize_like_tf2", "random_downsample",
            "tiles", "counting_loss", "tile_distances", "count_vectors", "counting_tower", "CountingModel"]
@@ -135,10 +135,8 @@ def counting_tower(imgs, logits_dim, margin=10.0, backbone="alexnet_counting", d
 class CountingModel(ModelDesc):
     """Phase 1 (``Counter_Model``, ``linear_classifier=False``): the counting loss on one tower batch."""
 
-    def __init__(self, batch_size, image_size, logits_dim, opt, learning_rate, lr_var_name, margin=10.0,
-                 backbone="alexnet_counting"):
-        self.batch_size, self.image_size, self.logits_dim = batch_size, image_size, logits_dim
-        self.opt, self.learning_rate, self.lr_var_name = opt, learning_rate, lr_var_name
+    def __init__(self, batch_size, image_size, logits_dim, opt, margin=10.0, backbone="alexnet_counting"):
+        self.batch_size, self.image_size, self.logits_dim, self.opt = batch_size, image_size, logits_dim, opt
         self.margin, self.backbone = margin, backbone
 
     def inputs(self):
@@ -160,5 +158,6 @@ class CountingModel(ModelDesc):
             add_moving_summary(loss, tf.identity(pair, name="loss_pair"), tf.identity(unpair, name="loss_unpair"))
         return loss
 
-    def optimizer(self):
-        return release_optimizer(self.opt, self.learning_rate, self.lr_var_name)
+    def optimizer(self, lr):
+        """The release's ``--opt`` on the rate ``lr`` (``lr_cnt``, made by ``launch_train`` from the schedule)."""
+        return make_optimizer(self.opt, lr)

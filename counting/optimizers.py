@@ -1,12 +1,13 @@
 """The release's optimizer factory (``nets/model.py``) and learning-rate schedules (``utils/lr_scheduler.py``).
 
-Schedules are ``(epoch, lr)`` pairs for TensorPack's ``ScheduledHyperParamSetter`` built from
-``common.schedules.polynomial``: the pair ``(e, v)`` sets the rate after epoch ``e`` (``e = 0``: before epoch 1).
+Schedules are ``common.schedules.EpochSchedule`` objects over ``common.schedules.polynomial`` points: the pair
+``(e, v)`` sets the rate after epoch ``e`` (``e = 0``: before epoch 1); the rate variable is the release's
+``--learning_rate_var_name`` (``lr_cnt`` / ``lr_cls``) with the TensorBoard scalar ``opt/lr``, as in the release.
 """
-from common.schedules import learning_rate_variable, polynomial
+from common.schedules import EpochSchedule, polynomial
 from common.tf1 import tf
 
-__all__ = ["make_optimizer", "release_optimizer", "counting_lr_schedule", "classifier_lr_schedule"]
+__all__ = ["make_optimizer", "release_schedule", "counting_lr_schedule", "classifier_lr_schedule"]
 
 
 def make_optimizer(name, lr):
@@ -24,12 +25,6 @@ def make_optimizer(name, lr):
     raise ValueError("--opt %s: valid optimizers are momentum, adam, gd, rms, adadelta" % name)
 
 
-def release_optimizer(name, initial_lr, lr_var_name):
-    """``make_optimizer`` reading the non-trainable root-scope variable ``lr_var_name`` (``lr_cnt`` / ``lr_cls``),
-    which the schedule callback sets; its TensorBoard scalar is ``opt/lr`` as in the release."""
-    return make_optimizer(name, learning_rate_variable(initial_lr, lr_var_name, summary="opt/lr"))
-
-
 def counting_lr_schedule(epochs, base_lr, tail_epochs=100, end_lr=1e-7, power=1.0):
     """Phase 1: constant ``base_lr``, then a polynomial decay to ``end_lr`` over the last ``tail_epochs``
     (the release: 250 epochs, linear decay from 1e-4 over epochs 151-250)."""
@@ -39,3 +34,8 @@ def counting_lr_schedule(epochs, base_lr, tail_epochs=100, end_lr=1e-7, power=1.
 def classifier_lr_schedule(epochs, base_lr, end_lr=1e-9, power=2.0):
     """Phase 2: polynomial (power 2) decay from ``base_lr`` towards ``end_lr`` over all ``epochs``."""
     return polynomial(base_lr, end_lr, 0, epochs, power)
+
+
+def release_schedule(points, base_lr, lr_var_name):
+    """The schedule object of ``points`` on the release's rate variable ``lr_var_name`` (scalar ``opt/lr``)."""
+    return EpochSchedule(base_lr, points, name=lr_var_name, summary="opt/lr")

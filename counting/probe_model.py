@@ -17,7 +17,7 @@ from common.eval.pooling import pool_window
 from common.eval.probe import linear_heads
 from common.models.registry import get_model
 from common.tf1 import tf
-from counting.optimizers import release_optimizer
+from counting.optimizers import make_optimizer
 
 __all__ = ["LAYERS", "pooled_dims", "accuracy_inferencers", "CountingProbeModel"]
 
@@ -42,12 +42,11 @@ class CountingProbeModel(ModelDesc):
     """Linear classifiers on the frozen conv layers of the counting AlexNet (``feature_bn``: standardised inputs,
     ``common.eval.probe.linear_heads``)."""
 
-    def __init__(self, image_size, num_classes, pool_sizes, opt, learning_rate, lr_var_name,
-                 backbone="alexnet_counting", feature_bn=False):
+    def __init__(self, image_size, num_classes, pool_sizes, opt, backbone="alexnet_counting", feature_bn=False):
         if len(pool_sizes) != len(LAYERS):
             raise ValueError("pool_sizes: need one window per layer %s, got %r" % (", ".join(LAYERS), pool_sizes))
         self.image_size, self.num_classes, self.pool_sizes = image_size, num_classes, list(pool_sizes)
-        self.opt, self.learning_rate, self.lr_var_name = opt, learning_rate, lr_var_name
+        self.opt = opt
         self.backbone, self.feature_bn = backbone, feature_bn
 
     def inputs(self):
@@ -67,5 +66,6 @@ class CountingProbeModel(ModelDesc):
             tf.summary.scalar("acc/acc", tf.reduce_mean(tf.stack([tf.reduce_mean(c) for c in correct])))
         return heads.loss
 
-    def optimizer(self):
-        return release_optimizer(self.opt, self.learning_rate, self.lr_var_name)
+    def optimizer(self, lr):
+        """The release's ``--opt`` on the rate ``lr`` (``lr_cls``, made by ``launch_train`` from the schedule)."""
+        return make_optimizer(self.opt, lr)

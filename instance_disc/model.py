@@ -14,7 +14,6 @@ from tensorpack.tfutils.tower import get_current_tower_context
 from common.memory_bank import LabelBank, MemoryBank
 from common.models.registry import get_model
 from common.models.resnet_torchvision import TV_NAMES
-from common.schedules import learning_rate_variable
 from common.tf1 import tf
 from instance_disc.nce import freeze_z_op, instance_loss
 
@@ -101,8 +100,8 @@ class InstanceDiscModel(ModelDesc):
         tf.summary.scalar("instance_loss-summary", loss)  # TensorPack's monitors drop "-summary" from the tag
         return loss
 
-    def optimizer(self):
-        lr = learning_rate_variable(self.cfg["lr"], summary="learning_rate-summary")
+    def optimizer(self, lr):
+        """Momentum SGD on the rate ``lr`` that ``launch_train`` made from the schedule (``runner.lr_schedule``)."""
         opt = tf.train.MomentumOptimizer(lr, self.cfg["momentum"])
         wd = float(self.cfg["weight_decay"])
         return tp_optimizer.apply_grad_processors(opt, [MapGradient(lambda grad, var: grad + wd * var)])

@@ -11,7 +11,7 @@ import os
 from tensorpack import Callback, logger
 
 from common.distributed import cluster_from_args
-from common.schedules import piecewise
+from common.schedules import EpochSchedule, piecewise
 from common.tf1 import tf
 from common.train import gather_from_towers, launch_train, per_tower_batch
 from instance_disc.evaluation import InstanceDiscKnn, evaluate_checkpoint
@@ -57,9 +57,9 @@ def check_remainder(cfg, n_train, num_towers):
 
 
 def lr_schedule(cfg):
-    """``[(epoch, lr)]`` pairs: ``lr * lr_decay ** i`` from the release's 0-based epoch ``lr_decay_epochs[i-1]``
-    on (the release's main.py and cifar.py decay at 0-based epochs 120 and 160)."""
-    return piecewise(cfg["lr"], cfg["lr_decay_epochs"], cfg["lr_decay"])
+    """The ``learning_rate`` schedule: ``lr`` at first, ``lr * lr_decay ** i`` from the release's 0-based epoch
+    ``lr_decay_epochs[i-1]`` on (the release's main.py and cifar.py decay at 0-based epochs 120 and 160)."""
+    return EpochSchedule(cfg["lr"], piecewise(cfg["lr"], cfg["lr_decay_epochs"], cfg["lr_decay"]))
 
 
 def experiment_of(cfg, data):

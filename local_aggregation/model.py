@@ -7,13 +7,12 @@ Scores are ``P(j | f) = exp(v_j . f / t) / Z`` with the release's constant parti
 import re
 
 from tensorpack import ModelDesc
-from tensorpack.tfutils.common import get_global_step_var
 from tensorpack.tfutils.summary import add_moving_summary
 
 from common.memory_bank import LabelBank, MemoryBank
 from common.models import get_model, regularization_loss
 from common.models.weight_decay import kernel_weight_decay
-from common.schedules import piecewise
+from common.schedules import GlobalStepPiecewise
 from common.nce import exp_scores, nce_loss_parts, sample_noise_indices
 from common.tf1 import tf
 from common.train import gather_from_towers
@@ -137,16 +136,9 @@ def release_decays(model_type):
 
 
 def release_lr(init_lr, boundaries):
-    """``init_lr * 0.1 ** (boundaries passed)`` on the absolute global step (TF piecewise_constant: value i
-    holds for b_{i-1} < step <= b_i), as a tensor named ``lr`` with a summary."""
-    if boundaries:
-        values = [init_lr] + [v for _, v in piecewise(init_lr, boundaries)]
-        lr = tf.train.piecewise_constant(get_global_step_var(), [int(b) for b in boundaries], values)
-    else:
-        lr = tf.constant(float(init_lr))
-    lr = tf.identity(lr, name="lr")
-    tf.summary.scalar("learning_rate", lr)
-    return lr
+    """The release's schedule object: ``init_lr * 0.1 ** (boundaries passed)`` on the absolute global step (TF
+    piecewise_constant: value i holds for b_{i-1} < step <= b_i), a tensor named ``lr`` with a summary."""
+    return GlobalStepPiecewise(init_lr, boundaries, name="lr", summary="learning_rate")
 
 
 class LocalAggregationModel(ModelDesc):
@@ -157,8 +149,7 @@ class LocalAggregationModel(ModelDesc):
     """
 
     def __init__(self, task, model_type, image_size, data_len, instance_k=4096, instance_t=0.07, num_kmeans=1,
-                 weight_decay=1e-4, init_lr=0.03, lr_boundaries=(), width=1, data_format="NHWC",
-                 bn_momentum=RELEASE_BN_MOMENTUM):
+                 weight_decay=1e-4, width=1, data_format="NHWC", bn_momentum=RELEASE_BN_MOMENTUM):
         if task not in ("IR", "LA"):
             raise ValueError("task %r: expected IR or LA" % task)
         limit = data_len if task == "LA" else None
@@ -168,7 +159,7 @@ class LocalAggregationModel(ModelDesc):
         backbone(model_type, bn_momentum)
         self.task, self.model_type, self.image_size, self.data_len = task, model_type, image_size, data_len
         self.instance_k, self.instance_t, self.num_kmeans = instance_k, instance_t, num_kmeans
-        self.weight_decay, self.init_lr, self.lr_boundaries = weight_decay, init_lr, list(lr_boundaries)
+        self.weight_decay = weight_decay
         self.width, self.data_format, self.bn_momentum = width, data_format, bn_momentum
         self.bank = self.label_bank = self.cluster_labels = None
 
@@ -207,8 +198,9 @@ class LocalAggregationModel(ModelDesc):
         add_moving_summary(loss, cost)
         return cost
 
-    def optimizer(self):
-        return tf.train.MomentumOptimizer(release_lr(self.init_lr, self.lr_boundaries), 0.9)
+    def optimizer(self, lr):
+        """Momentum 0.9 on the rate ``lr`` (``release_lr``'s, made by ``launch_train``)."""
+        return tf.train.MomentumOptimizer(lr, 0.9)
 
     def bank_update(self, trainer):
         """Post-step op: the global batch's embeddings and labels into the shared banks."""

@@ -22,7 +22,7 @@ from local_aggregation.augmentation import make_train_dataset, make_validation_d
 from local_aggregation.checkpoints import PartialRestore, exp_dir, find_checkpoint  # noqa: E402
 from local_aggregation.clustering import Recluster, parse_kmeans_k  # noqa: E402
 from local_aggregation.knn_monitor import knn_monitor  # noqa: E402
-from local_aggregation.model import LocalAggregationModel  # noqa: E402
+from local_aggregation.model import LocalAggregationModel, release_lr  # noqa: E402
 from local_aggregation.params import PRETRAIN_FLAGS, parse_flags, parse_int_list, per_tower_batch_size  # noqa: E402
 from local_aggregation.step_plan import StopAtStep, plan_stage  # noqa: E402
 
@@ -58,8 +58,7 @@ def run(args):
         return logdir
     boundaries = parse_int_list(args.lr_boundaries, "lr_boundaries")
     model = LocalAggregationModel(args.task, args.model_type, args.image_size, data_len, args.instance_k,
-                                  args.instance_t, max(len(ks), 1), args.weight_decay, args.init_lr, boundaries,
-                                  args.width, "NHWC" if towers.on_cpu else "NCHW", args.bn_momentum)
+                                  args.instance_t, max(len(ks), 1), args.weight_decay, args.width, "NHWC" if towers.on_cpu else "NCHW", args.bn_momentum)
     num_classes = int(read_meta(record_dir)["num_classes"])
     callbacks = [knn_monitor(model, lambda: make_validation_dataset(record_dir, args), num_classes, args.fre_valid,
                              args.train_num_steps, args.knn_k, args.instance_t)]
@@ -71,7 +70,7 @@ def run(args):
                                                  "image_size", "bn_momentum")}
     experiment["data_len"] = data_len
     launch_train(model, lambda: make_train_dataset(record_dir, args, per_tower), logdir, save_every, max_epoch,
-                 towers, trainer=args.trainer, callbacks=callbacks,
+                 towers, trainer=args.trainer, lr_schedule=release_lr(args.init_lr, boundaries), callbacks=callbacks,
                  session_init=PartialRestore(load_path) if load_path else None, post_step=model.bank_update,
                  experiment=experiment)
     return logdir

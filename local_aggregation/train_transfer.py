@@ -22,6 +22,7 @@ from common.data.records import ensure_records, read_meta  # noqa: E402
 from common.train import launch_train  # noqa: E402
 from local_aggregation.augmentation import make_train_dataset, make_validation_dataset  # noqa: E402
 from local_aggregation.checkpoints import PartialRestore, exp_dir, find_checkpoint  # noqa: E402
+from local_aggregation.model import release_lr  # noqa: E402
 from local_aggregation.params import TRANSFER_FLAGS, parse_flags, parse_int_list, per_tower_batch_size  # noqa: E402
 from local_aggregation.release import project_checkpoint  # noqa: E402
 from local_aggregation.step_plan import StopAtStep, plan_stage  # noqa: E402
@@ -56,9 +57,8 @@ def run(args):
     if max_epoch is None:
         return logdir
     model = TransferModel(args.model_type, layers, args.num_classes, args.image_size, args.width,
-                          "NHWC" if towers.on_cpu else "NCHW", args.init_lr,
-                          parse_int_list(args.lr_boundaries, "lr_boundaries"), args.weight_decay, args.vgg_quirk,
-                          args.head_bn)
+                          "NHWC" if towers.on_cpu else "NCHW", args.weight_decay, args.vgg_quirk, args.head_bn)
+    schedule = release_lr(args.init_lr, parse_int_list(args.lr_boundaries, "lr_boundaries"))
     callbacks = [TransferValidation(model, lambda: make_validation_dataset(record_dir, args, args.ten_crop),
                                     args.ten_crop, args.fre_valid, logdir, args.train_num_steps,
                                     "LA linear transfer %s" % args.save_exp)]
@@ -67,7 +67,7 @@ def run(args):
     experiment = {k: getattr(args, k) for k in ("save_exp", "model_type", "get_all_layers", "num_classes", "width",
                                                  "image_size", "vgg_quirk", "head_bn")}
     launch_train(model, lambda: make_train_dataset(record_dir, args, per_tower, args.train_crop), logdir,
-                 save_every, max_epoch, towers, trainer=args.trainer, callbacks=callbacks,
+                 save_every, max_epoch, towers, trainer=args.trainer, lr_schedule=schedule, callbacks=callbacks,
                  session_init=PartialRestore(load_path) if load_path else None, experiment=experiment)
     return logdir
 

@@ -17,7 +17,7 @@ from tensorpack.utils import logger
 from common.eval.linear import linear_report
 from common.eval.probe import LayerProbeModel, linear_heads
 from common.tf1 import tf
-from local_aggregation.model import backbone_endpoints, release_lr
+from local_aggregation.model import backbone_endpoints
 from local_aggregation.readout import layer_poolers
 
 __all__ = ["TransferModel", "TransferValidation"]
@@ -26,20 +26,19 @@ HEAD_SCOPE = "instance/transfer_dense"
 
 
 class TransferModel(LayerProbeModel):
-    """Frozen ``model_type`` backbone + heads for ``layer_keys``; LR x0.1 at absolute ``lr_boundaries``;
+    """Frozen ``model_type`` backbone + heads for ``layer_keys`` (trained on ``release_lr``'s schedule);
     ``feature_bn``: standardised head inputs (``common.eval.probe.linear_heads``)."""
 
-    def __init__(self, model_type, layer_keys, num_classes, image_size, width=1, data_format="NHWC", init_lr=0.01,
-                 lr_boundaries=(), weight_decay=1e-4, vgg_quirk=False, feature_bn=False):
+    def __init__(self, model_type, layer_keys, num_classes, image_size, width=1, data_format="NHWC",
+                 weight_decay=1e-4, vgg_quirk=False, feature_bn=False):
         self.model_type, self.width, self.data_format = model_type, width, data_format
-        self.lr_boundaries = list(lr_boundaries)
         with tf.Graph().as_default():  # endpoint names, and the layer keys checked before anything is written
             names = backbone_endpoints(tf.zeros([1, image_size, image_size, 3]), False, model_type, width)
         poolers = layer_poolers(names, layer_keys, data_format, vgg_quirk)
         self.layer_keys = collections.OrderedDict(zip(poolers, [str(k).strip() for k in layer_keys]))
         init = tf.variance_scaling_initializer(2.0, "fan_in", "truncated_normal")
         super(TransferModel, self).__init__(self.endpoints, poolers, num_classes, (image_size, image_size, 3),
-                                            lr=init_lr, kernel_initializer=init, weight_decay=weight_decay,
+                                            kernel_initializer=init, weight_decay=weight_decay,
                                             scope=HEAD_SCOPE, feature_bn=feature_bn)
 
     def endpoints(self, image):
@@ -52,8 +51,9 @@ class TransferModel(LayerProbeModel):
         add_moving_summary(tf.subtract(1.0, wrong, name="train_top1_mean"))
         return loss
 
-    def optimizer(self):
-        return tf.train.MomentumOptimizer(release_lr(self.lr, self.lr_boundaries), 0.9)
+    def optimizer(self, lr):
+        """Momentum 0.9 on the rate ``lr`` (``release_lr``'s, made by ``launch_train``)."""
+        return tf.train.MomentumOptimizer(lr, 0.9)
 
     def head_logits(self, image):
         """``{endpoint name: logits}`` of the trained heads on ``image`` (variables reused)."""

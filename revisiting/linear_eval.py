@@ -15,6 +15,7 @@ from common.eval.linear import evaluate_linear_probe, linear_report
 from common.eval.pooling import adaptive_pool_to_features
 from common.eval.probe import LayerProbeModel
 from common.resume import checkpoint_step, latest_checkpoint
+from common.schedules import EpochSchedule
 from common.train import launch_train, per_tower_batch
 from revisiting.data import make_input, preprocess_fn, split_size
 from revisiting.export import module_net, read_module_spec
@@ -107,8 +108,9 @@ def run(cfg, workdir, record_dir, towers, trainer="replicated", eval_only=False)
         with tf.Graph().as_default():
             launch_train(model, lambda: make_input(record_dir, cfg["train_split"], batch, train_pp, True,
                                                    cfg.get("random_seed"), with_index=True),
-                         workdir, steps, epochs, towers, trainer=trainer, lr_schedule=points, lr_interp="linear",
-                         lr_step_based=True, session_init=SaverRestore(module_variables(module_dir)),
+                         workdir, steps, epochs, towers, trainer=trainer,
+                         lr_schedule=EpochSchedule(points[0][1], points, interp="linear", step_based=True),
+                         session_init=SaverRestore(module_variables(module_dir)),
                          experiment=experiment(cfg))
     checkpoint = latest_checkpoint(workdir)
     if checkpoint is None:

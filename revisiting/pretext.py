@@ -8,7 +8,7 @@ from tensorpack.tfutils.tower import TowerContext, get_current_tower_context
 
 from common.tf1 import tf
 from common.models import regularization_loss
-from common.schedules import learning_rate_variable
+from common.schedules import EpochSchedule
 from common.train import launch_train, per_tower_batch
 from revisiting.data import make_input, preprocess_fn, split_size
 from revisiting.jigsaw import PERMUTATIONS_FILE, ensure_permutations
@@ -28,9 +28,9 @@ def accuracy(out):
 class PretextModel(ModelDesc):
     """A task's model_fn on the trunk of ``net``: total loss = task loss + the towers' L2 terms."""
 
-    def __init__(self, cfg, task_fn, net, image_shape, label_shape, initial_lr):
+    def __init__(self, cfg, task_fn, net, image_shape, label_shape):
         self.cfg, self.task_fn, self.net = cfg, task_fn, net
-        self.image_shape, self.label_shape, self.initial_lr = image_shape, label_shape, initial_lr
+        self.image_shape, self.label_shape = image_shape, label_shape
 
     def inputs(self):
         """image float32 and label int64 of one tower's batch."""
@@ -47,9 +47,8 @@ class PretextModel(ModelDesc):
         add_moving_summary(*(summaries + [total]))
         return total
 
-    def optimizer(self):
-        """Momentum 0.9 (``sgd``) or Adam on the scheduled ``learning_rate`` variable."""
-        lr = learning_rate_variable(self.initial_lr)
+    def optimizer(self, lr):
+        """Momentum 0.9 (``sgd``) or Adam on the scheduled rate ``lr`` (``learning_rate``, made by ``launch_train``)."""
         return tf.train.AdamOptimizer(lr) if self.cfg["optimizer"] == "adam" else tf.train.MomentumOptimizer(lr, 0.9)
 
 
@@ -89,11 +88,12 @@ def train(cfg, workdir, record_dir, towers, trainer):
         return make_input(record_dir, cfg["train_split"], batch, pp, True, cfg.get("random_seed"))
     with tf.Graph().as_default():
         image_shape, label_shape = tf.data.get_output_shapes(dataset())
-    model = PretextModel(cfg, task_fn, net, image_shape.as_list(), label_shape.as_list(), points[0][1])
+    model = PretextModel(cfg, task_fn, net, image_shape.as_list(), label_shape.as_list())
     launch_steps, launch_epochs = launch_plan(cfg, epoch_steps)
     with tf.Graph().as_default():
         launch_train(model, dataset, workdir, launch_steps, launch_epochs, towers, trainer=trainer,
-                     lr_schedule=points, lr_interp="linear", lr_step_based=True, experiment=experiment(cfg))
+                     lr_schedule=EpochSchedule(points[0][1], points, interp="linear", step_based=True),
+                     experiment=experiment(cfg))
     open(os.path.join(workdir, DONE_FILE), "w").close()
 
 

@@ -18,7 +18,7 @@ def _params(variables):
 
 
 def _counting_graph(batch, size, logits_dim):
-    m = cmodel.CountingModel(batch, size, logits_dim, "adam", 1e-4, "lr_cnt")
+    m = cmodel.CountingModel(batch, size, logits_dim, "adam")
     imgs = tf.placeholder(tf.float32, [batch, size, size, 3])
     with TowerContext("", is_training=True):
         loss = m.build_graph(imgs, tf.zeros([batch], tf.int64), tf.zeros([batch], tf.int64))
@@ -67,11 +67,11 @@ def test_trained_counting_model_beats_its_untrained_copy_on_its_batch():
     """
     with tf.Graph().as_default():
         tf.set_random_seed(1)
-        m = cmodel.CountingModel(4, 72, 16, "adam", 1e-4, "lr_cnt")
+        m = cmodel.CountingModel(4, 72, 16, "adam")
         batch = tf.constant(255.0 * np.random.RandomState(0).rand(4, 72, 72, 3).astype(np.float32))
         with TowerContext("", is_training=True):
             loss = m.build_graph(batch, tf.zeros([4], tf.int64), tf.zeros([4], tf.int64))
-        step = m.optimizer().minimize(loss)
+        step = m.optimizer(tf.constant(1e-4)).minimize(loss)
         with tf.Session() as sess:
             sess.run(tf.global_variables_initializer())
             untrained = np.mean([sess.run(loss) for _ in range(8)])
@@ -85,7 +85,7 @@ def test_validation_inferencers_report_accuracy_of_known_logits():
     """Known logits fed into the five heads come out of the validation inferencers as top-1 accuracy."""
     rng = np.random.RandomState(4)
     with tf.Graph().as_default():
-        m = CountingProbeModel(72, 10, [6, 3, 2, 2, 2], "adam", 1e-3, "lr_cls")
+        m = CountingProbeModel(72, 10, [6, 3, 2, 2, 2], "adam")
         imgs, labels = tf.placeholder(tf.float32, [None, 72, 72, 3]), tf.placeholder(tf.int64, [None])
         with TowerContext("", is_training=False):
             m.build_graph(imgs, labels, tf.zeros_like(labels))
@@ -119,7 +119,7 @@ def test_validation_inferencers_report_accuracy_of_known_logits():
 
 def test_phase2_heads_parameters_and_initial_loss():
     with tf.Graph().as_default():
-        m = CountingProbeModel(256, 1000, [7, 6, 4, 4, 3], "adam", 1e-3, "lr_cls")
+        m = CountingProbeModel(256, 1000, [7, 6, 4, 4, 3], "adam")
         imgs = tf.placeholder(tf.float32, [2, 256, 256, 3])
         with TowerContext("", is_training=True):
             loss = m.build_graph(imgs, tf.constant([3, 7], tf.int64), tf.zeros([2], tf.int64))
@@ -140,7 +140,7 @@ def test_phase2_head_bn_adds_only_moving_statistics():
                                          "--random_features"])
     assert args.head_bn is True
     with tf.Graph().as_default():
-        m = CountingProbeModel(96, 10, [6, 3, 2, 2, 2], "adam", 1e-3, "lr_cls", feature_bn=args.head_bn)
+        m = CountingProbeModel(96, 10, [6, 3, 2, 2, 2], "adam", feature_bn=args.head_bn)
         imgs = tf.placeholder(tf.float32, [4, 96, 96, 3])
         with TowerContext("", is_training=True):
             m.build_graph(imgs, tf.zeros([4], tf.int64), tf.zeros([4], tf.int64))
@@ -173,7 +173,7 @@ def _save_counting_checkpoint(path, logits_dim=8):
 def test_conv_restore_loads_only_conv_weights(tmp_path):
     saved = _save_counting_checkpoint(str(tmp_path / "model-1"))
     with tf.Graph().as_default():
-        m = CountingProbeModel(72, 10, [6, 3, 2, 2, 2], "adam", 1e-3, "lr_cls")
+        m = CountingProbeModel(72, 10, [6, 3, 2, 2, 2], "adam")
         with TowerContext("", is_training=True):
             m.build_graph(tf.zeros([1, 72, 72, 3]), tf.zeros([1], tf.int64), tf.zeros([1], tf.int64))
         step = tf.train.get_or_create_global_step()
@@ -193,7 +193,7 @@ def test_conv_restore_refuses_another_architecture(tmp_path):
             sess.run(tf.global_variables_initializer())
             tf.train.Saver().save(sess, str(tmp_path / "model-1"))
     with tf.Graph().as_default():
-        m = CountingProbeModel(72, 10, [6, 3, 2, 2, 2], "adam", 1e-3, "lr_cls")
+        m = CountingProbeModel(72, 10, [6, 3, 2, 2, 2], "adam")
         with TowerContext("", is_training=True):
             m.build_graph(tf.zeros([1, 72, 72, 3]), tf.zeros([1], tf.int64), tf.zeros([1], tf.int64))
         with pytest.raises(ValueError, match="not a counting AlexNet: alexnet_v2/conv1/W has shape"):

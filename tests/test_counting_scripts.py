@@ -63,7 +63,7 @@ def _validation_accuracy(ckpt, record_dir, num_classes):
         ds = counting_dataset(record_dir, "validation", 4, cfg, "dali", train=False)
         it = tf.data.make_initializable_iterator(ds)
         images, labels, index = it.get_next()
-        model = CountingProbeModel(96, num_classes, cfg["pool_sizes"], "adam", 1e-3, "lr_cls")
+        model = CountingProbeModel(96, num_classes, cfg["pool_sizes"], "adam")
         with TowerContext("", is_training=False):
             model.build_graph(images, labels, index)
         logits = [tf.get_default_graph().get_tensor_by_name("logits-%s:0" % k) for k in LAYERS]

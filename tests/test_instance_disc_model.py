@@ -7,6 +7,7 @@ from common.config import load_config
 from common.tf1 import tf
 from instance_disc.model import InstanceDiscModel, backbone_endpoints, bank_update_op, embedding, objective_name
 from instance_disc.options import CONFIG_FILE
+from instance_disc.runner import lr_schedule
 
 N, B, SIZE = 12, 4, 32
 
@@ -64,8 +65,9 @@ def test_one_step_updates_only_the_batch_rows_from_pre_update_values(loss, nce_k
         with TowerContext("", is_training=True):
             cost = model.build_graph(*inputs)
         features = tf.get_default_graph().get_tensor_by_name("features:0")
-        grads = model.get_optimizer().compute_gradients(cost)
-        train_op = model.get_optimizer().apply_gradients(grads)
+        opt = model.optimizer(lr_schedule(cfg).create_variable())
+        grads = opt.compute_gradients(cost)
+        train_op = opt.apply_gradients(grads)
         graph = tf.get_default_graph()
         estimate = graph.get_tensor_by_name("nce_z_estimate:0") if objective_name(cfg) == "nce" else None
         with tf.control_dependencies([train_op]):
@@ -138,7 +140,7 @@ def test_trained_model_beats_its_untrained_copy_on_its_training_batch():
         with TowerContext("", is_training=True):
             cost = model.build_graph(*inputs)
         features = tf.get_default_graph().get_tensor_by_name("features:0")
-        train_op = model.get_optimizer().minimize(cost)
+        train_op = model.optimizer(lr_schedule(cfg).create_variable()).minimize(cost)
         with tf.control_dependencies([train_op]):
             step = bank_update_op(cfg, n, inputs[2], features, inputs[1])
         sess.run(tf.global_variables_initializer())

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from common.eval.linear import evaluate_linear_probe, run_linear_eval
-from common.schedules import piecewise_lr
+from common.schedules import EpochSchedule, piecewise_lr
 from common.eval.pooling import adaptive_pool_to_features, avg_pool_if_large, avg_pool_to_size, flatten, pool_window
 from common.eval.probe import LayerProbeModel, linear_heads
 from common.tf1 import tf
@@ -231,7 +231,7 @@ def test_probe_model_trains_through_launch_train(tmp_path, blobs, towers):
     train, val, nearest_centre = blobs
     with tf.Graph().as_default():
         launch_train(_probe(), train, str(tmp_path), 40, 3, Towers(range(towers), on_cpu=True),
-                     lr_schedule=[(2, 0.005)])  # set after epoch 2
+                     lr_schedule=EpochSchedule(0.05, [(2, 0.005)]))  # set after epoch 2
     ckpt = tf.train.latest_checkpoint(str(tmp_path))
     reader = tf.train.load_checkpoint(ckpt)
     np.testing.assert_array_equal(reader.get_tensor("backbone/w"), np.eye(2).reshape(1, 1, 2, 2) * 3.0)

@@ -7,7 +7,7 @@ from tensorpack.callbacks import Callback
 from common.tf1 import tf
 from common.train import Towers, launch_train
 from local_aggregation.clustering import Recluster
-from local_aggregation.model import LocalAggregationModel
+from local_aggregation.model import LocalAggregationModel, release_lr
 
 N, SIZE = 16, 32
 
@@ -57,10 +57,11 @@ def _dataset(per_tower):
 def test_la_step_reads_pre_update_bank_and_updates_once(tmp_path, towers):
     per_tower, k = 8 // towers, 6
     with tf.Graph().as_default():
-        model = LocalAggregationModel("LA", "resnet18", SIZE, N, instance_k=k, num_kmeans=2, width=0.25, init_lr=0.0)
+        model = LocalAggregationModel("LA", "resnet18", SIZE, N, instance_k=k, num_kmeans=2, width=0.25)
         recorder = _Recorder(model)
         launch_train(model, lambda: _dataset(per_tower), str(tmp_path), 2, 1, Towers(range(towers), on_cpu=True),
-                     callbacks=[Recluster(model, [4, 3], period=1000), recorder], post_step=model.bank_update)
+                     lr_schedule=release_lr(0.0, []), callbacks=[Recluster(model, [4, 3], period=1000), recorder],
+                     post_step=model.bank_update)
     assert len(recorder.steps) == 2
     labels = recorder.clusters[0]
     assert labels.shape == (2, N) and labels[0].max() == 3 and labels[1].max() == 2  # k-means labels, not 0..N-1

@@ -12,7 +12,7 @@ from tensorpack.tfutils.tower import TowerContext
 @pytest.mark.parametrize("step,lr", [(1600000, 0.03), (1600001, 0.003), (1873411, 0.003), (1873412, 0.0003)])
 def test_release_lr_at_res18_la_boundaries(step, lr):
     with tf.Graph().as_default():
-        value = release_lr(0.03, [1600000, 1873411])
+        value = release_lr(0.03, [1600000, 1873411]).create_variable()
         with tf.Session() as sess:
             sess.run(tf.global_variables_initializer())
             get_global_step_var().load(step, sess)

@@ -16,7 +16,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from common.tf1 import tf  # noqa: E402
-from common import cli, devices, resume, train  # noqa: E402
+from common import cli, devices, resume, schedules, train  # noqa: E402
 from tensorpack import Callback, ModelDesc  # noqa: E402
 
 DIM, N, LR0, MOMENTUM = 3, 32, 0.05, 0.9
@@ -40,7 +40,7 @@ def toy_dataset(batch, nan_rows=(), dim=DIM):
 
 
 class TinyRegression(ModelDesc):
-    """pred = x W + b, mean squared error, momentum SGD on the ``learning_rate`` variable."""
+    """pred = x W + b, mean squared error, momentum SGD on the rate ``launch_train`` hands over."""
 
     def __init__(self, dim=DIM):
         self.dim = dim
@@ -56,8 +56,7 @@ class TinyRegression(ModelDesc):
         tf.identity(index, name="bank_index")
         return tf.reduce_mean(tf.square(pred - y), name="total_cost")
 
-    def optimizer(self):
-        lr = tf.get_variable("learning_rate", initializer=LR0, trainable=False)
+    def optimizer(self, lr):
         return tf.train.MomentumOptimizer(lr, MOMENTUM)
 
 
@@ -97,6 +96,7 @@ def read_checkpoint(logdir):
 
 
 def run_tiny(logdir, towers, batch, trainer="replicated", max_epoch=2, steps_per_epoch=2, **kw):
+    kw.setdefault("lr_schedule", schedules.LearningRate(LR0))
     with tf.Graph().as_default():
         dim = kw.pop("dim", DIM)
         train.launch_train(kw.pop("model_class", TinyRegression)(dim), toy_dataset(batch, kw.pop("nan_rows", ()), dim),
@@ -106,12 +106,16 @@ def run_tiny(logdir, towers, batch, trainer="replicated", max_epoch=2, steps_per
 SCHEDULE = [(1, 0.02)]
 
 
+def epoch_schedule():
+    return schedules.EpochSchedule(LR0, SCHEDULE)
+
+
 @pytest.mark.parametrize("trainer", ["replicated", "ps"])
 def test_two_cpu_towers_match_one_tower_with_double_batch(tmp_path, trainer):
     b = 4
-    run_tiny(tmp_path / "one", train.Towers([0], on_cpu=True), 2 * b, lr_schedule=SCHEDULE,
+    run_tiny(tmp_path / "one", train.Towers([0], on_cpu=True), 2 * b, lr_schedule=epoch_schedule(),
              post_step=bank_post_step, experiment="tiny")
-    run_tiny(tmp_path / "two", train.Towers([0, 1], on_cpu=True), b, trainer=trainer, lr_schedule=SCHEDULE,
+    run_tiny(tmp_path / "two", train.Towers([0, 1], on_cpu=True), b, trainer=trainer, lr_schedule=epoch_schedule(),
              post_step=bank_post_step, experiment="tiny")
     path1, one = read_checkpoint(str(tmp_path / "one"))
     path2, two = read_checkpoint(str(tmp_path / "two"))

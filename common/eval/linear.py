@@ -11,6 +11,7 @@ from tensorpack.tfutils.varreplace import freeze_variables
 
 from common import seeding
 from common.eval.report import write_report
+from common.schedules import learning_rate_variable
 from common.tf1 import tf
 
 __all__ = ["run_linear_eval", "evaluate_linear_probe", "linear_report"]
@@ -79,9 +80,8 @@ def run_linear_eval(model, train_data, val_data, steps, lr_schedule=None, init_f
             loss = model.build_graph(*_image_label(train_it))
         train_heads = model.heads
         step_var = tf.train.get_or_create_global_step()
-        with tf.variable_scope(tf.get_variable_scope(), reuse=tf.AUTO_REUSE):
-            opt = model.optimizer()
-        lr_var = [v for v in tf.global_variables() if v.op.name == "learning_rate"][0]
+        lr_var = learning_rate_variable(model.lr, summary=None)
+        opt = model.optimizer(lr_var)
         train_op = opt.minimize(loss, global_step=step_var, var_list=tf.trainable_variables())
         val_it, val_heads = _build_eval_tower(model, val_data)
         train_wrong = tf.reduce_mean(tf.stack(list(train_heads.wrong_top1.values())))

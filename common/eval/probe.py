@@ -9,7 +9,6 @@ from tensorpack.tfutils.tower import get_current_tower_context
 from tensorpack.tfutils.varreplace import freeze_variables
 
 from common.eval.pooling import flatten
-from common.schedules import learning_rate_variable
 from common.tf1 import tf
 
 __all__ = ["LinearHeads", "linear_heads", "LayerProbeModel"]
@@ -67,7 +66,7 @@ class LayerProbeModel(ModelDesc):
 
     ``layer_poolers``: layer name -> pooling callable (None: flatten). Inputs ``image`` float32
     ``[None] + image_shape``, ``label`` int64 and an unused ``index`` (``make_dataset``'s batches).
-    ``optimizer_fn(lr_tensor)`` (default Momentum 0.9) reads the non-trainable ``learning_rate`` variable;
+    ``optimizer_fn(lr_tensor)`` (default Momentum 0.9) reads the rate handed to ``optimizer(lr)`` (initially ``lr``);
     ``head_options`` go to :func:`linear_heads`.
     """
 
@@ -102,7 +101,7 @@ class LayerProbeModel(ModelDesc):
         self.heads = linear_heads(feats, self.num_classes, labels=label, **self.head_options)
         return self.heads.loss
 
-    def optimizer(self):
-        """The optimiser on the ``learning_rate`` variable."""
-        lr = learning_rate_variable(self.lr, summary=None)
+    def optimizer(self, lr):
+        """The optimiser (``optimizer_fn``, default Momentum 0.9) on the rate ``lr`` (``launch_train`` or
+        ``run_linear_eval`` makes it, starting at ``self.lr``)."""
         return self.optimizer_fn(lr) if self.optimizer_fn else tf.train.MomentumOptimizer(lr, 0.9)
