@@ -9,7 +9,11 @@ its own copy ``tower<i>/<scope>/<name>`` on its device instead: a local variable
 replicated trainer fills from the shared one after initialisation or restore. Towers read their own copy, and
 updates write the same rows into every copy, so no bank crosses devices in a training step (an ImageNet bank is
 655 MB).
+
+A model with a bank returns ``BankRows`` from ``build_graph`` in training: ``common.train.launch_train`` gathers
+every tower's rows (the global batch, in tower order) and writes them once per step (``update_from_towers``).
 """
+import collections
 import contextlib
 import math
 import re
@@ -20,7 +24,7 @@ from tensorpack.tfutils.tower import get_current_tower_context
 from common.tf1 import tf
 
 __all__ = ["MemoryBank", "LabelBank", "uniform_init_bound", "copy_per_tower", "bank_variable", "bank_copies",
-           "assign_all_copies"]
+           "assign_all_copies", "BankRows", "update_from_towers"]
 
 _PER_TOWER = "memory_bank_copy_per_tower"
 _COPIES = "memory_bank_copies/"
@@ -200,3 +204,28 @@ class LabelBank(_Bank):
     def update_op(self, indices, labels):
         """Op setting ``labels_bank[indices] = labels`` (in every tower copy)."""
         return _scatter_all_copies(self.var, self._indices(indices), tf.cast(labels, tf.int64))
+
+
+class BankRows(collections.namedtuple("BankRows", "cost bank index embedding label_bank label extra")):
+    """What a bank model's ``build_graph`` returns in a training tower: its ``cost`` and its rows, ``embedding``
+    ``[B, D]`` for ``bank`` (a MemoryBank) at ``index`` ``[B]``, ``label`` ``[B]`` for ``label_bank`` (a LabelBank,
+    or None); ``extra``: None or ``(tensor, fn)``, a per-tower tensor concatenated over the towers and
+    ``fn(concatenated) -> op`` run with the update (instance_disc freezes its Z so)."""
+
+    def __new__(cls, cost, bank, index, embedding, label_bank=None, label=None, extra=None):
+        return super(BankRows, cls).__new__(cls, cost, bank, index, embedding, label_bank, label, extra)
+
+
+def update_from_towers(rows):
+    """One op writing the ``BankRows`` of every training tower (concatenated in tower order: the global batch)
+    into their banks, every tower copy included."""
+    def concat(tensors):
+        return tensors[0] if len(tensors) == 1 else tf.concat(tensors, axis=0)
+    first = rows[0]
+    index = concat([r.index for r in rows])
+    ops = [first.bank.update_op(index, concat([r.embedding for r in rows]))]
+    if first.label_bank is not None:
+        ops.append(first.label_bank.update_op(index, concat([r.label for r in rows])))
+    if first.extra is not None:
+        ops.append(first.extra[1](concat([r.extra[0] for r in rows])))
+    return tf.group(*ops, name="bank_update")

@@ -9,7 +9,8 @@ Public API (signatures are a contract; see docs/training.md; devices and their f
   several -> ``SyncMultiGPUTrainerReplicated`` (TensorPack's default all-reduce) or ``...ParameterServer``,
   a ``cluster`` -> TensorPack's distributed trainers. ``dataset`` yields ONE TOWER's batch.
 - ``gather_from_towers(trainer, tensor_name)``: a named tensor of every training tower, concatenated in
-  tower order (for ``post_step`` ops such as a memory-bank update with the global batch).
+  tower order (for ``post_step`` ops that need the global batch; a memory bank is updated through the
+  ``common.memory_bank.BankRows`` that its model's ``build_graph`` returns).
 """
 import contextlib
 import logging
@@ -19,7 +20,7 @@ import re
 from common.tf1 import tf
 from common import distributed, resume, seeding
 from common.devices import TRAINERS, Towers, add_virtual_devices
-from common.memory_bank import copy_per_tower
+from common.memory_bank import BankRows, copy_per_tower, update_from_towers
 from common.callbacks import (CheckpointSaveError, CheckpointSaver, NaNGuard, StatsHistory, record_tower_cost,
                               remove_stale_temporaries)
 from common.cli import one_line
@@ -33,6 +34,7 @@ from tensorpack.tfutils.common import get_default_sess_config, get_global_step_v
 from tensorpack.tfutils.optimizer import ProxyOptimizer
 from tensorpack.tfutils.sesscreate import NewSessionCreator
 from tensorpack.tfutils.sessinit import SaverRestore
+from tensorpack.tfutils.tower import get_current_tower_context
 
 __all__ = ["DatasetInput", "per_tower_batch", "launch_train", "gather_from_towers"]
 
@@ -165,6 +167,20 @@ def _chain_post_step(trainer, post_step):
         trainer.train_op = tf.group(trainer.train_op, op, name="train_op_and_post_step")
 
 
+def _bank_rows_recorded(build_graph, rows):
+    """``build_graph`` for TensorPack: a ``BankRows`` result of a training tower is appended to ``rows`` (in tower
+    order) and its cost returned."""
+    def tower_fn(*inputs):
+        out = build_graph(*inputs)
+        if not isinstance(out, BankRows):
+            return out
+        ctx = get_current_tower_context()
+        if ctx is not None and ctx.is_training:
+            rows.append(out)
+        return out.cost
+    return tower_fn
+
+
 def _resume_point(logdir, steps_per_epoch):
     """(checkpoint path or None, starting epoch) from the newest checkpoint in ``logdir``."""
     path = resume.latest_checkpoint(logdir)
@@ -223,9 +239,12 @@ def _build(model, dataset, towers, trainer, server, cluster, post_step, lr_sched
     with (tf.device(distributed.variable_placement(cluster)) if server is not None else contextlib.nullcontext()):
         tr = _make_trainer(trainer, towers, server)
         source = _as_input(dataset)
-        get_optimizer = _optimizer_fn(model, lr_schedule)
+        get_optimizer, rows = _optimizer_fn(model, lr_schedule), []
         with copy_per_tower(isinstance(tr, SyncMultiGPUTrainerReplicated)):  # a bank copy on each tower's device
-            tr.setup_graph(model.get_input_signature(), source, record_tower_cost(model.build_graph), get_optimizer)
+            tr.setup_graph(model.get_input_signature(), source,
+                           record_tower_cost(_bank_rows_recorded(model.build_graph, rows)), get_optimizer)
+        if rows:  # the bank update: once per global step, after the train op
+            _chain_post_step(tr, lambda _: update_from_towers(rows))
         if post_step is not None:
             _chain_post_step(tr, post_step)
     return tr, source
@@ -241,8 +260,9 @@ def launch_train(model, dataset, logdir, steps_per_epoch, max_epoch, towers, tra
     so the global batch is ``len(towers)`` times it. ``lr_schedule``: a schedule object of ``common.schedules``
     (``LearningRate`` or one of its kinds): its rate is created here and handed to ``model.optimizer(lr)``, its
     setter callbacks are added; None: the model's own ``optimizer()``.
-    ``post_step(trainer) -> op or None`` is built under a control dependency on the train op and runs once per
-    global step. ``experiment`` (str/dict) is stored in ``logdir/experiment.json``; a directory of another
+    A model whose ``build_graph`` returns ``common.memory_bank.BankRows`` has its banks updated with the global
+    batch once per step, after the train op. ``post_step(trainer) -> op or None`` is built under a control
+    dependency on the train op and runs once per global step. ``experiment`` (str/dict) is stored in ``logdir/experiment.json``; a directory of another
     experiment is refused. ``cluster`` (``common.distributed.Cluster``): ps processes serve forever, workers
     train (worker 0 writes ``logdir``, worker i logs to ``logdir/worker<i>``). Checkpoints: ``model-<step>`` at
     each epoch end, only when every saved variable is finite; the newest ``max_to_keep`` of ``logdir`` are kept

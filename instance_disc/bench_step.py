@@ -8,8 +8,9 @@ with the release's 128-d head: ``resnet18`` ... ``resnet152`` are the release's 
 from tensorpack.tfutils.tower import TowerContext
 
 from common.config import load_config
+from common.memory_bank import update_from_towers
 from common.tf1 import tf
-from instance_disc.model import RELEASE_ARCHS, InstanceDiscModel, bank_update_op
+from instance_disc.model import RELEASE_ARCHS, InstanceDiscModel
 from instance_disc.options import CONFIG_FILE
 
 
@@ -19,11 +20,9 @@ def instance_disc_step(images, labels, args):
     cfg = load_config(CONFIG_FILE + ":imagenet_resnet18", {"arch": args.model, "layout": layout})
     indices = tf.random_uniform([args.batch], 0, args.bank_size, dtype=tf.int64)
     with TowerContext("", is_training=True):
-        loss = InstanceDiscModel(cfg, args.bank_size, args.image_size).build_graph(images, labels, indices)
-    graph = tf.get_default_graph()
-    features, z = graph.get_tensor_by_name("features:0"), graph.get_tensor_by_name("nce_z_estimate:0")
-    with tf.control_dependencies([bank_update_op(cfg, args.bank_size, indices, features, labels, z_estimates=z)]):
-        return tf.identity(loss)
+        rows = InstanceDiscModel(cfg, args.bank_size, args.image_size).build_graph(images, labels, indices)
+    with tf.control_dependencies([update_from_towers([rows])]):
+        return tf.identity(rows.cost)
 
 
 STEPS = {"instance_disc": instance_disc_step}  # read by bench.step through papers.py

@@ -17,17 +17,8 @@ from common.memory_bank import LabelBank, MemoryBank
 from common.tf1 import tf
 from instance_disc.model import BANK_SCOPE
 
-__all__ = ["tower_features", "bank_tensors", "knn_evaluate", "InstanceDiscKnn", "evaluate_checkpoint",
+__all__ = ["bank_tensors", "knn_evaluate", "InstanceDiscKnn", "evaluate_checkpoint",
            "restored_features"]
-
-
-def tower_features(build_graph):
-    """``features_fn`` of a ``FeatureTower``: the model's ``build_graph`` in the tower, then its ``features``."""
-    def features_fn(image, label, index):
-        build_graph(image, label, index)
-        graph = tf.get_default_graph()
-        return graph.get_tensor_by_name(graph.get_name_scope() + "/features:0")
-    return features_fn
 
 
 def bank_tensors(n_data, dim):
@@ -59,7 +50,7 @@ class InstanceDiscKnn(KnnMonitor):
 
     def __init__(self, cfg, n_data, num_classes, val_dataset, train_eval_dataset=None, epoch_k=1, recompute=False):
         super(InstanceDiscKnn, self).__init__(
-            lambda *batch: tower_features(self.trainer.tower_func)(*batch), val_dataset,
+            lambda *batch: self.trainer.tower_func(*batch), val_dataset,
             lambda: bank_tensors(n_data, cfg["low_dim"]), num_classes, [epoch_k], cfg["nce_t"], every_k_epochs=1)
         self.cfg, self.n_data = cfg, n_data
         self._train_eval_dataset, self.recompute = train_eval_dataset, recompute
@@ -90,7 +81,7 @@ def evaluate_checkpoint(model, checkpoint, cfg, n_data, num_classes, val_dataset
     """
     with tf.Graph().as_default():
         seeding.seed_graph()  # --seed: the random initialisation too
-        features_fn = tower_features(model.build_graph)
+        features_fn = model.build_graph
         val = FeatureTower(val_dataset, features_fn, "eval_val")
         train = None if train_eval_dataset is None else FeatureTower(train_eval_dataset, features_fn, "eval_train")
         bank = bank_tensors(n_data, cfg["low_dim"])
@@ -104,7 +95,7 @@ def evaluate_checkpoint(model, checkpoint, cfg, n_data, num_classes, val_dataset
 def restored_features(model, checkpoint, dataset):
     """``(features, labels, indices)`` of ``dataset()`` under ``checkpoint``'s weights, sorted by index."""
     with tf.Graph().as_default():
-        tower = FeatureTower(dataset, tower_features(model.build_graph), "eval_val")
+        tower = FeatureTower(dataset, model.build_graph, "eval_val")
         with tf.Session() as sess:
             tf.train.Saver(tf.global_variables()).restore(sess, checkpoint)
             return tower.run(sess)

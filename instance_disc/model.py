@@ -1,8 +1,8 @@
 """The instance-discrimination network and training graph: backbone -> 128-d linear -> L2 norm, memory-bank loss.
 
-The memory bank (and the NCE constant Z) live outside the tower scopes, shared by every tower; each tower
-names its ``features`` and ``index`` so that ``bank_update_op`` can update the bank once per global step
-with the whole global batch (``common.train.gather_from_towers``).
+The memory bank (and the NCE constant Z) live outside the tower scopes, shared by every tower; each training
+tower returns its rows (``common.memory_bank.BankRows``: index, features, label, Z estimate) and
+``common.train.launch_train`` updates the bank once per global step with the whole global batch.
 """
 import math
 
@@ -11,14 +11,15 @@ from tensorpack.tfutils import optimizer as tp_optimizer
 from tensorpack.tfutils.gradproc import MapGradient
 from tensorpack.tfutils.tower import get_current_tower_context
 
-from common.memory_bank import LabelBank, MemoryBank
+from common.memory_bank import BankRows, LabelBank, MemoryBank
 from common.models.registry import get_model
 from common.models.resnet_torchvision import TV_NAMES
+from common.schedules import EpochSchedule, piecewise
 from common.tf1 import tf
 from instance_disc.nce import freeze_z_op, instance_loss
 
 __all__ = ["BANK_SCOPE", "RELEASE_ARCHS", "objective_name", "backbone_name", "backbone_endpoints", "embedding_head",
-           "embedding", "InstanceDiscModel", "bank_update_op"]
+           "embedding", "lr_schedule", "InstanceDiscModel"]
 
 BANK_SCOPE = "instance"
 # the release's --arch names -> its torchvision-layout ResNets in the registry
@@ -74,6 +75,12 @@ def _banks(cfg, n_data):
     return bank, labels, z_var
 
 
+def lr_schedule(cfg):
+    """The schedule object of the ``learning_rate`` the optimizer reads: ``lr`` at first, ``lr * lr_decay ** i``
+    from the release's 0-based epoch ``lr_decay_epochs[i-1]`` on (its main.py and cifar.py: epochs 120, 160)."""
+    return EpochSchedule(cfg["lr"], piecewise(cfg["lr"], cfg["lr_decay_epochs"], cfg["lr_decay"]))
+
+
 class InstanceDiscModel(ModelDesc):
     """TensorPack model: inputs ``(image, label, index)``, cost = the instance loss of ``cfg`` (no weight decay
     term: it is added to every gradient by ``optimizer``, as the release's coupled SGD weight decay)."""
@@ -87,31 +94,23 @@ class InstanceDiscModel(ModelDesc):
                 tf.TensorSpec([None], tf.int64, "index")]
 
     def build_graph(self, image, label, index):
+        """Training: the loss and the tower's bank rows (``BankRows``); inference: the features."""
         ctx = get_current_tower_context()
         features = embedding(image, ctx.is_training, self.cfg)
-        bank, _, z_var = _banks(self.cfg, self.n_data)
+        bank, label_bank, z_var = _banks(self.cfg, self.n_data)
         if not ctx.is_training:
-            return None
-        tf.identity(index, name="index")
-        tf.identity(label, name="label")
+            return features
+        estimates = []
         loss = instance_loss(objective_name(self.cfg), features, index, bank, int(self.cfg["nce_k"]),
-                             self.cfg["nce_t"], z_var)
+                             self.cfg["nce_t"], z_var, z_estimates=estimates)
         loss = tf.identity(loss, name="instance_loss")
         tf.summary.scalar("instance_loss-summary", loss)  # TensorPack's monitors drop "-summary" from the tag
-        return loss
+        extra = (estimates[0], lambda all_estimates: freeze_z_op(z_var, all_estimates)) if estimates else None
+        return BankRows(loss, bank, index, features, label_bank, label, extra)
 
     def optimizer(self, lr):
-        """Momentum SGD on the rate ``lr`` that ``launch_train`` made from the schedule (``runner.lr_schedule``)."""
+        """Momentum SGD on the rate ``lr`` that ``launch_train`` made from ``lr_schedule(cfg)``."""
         opt = tf.train.MomentumOptimizer(lr, self.cfg["momentum"])
         wd = float(self.cfg["weight_decay"])
         return tp_optimizer.apply_grad_processors(opt, [MapGradient(lambda grad, var: grad + wd * var)])
 
-
-def bank_update_op(cfg, n_data, indices, features, labels, z_estimates=None):
-    """One op updating the memory bank (momentum + renormalisation) and the label bank for a global batch and,
-    given the towers' ``nce_z_estimate``s (NCE), freezing Z at their mean if it is still unset."""
-    bank, label_bank, z_var = _banks(cfg, n_data)
-    ops = [bank.update_op(indices, features), label_bank.update_op(indices, labels)]
-    if z_estimates is not None:
-        ops.append(freeze_z_op(z_var, z_estimates))
-    return tf.group(*ops, name="bank_update")

@@ -24,11 +24,13 @@ def bank_dots(features, rows):
     return tf.squeeze(tf.matmul(rows, tf.expand_dims(features, 2)), axis=2)
 
 
-def normalization_constant(z_var, exp_dots, n_data):
-    """Z: ``z_var`` once set (>= 0), else this batch's estimate ``N * mean(exp_dots)`` (also the ``[1]`` tensor
-    named ``nce_z_estimate``, from which ``freeze_z_op`` stores one estimate of the global batch)."""
+def normalization_constant(z_var, exp_dots, n_data, estimates=None):
+    """Z: ``z_var`` once set (>= 0), else this batch's estimate ``N * mean(exp_dots)``; the ``[1]`` estimate is
+    appended to the list ``estimates`` when one is given (``freeze_z_op`` stores one estimate of the global batch)."""
     estimate = tf.reshape(tf.cast(n_data, exp_dots.dtype) * tf.reduce_mean(tf.stop_gradient(exp_dots)), [1],
                           name="nce_z_estimate")
+    if estimates is not None:
+        estimates.append(estimate)
     z = tf.cond(z_var < 0, lambda: estimate[0], lambda: tf.cast(tf.identity(z_var), exp_dots.dtype))
     return tf.stop_gradient(z)
 
@@ -40,10 +42,10 @@ def freeze_z_op(z_var, estimates):
     return tf.assign(z_var, tf.where(z_var < 0, estimate, z_var), name="freeze_z").op
 
 
-def nce_scores(features, rows, t, z_var, n_data):
+def nce_scores(features, rows, t, z_var, n_data, estimates=None):
     """``P = exp(v.f / T) / Z``, ``[B, K+1]``; ``rows`` are treated as constants; Z from ``normalization_constant``."""
     dots = bank_dots(features, tf.stop_gradient(rows))
-    z = normalization_constant(z_var, tf.exp(dots / t), n_data)
+    z = normalization_constant(z_var, tf.exp(dots / t), n_data, estimates)
     return exp_scores(dots, t, z)
 
 
@@ -69,11 +71,12 @@ def sample_bank_indices(indices, k, n_data, seed=None):
     return tf.concat([tf.expand_dims(indices, 1), noise], axis=1, name="bank_indices")
 
 
-def instance_loss(objective, features, indices, bank, k, t, z_var=None, seed=None):
+def instance_loss(objective, features, indices, bank, k, t, z_var=None, seed=None, z_estimates=None):
     """The training loss of ``objective`` (one of ``OBJECTIVES``) for L2-normalised ``features`` ``[B, D]``.
 
     ``bank`` is a ``common.memory_bank.MemoryBank`` (read only here; its ``gather`` checks the indices),
-    ``k`` the number of sampled negatives (unused by the full softmax), ``z_var`` the scalar Z (NCE only).
+    ``k`` the number of sampled negatives (unused by the full softmax), ``z_var`` the scalar Z (NCE only; this
+    batch's ``[1]`` estimate of Z is appended to the list ``z_estimates`` when one is given).
     """
     if objective not in OBJECTIVES:
         raise ValueError("unknown objective %r; choose one of %s" % (objective, ", ".join(OBJECTIVES)))
@@ -84,4 +87,4 @@ def instance_loss(objective, features, indices, bank, k, t, z_var=None, seed=Non
     rows = bank.gather(sample_bank_indices(indices, k, bank.size, seed=seed))
     if objective == "softmax_ce":
         return softmax_ce_loss(features, rows, t)
-    return nce_loss(nce_scores(features, rows, t, z_var, bank.size), bank.size)
+    return nce_loss(nce_scores(features, rows, t, z_var, bank.size, z_estimates), bank.size)

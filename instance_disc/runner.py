@@ -11,14 +11,13 @@ import os
 from tensorpack import Callback, logger
 
 from common.distributed import cluster_from_args
-from common.schedules import EpochSchedule, piecewise
 from common.tf1 import tf
-from common.train import gather_from_towers, launch_train, per_tower_batch
+from common.train import launch_train, per_tower_batch
 from instance_disc.evaluation import InstanceDiscKnn, evaluate_checkpoint
-from instance_disc.model import InstanceDiscModel, bank_update_op, objective_name
+from instance_disc.model import InstanceDiscModel, lr_schedule
 from instance_disc.options import RUN_KEYS
 
-__all__ = ["Data", "steps_per_epoch", "tower_batches", "lr_schedule", "experiment_of", "PrintLoss", "train", "evaluate", "print_results",
+__all__ = ["Data", "steps_per_epoch", "tower_batches", "experiment_of", "PrintLoss", "train", "evaluate", "print_results",
            "train_logdir", "run_or_evaluate", "one_line_errors"]
 
 # train(batch) / val() / train_eval(): callables returning tf.data datasets (built in the caller's graph) of
@@ -54,12 +53,6 @@ def check_remainder(cfg, n_train, num_towers):
         raise ValueError("-b %d: the last batch of each epoch holds %d image(s) (%d %% %d), fewer than the %d towers; "
                          "choose -b so that the remainder is 0 or at least the number of towers"
                          % (cfg["batch_size"], rest, n_train, cfg["batch_size"], num_towers))
-
-
-def lr_schedule(cfg):
-    """The ``learning_rate`` schedule: ``lr`` at first, ``lr * lr_decay ** i`` from the release's 0-based epoch
-    ``lr_decay_epochs[i-1]`` on (the release's main.py and cifar.py decay at 0-based epochs 120 and 160)."""
-    return EpochSchedule(cfg["lr"], piecewise(cfg["lr"], cfg["lr_decay_epochs"], cfg["lr_decay"]))
 
 
 def experiment_of(cfg, data):
@@ -112,21 +105,14 @@ def train(cfg, data, logdir, towers, trainer="replicated", cluster=None, epoch_k
     per_tower_batch(cfg["batch_size"], towers)  # the global batch splits evenly (full batches)
     check_remainder(cfg, data.n_train, num_towers)
     steps = steps_per_epoch(cfg, data.n_train)
-    model = InstanceDiscModel(cfg, data.n_train, cfg["image_size"])
-    nce = objective_name(cfg) == "nce"
-
-    def post_step(trainer_):
-        z_estimates = gather_from_towers(trainer_, "nce_z_estimate") if nce else None
-        return bank_update_op(cfg, data.n_train, gather_from_towers(trainer_, "index"),
-                              gather_from_towers(trainer_, "features"), gather_from_towers(trainer_, "label"),
-                              z_estimates=z_estimates)
+    model = InstanceDiscModel(cfg, data.n_train, cfg["image_size"])  # its bank rows: updated by launch_train
     monitor = InstanceDiscKnn(cfg, data.n_train, data.num_classes, data.val, data.train_eval, epoch_k=epoch_k,
                               recompute=recompute)
     history = _knn_history(logdir)
     callbacks = [monitor] + ([PrintLoss(cfg["print_freq"])] if cfg["print_freq"] else [])
     with tf.Graph().as_default():  # a fresh graph per run, so that runs can follow each other in one process
         launch_train(model, lambda: tower_batches(data.train(cfg["batch_size"]), num_towers), logdir, steps, cfg["epochs"], towers, trainer=trainer,
-                     lr_schedule=lr_schedule(cfg), callbacks=callbacks, post_step=post_step, cluster=cluster,
+                     lr_schedule=lr_schedule(cfg), callbacks=callbacks, cluster=cluster,
                      experiment=experiment_of(cfg, data))
     results = dict(history, **monitor.results)
     if history and os.path.isfile(os.path.join(logdir, "knn.json")):

@@ -6,6 +6,7 @@ chained into the step; ``--model`` is the release's ``model_type`` (resnet18, re
 """
 from tensorpack.tfutils.tower import TowerContext
 
+from common.memory_bank import update_from_towers
 from common.tf1 import tf
 from local_aggregation.model import LocalAggregationModel
 
@@ -22,10 +23,9 @@ def la_step(images, labels, args):
                           data_format=args.data_format)
     indices = tf.random_uniform([args.batch], 0, args.bank_size, dtype=tf.int64)
     with TowerContext("", is_training=True):
-        loss = model.build_graph(images, labels, indices)
-    embedding = tf.get_default_graph().get_tensor_by_name("embedding:0")
-    with tf.control_dependencies([model.bank.update_op(indices, embedding)]):
-        return tf.identity(loss)
+        rows = model.build_graph(images, labels, indices)
+    with tf.control_dependencies([update_from_towers([rows])]):
+        return tf.identity(rows.cost)
 
 
 STEPS = {"local_aggregation": la_step}  # read by bench.step through papers.py

@@ -9,13 +9,12 @@ import re
 from tensorpack import ModelDesc
 from tensorpack.tfutils.summary import add_moving_summary
 
-from common.memory_bank import LabelBank, MemoryBank
+from common.memory_bank import BankRows, LabelBank, MemoryBank
 from common.models import get_model, regularization_loss
 from common.models.weight_decay import kernel_weight_decay
 from common.schedules import GlobalStepPiecewise
 from common.nce import exp_scores, nce_loss_parts, sample_noise_indices
 from common.tf1 import tf
-from common.train import gather_from_towers
 from local_aggregation.clustering import cluster_labels_variable
 
 __all__ = ["IMAGENET_Z", "IMAGENET_LEN", "LA_EPS", "EMBED_DIM", "INSTANCE_M", "RELEASE_BN_MOMENTUM", "MODEL_TYPES",
@@ -144,8 +143,9 @@ def release_lr(init_lr, boundaries):
 class LocalAggregationModel(ModelDesc):
     """IR or LA pretraining: embedding -> loss against the shared bank (pre-update) -> bank update op.
 
-    Inputs are one tower's ``(image, label, index)``; ``bank_update(trainer)`` is the post-step op that
-    writes the whole global batch into the memory and label banks once per global step (README decision 1).
+    Inputs are one tower's ``(image, label, index)``; ``build_graph`` returns the tower's cost and rows
+    (``BankRows``), which ``launch_train`` writes, the whole global batch, into the memory and label banks once
+    per global step (README decision 1).
     """
 
     def __init__(self, task, model_type, image_size, data_len, instance_k=4096, instance_t=0.07, num_kmeans=1,
@@ -181,9 +181,7 @@ class LocalAggregationModel(ModelDesc):
     def build_graph(self, image, label, index):
         self.bank = MemoryBank("instance", self.data_len, EMBED_DIM, momentum=INSTANCE_M, seed=0)
         self.label_bank = LabelBank("instance", self.data_len)
-        embedding = tf.identity(self.embed(image, True)["embedding"], name="embedding")
-        tf.identity(index, name="bank_index")
-        tf.identity(label, name="bank_label")
+        embedding = self.embed(image, True)["embedding"]
         if self.task == "IR":
             loss, loss_model, loss_noise = ir_objective(embedding, self.bank.var, index, self.data_len,
                                                         self.instance_k, self.instance_t)
@@ -196,14 +194,8 @@ class LocalAggregationModel(ModelDesc):
         loss = tf.identity(loss, name="loss_pure")
         cost = tf.add(loss, regularization_loss(), name="total_cost")
         add_moving_summary(loss, cost)
-        return cost
+        return BankRows(cost, self.bank, index, embedding, self.label_bank, label)
 
     def optimizer(self, lr):
         """Momentum 0.9 on the rate ``lr`` (``release_lr``'s, made by ``launch_train``)."""
         return tf.train.MomentumOptimizer(lr, 0.9)
-
-    def bank_update(self, trainer):
-        """Post-step op: the global batch's embeddings and labels into the shared banks."""
-        index = gather_from_towers(trainer, "bank_index")
-        return tf.group(self.bank.update_op(index, gather_from_towers(trainer, "embedding")),
-                        self.label_bank.update_op(index, gather_from_towers(trainer, "bank_label")))

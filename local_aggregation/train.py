@@ -71,7 +71,7 @@ def run(args):
     experiment["data_len"] = data_len
     launch_train(model, lambda: make_train_dataset(record_dir, args, per_tower), logdir, save_every, max_epoch,
                  towers, trainer=args.trainer, lr_schedule=release_lr(args.init_lr, boundaries), callbacks=callbacks,
-                 session_init=PartialRestore(load_path) if load_path else None, post_step=model.bank_update,
+                 session_init=PartialRestore(load_path) if load_path else None,
                  experiment=experiment)
     return logdir
 

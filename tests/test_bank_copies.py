@@ -10,7 +10,7 @@ from tensorpack import Callback
 
 from common.config import load_config
 from common.tf1 import tf
-from common.train import Towers, gather_from_towers, launch_train
+from common.train import Towers, launch_train
 
 N, SIZE, BATCH = 1000, 32, 4  # N appears in no other shape of these models
 
@@ -45,21 +45,16 @@ class CrossDeviceTensors(Callback):
 def _la(task):
     from local_aggregation.model import LocalAggregationModel, release_lr
     model = LocalAggregationModel(task, "resnet18", SIZE, N, instance_k=64, width=0.25)
-    return model, model.bank_update, release_lr(0.03, [])
+    return model, release_lr(0.03, [])
 
 
 def _instance_disc(nce_k):
-    from instance_disc.model import InstanceDiscModel, bank_update_op
+    from instance_disc.model import InstanceDiscModel
     from instance_disc.options import CONFIG_FILE
-    from instance_disc.runner import lr_schedule
+    from instance_disc.model import lr_schedule
     cfg = load_config(CONFIG_FILE + ":toy")
     cfg.update(stem="imagenet", nce_k=nce_k, low_dim=8, width=0.25, lr=0.0)  # the step's graph is what counts
-
-    def post_step(trainer):
-        z = gather_from_towers(trainer, "nce_z_estimate") if nce_k else None
-        return bank_update_op(cfg, N, gather_from_towers(trainer, "index"), gather_from_towers(trainer, "features"),
-                              gather_from_towers(trainer, "label"), z_estimates=z)
-    return InstanceDiscModel(cfg, N, SIZE), post_step, lr_schedule(cfg)
+    return InstanceDiscModel(cfg, N, SIZE), lr_schedule(cfg)
 
 
 MODELS = {"LA": lambda: _la("LA"), "IR": lambda: _la("IR"), "instance_nce": lambda: _instance_disc(16),
@@ -70,11 +65,11 @@ def _crossing(tmp_path, key, trainer):
     images = np.random.RandomState(0).rand(16, SIZE, SIZE, 3).astype(np.float32)
     crossing = []
     with tf.Graph().as_default():
-        model, post_step, schedule = MODELS[key]()
+        model, schedule = MODELS[key]()  # the models return their bank rows: launch_train updates the banks
         data = lambda: tf.data.Dataset.from_tensor_slices(  # noqa: E731
             (images, np.zeros(16, np.int64), np.arange(16))).repeat().batch(BATCH)
         launch_train(model, data, str(tmp_path / key), 3, 1, Towers([0, 1], on_cpu=True), trainer=trainer,
-                     lr_schedule=schedule, post_step=post_step, callbacks=[CrossDeviceTensors(crossing)])
+                     lr_schedule=schedule, callbacks=[CrossDeviceTensors(crossing)])
     assert any(shape and shape[0] is None for _, shape in crossing)  # the towers' batches did cross
     return [(name, shape) for name, shape in crossing if shape and N in shape]
 

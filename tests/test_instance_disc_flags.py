@@ -14,7 +14,7 @@ from common.tf1 import tf
 from instance_disc import cifar, linear_eval, main, show_neighbors
 from instance_disc.inputs import array_dataset
 from instance_disc.options import CONFIG_FILE, FLAGS, config_of
-from instance_disc.runner import lr_schedule
+from instance_disc.model import lr_schedule
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPTS = {"main.py": main, "cifar.py": cifar, "show_neighbors.py": show_neighbors, "linear_eval.py": linear_eval}
@@ -78,9 +78,9 @@ def test_rate_of_every_epoch_follows_the_release(key):
     cfg = load_config(CONFIG_FILE + ":" + key)
     for epoch in range(1, cfg["epochs"] + 1):  # the release: lr * 0.1 ** (number of 0-based boundaries passed)
         want = cfg["lr"] * 0.1 ** sum(epoch - 1 >= b for b in cfg["lr_decay_epochs"])
-        assert value_during(lr_schedule(cfg), epoch, cfg["lr"]) == pytest.approx(want, rel=1e-9)
+        assert value_during(lr_schedule(cfg).points, epoch, cfg["lr"]) == pytest.approx(want, rel=1e-9)
     if key != "toy":  # 0-based epochs 0-119: 0.03, 120-159: 0.003, 160-199: 0.0003
-        assert [value_during(lr_schedule(cfg), e, 0.03) for e in (120, 121, 160, 161)] == pytest.approx(
+        assert [value_during(lr_schedule(cfg).points, e, 0.03) for e in (120, 121, 160, 161)] == pytest.approx(
             [0.03, 0.003, 0.003, 0.0003])
 
 

@@ -5,9 +5,9 @@ from tensorpack.tfutils.tower import TowerContext
 
 from common.config import load_config
 from common.tf1 import tf
-from instance_disc.model import InstanceDiscModel, backbone_endpoints, bank_update_op, embedding, objective_name
+from common.memory_bank import update_from_towers
+from instance_disc.model import InstanceDiscModel, backbone_endpoints, embedding, lr_schedule, objective_name
 from instance_disc.options import CONFIG_FILE
-from instance_disc.runner import lr_schedule
 
 N, B, SIZE = 12, 4, 32
 
@@ -63,15 +63,14 @@ def test_one_step_updates_only_the_batch_rows_from_pre_update_values(loss, nce_k
     with tf.Graph().as_default(), tf.Session() as sess:
         inputs = [tf.constant(images), tf.constant(labels), tf.constant(idx)]
         with TowerContext("", is_training=True):
-            cost = model.build_graph(*inputs)
-        features = tf.get_default_graph().get_tensor_by_name("features:0")
+            rows = model.build_graph(*inputs)
+        features = rows.embedding
+        assert (rows.extra is not None) == (objective_name(cfg) == "nce")
         opt = model.optimizer(lr_schedule(cfg).create_variable())
-        grads = opt.compute_gradients(cost)
+        grads = opt.compute_gradients(rows.cost)
         train_op = opt.apply_gradients(grads)
-        graph = tf.get_default_graph()
-        estimate = graph.get_tensor_by_name("nce_z_estimate:0") if objective_name(cfg) == "nce" else None
         with tf.control_dependencies([train_op]):
-            update = bank_update_op(cfg, N, inputs[2], features, inputs[1], z_estimates=estimate)
+            update = update_from_towers([rows])
         memory, label_bank, z = (tf.global_variables(n)[0] for n in ("instance/memory_bank", "instance/all_labels",
                                                                    "instance/nce_z"))
         assert memory not in [v for _, v in grads] and not memory.trainable
@@ -98,23 +97,20 @@ def test_two_towers_freeze_z_once_from_the_global_first_batch():
     rng = np.random.RandomState(1)
     model = InstanceDiscModel(cfg, N, SIZE)
     with tf.Graph().as_default(), tf.Session() as sess:
-        towers = []
+        towers, rows = [], []
         for i, idx in enumerate(([5, 0, 11, 7], [1, 2, 3, 4])):
             with tf.variable_scope(tf.get_variable_scope(), reuse=i > 0), TowerContext("tower%d" % i, True):
-                model.build_graph(tf.constant(rng.randn(B, SIZE, SIZE, 3).astype(np.float32)),
-                                  tf.zeros([B], tf.int64), tf.constant(idx, tf.int64))
-            towers.append(["tower%d/%s:0" % (i, name) for name in ("features", "index", "bank_indices",
-                                                                  "nce_z_estimate")])
+                rows.append(model.build_graph(tf.constant(rng.randn(B, SIZE, SIZE, 3).astype(np.float32)),
+                                              tf.zeros([B], tf.int64), tf.constant(idx, tf.int64)))
+            towers.append(["tower%d/%s:0" % (i, name) for name in ("features", "bank_indices")])
         graph = tf.get_default_graph()
         t = {name: graph.get_tensor_by_name(name) for names in towers for name in names}
-        update = bank_update_op(cfg, N, tf.concat([t[w[1]] for w in towers], 0),
-                                tf.concat([t[w[0]] for w in towers], 0), tf.zeros([2 * B], tf.int64),
-                                z_estimates=tf.concat([t[w[3]] for w in towers], 0))
+        update = update_from_towers(rows)
         sess.run(tf.global_variables_initializer())
         bank = sess.run(tf.global_variables("instance/memory_bank")[0])
         got = sess.run(dict(t, update=update))
         z = sess.run(tf.global_variables("instance/nce_z")[0])
-    exps = [np.exp(np.einsum("bkd,bd->bk", bank[got[w[2]]], got[w[0]]) / 0.2) for w in towers]
+    exps = [np.exp(np.einsum("bkd,bd->bk", bank[got[w[1]]], got[w[0]]) / 0.2) for w in towers]
     assert z == pytest.approx(N * np.concatenate(exps).mean(), rel=1e-5)  # one estimate from both towers
     for e in exps:  # a tower's own estimate (the last write of per-tower estimates) differs from it
         assert abs(N * e.mean() / z - 1) > 1e-3
@@ -138,11 +134,11 @@ def test_trained_model_beats_its_untrained_copy_on_its_training_batch():
         tf.set_random_seed(0)  # over 16 initialisations, 60 steps left at most 0.21 of the untrained loss
         inputs = [tf.constant(images), tf.zeros([n], tf.int64), tf.constant(np.arange(n))]
         with TowerContext("", is_training=True):
-            cost = model.build_graph(*inputs)
-        features = tf.get_default_graph().get_tensor_by_name("features:0")
-        train_op = model.optimizer(lr_schedule(cfg).create_variable()).minimize(cost)
+            rows = model.build_graph(*inputs)
+        features = rows.embedding
+        train_op = model.optimizer(lr_schedule(cfg).create_variable()).minimize(rows.cost)
         with tf.control_dependencies([train_op]):
-            step = bank_update_op(cfg, n, inputs[2], features, inputs[1])
+            step = update_from_towers([rows])
         sess.run(tf.global_variables_initializer())
         untrained = sess.run(features)
         for _ in range(60):

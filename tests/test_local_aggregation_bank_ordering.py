@@ -12,6 +12,15 @@ from local_aggregation.model import LocalAggregationModel, release_lr
 N, SIZE = 16, 32
 
 
+class _RowsKept(LocalAggregationModel):
+    """The LA model, keeping the ``BankRows`` each tower's ``build_graph`` returns (in tower order)."""
+
+    def build_graph(self, image, label, index):
+        rows = super(_RowsKept, self).build_graph(image, label, index)
+        self.rows.append(rows)
+        return rows
+
+
 class _Recorder(Callback):
     """Bank before training and after every step, plus each tower's fetched loss / embedding / index."""
 
@@ -19,8 +28,7 @@ class _Recorder(Callback):
         self.model, self.banks, self.steps, self.clusters = model, [], [], []
 
     def _setup_graph(self):
-        names = ["loss_pure", "embedding", "bank_index"]
-        self._fetch = [[h.get_tensor(n) for n in names] for h in self.trainer.towers.training()]
+        self._fetch = [[r.cost, r.embedding, r.index] for r in self.model.rows]  # weight decay 0: cost = LA loss
 
     def _before_train(self):
         self.banks.append(self.trainer.sess.run(self.model.bank.var))
@@ -57,11 +65,11 @@ def _dataset(per_tower):
 def test_la_step_reads_pre_update_bank_and_updates_once(tmp_path, towers):
     per_tower, k = 8 // towers, 6
     with tf.Graph().as_default():
-        model = LocalAggregationModel("LA", "resnet18", SIZE, N, instance_k=k, num_kmeans=2, width=0.25)
+        model = _RowsKept("LA", "resnet18", SIZE, N, instance_k=k, num_kmeans=2, width=0.25, weight_decay=0.0)
+        model.rows = []
         recorder = _Recorder(model)
         launch_train(model, lambda: _dataset(per_tower), str(tmp_path), 2, 1, Towers(range(towers), on_cpu=True),
-                     lr_schedule=release_lr(0.0, []), callbacks=[Recluster(model, [4, 3], period=1000), recorder],
-                     post_step=model.bank_update)
+                     lr_schedule=release_lr(0.0, []), callbacks=[Recluster(model, [4, 3], period=1000), recorder])
     assert len(recorder.steps) == 2
     labels = recorder.clusters[0]
     assert labels.shape == (2, N) and labels[0].max() == 3 and labels[1].max() == 2  # k-means labels, not 0..N-1

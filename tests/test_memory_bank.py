@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 from tensorpack import ModelDesc
 
-from common.memory_bank import LabelBank, MemoryBank, uniform_init_bound
+from common.memory_bank import BankRows, LabelBank, MemoryBank, uniform_init_bound, update_from_towers
 from common.tf1 import tf
-from common.train import Towers, gather_from_towers, launch_train
+from common.train import Towers, launch_train
 
 
 def _np_update(bank, idx, feats, m):
@@ -151,31 +151,25 @@ def test_out_of_range_indices_give_clear_errors():
 
 
 class _BankModel(ModelDesc):
-    """Features normalize(x W) (W frozen by lr 0), a loss reading the bank, named tensors for post_step."""
+    """Features normalize(x W) (W frozen by lr 0), a loss reading the bank; its rows returned as ``BankRows``."""
 
     def inputs(self):
         return [tf.TensorSpec([None, 4], tf.float32, "x"), tf.TensorSpec([None], tf.int64, "index")]
 
     def build_graph(self, x, index):
         w = tf.get_variable("W", initializer=np.eye(4, dtype=np.float32))
-        feats = tf.nn.l2_normalize(tf.matmul(x, w), axis=1, name="bank_features")
-        tf.identity(index, name="bank_index")
+        feats = tf.nn.l2_normalize(tf.matmul(x, w), axis=1)
         bank = MemoryBank("instance", 16, 4, seed=0)
-        return -tf.reduce_mean(tf.reduce_sum(feats * bank.gather(index), 1), name="total_cost")
+        return BankRows(-tf.reduce_mean(tf.reduce_sum(feats * bank.gather(index), 1)), bank, index, feats)
 
     def optimizer(self):
         return tf.train.GradientDescentOptimizer(0.0)
 
 
-def _bank_post_step(trainer):
-    bank = MemoryBank("instance", 16, 4, seed=0)
-    return bank.update_op(gather_from_towers(trainer, "bank_index"), gather_from_towers(trainer, "bank_features"))
-
-
 @pytest.mark.parametrize("trainer", ["replicated", "ps"])
 def test_two_cpu_towers_update_the_bank_once_per_step(tmp_path, trainer):
-    """launch_train with 2 CPU towers x 2 samples, 2 steps: indices 0..7 updated exactly once, 8..15 untouched,
-    one bank in the checkpoint."""
+    """launch_train with 2 CPU towers x 2 samples, 2 steps: the towers' ``BankRows`` gathered, indices 0..7
+    updated exactly once, 8..15 untouched, one bank in the checkpoint."""
     x = np.random.RandomState(5).randn(16, 4).astype(np.float32)
     with tf.Graph().as_default(), tf.Session() as sess:
         bank = MemoryBank("instance", 16, 4, seed=0)
@@ -183,8 +177,7 @@ def test_two_cpu_towers_update_the_bank_once_per_step(tmp_path, trainer):
         init = sess.run(bank.var)
     with tf.Graph().as_default():
         data = lambda: tf.data.Dataset.from_tensor_slices((x, np.arange(16))).repeat().batch(2)  # noqa: E731
-        launch_train(_BankModel(), data, str(tmp_path), 2, 1, Towers([0, 1], on_cpu=True), trainer=trainer,
-                     post_step=_bank_post_step)
+        launch_train(_BankModel(), data, str(tmp_path), 2, 1, Towers([0, 1], on_cpu=True), trainer=trainer)
     path = tf.train.latest_checkpoint(str(tmp_path))
     assert path.endswith("model-2")
     names = [n for n, _ in tf.train.list_variables(path)]
@@ -193,3 +186,24 @@ def test_two_cpu_towers_update_the_bank_once_per_step(tmp_path, trainer):
     unit = x / np.linalg.norm(x, axis=1, keepdims=True)
     expected = _np_update(init, np.arange(8), unit[:8], 0.5)
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_update_from_towers_writes_the_global_batch_with_labels_and_extra():
+    rng = np.random.RandomState(7)
+    feats = [rng.randn(3, 4).astype(np.float32) for _ in range(2)]
+    feats = [f / np.linalg.norm(f, axis=1, keepdims=True) for f in feats]
+    idx, labels = [np.array([4, 0, 9]), np.array([2, 7, 5])], [np.array([1, 2, 3]), np.array([4, 5, 6])]
+    with tf.Graph().as_default(), tf.Session() as sess:
+        bank, label_bank = MemoryBank("b", 10, 4, seed=1), LabelBank("b", 10)
+        seen = tf.get_variable("seen", [], tf.float32, tf.zeros_initializer())
+        rows = [BankRows(tf.constant(0.0), bank, tf.constant(i), tf.constant(f), label_bank, tf.constant(y),
+                         (tf.constant([float(k + 1)]), lambda all_: tf.assign(seen, tf.reduce_sum(all_))))
+                for k, (i, f, y) in enumerate(zip(idx, feats, labels))]
+        sess.run(tf.global_variables_initializer())
+        before = sess.run(bank.var)
+        sess.run(update_from_towers(rows))
+        after, got_labels, got_seen = sess.run([bank.var, label_bank.var, seen])
+    all_idx, all_feats = np.concatenate(idx), np.concatenate(feats)
+    np.testing.assert_allclose(after, _np_update(before, all_idx, all_feats, 0.5), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(got_labels[all_idx], np.concatenate(labels))
+    assert got_seen == 3.0  # the extra tensors of both towers, concatenated in tower order
