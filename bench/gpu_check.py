@@ -24,6 +24,8 @@ import time
 
 from bench import gpu_rows
 from bench.gpu_probes import RESULT_PREFIX
+from common import cli
+from common.eval.report import markdown_table
 from common.devices import available_gpus
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -190,13 +192,9 @@ def run_rows(rows, env, timeout, log_dir, on_gpu, jobs=1):
 def format_table(results):
     """Markdown table of the row results."""
     head = ["check", "result", "throughput", "peak GPU MiB", "target", "seconds", "error"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for r in results:
-        peak = "%.0f" % r["peak_gpu_mib"] if r["peak_gpu_mib"] is not None else "-"
-        cells = [r["row"], r["status"], r["throughput"], peak, r["target"], "%.1f" % r["seconds"],
-                 r["error"].replace("|", "/") or "-"]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    return markdown_table(head, [[r["row"], r["status"], r["throughput"],
+                                  "%.0f" % r["peak_gpu_mib"] if r["peak_gpu_mib"] is not None else "-", r["target"],
+                                  "%.1f" % r["seconds"], r["error"].replace("|", "/") or "-"] for r in results])
 
 
 def write_results(out, results, header):
@@ -235,21 +233,23 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
+def check_can_run(args, on_gpu):
+    """ValueError (one line) when the check cannot run: ``--jobs``, no GPU visible, a GPU extra missing."""
+    if args.jobs < 1 or (on_gpu and args.jobs != 1):
+        raise ValueError("--jobs %d: must be 1 on a GPU (timings and memory), >= 1 with --cpu-dry-run" % args.jobs)
+    if on_gpu and not available_gpus():
+        raise ValueError("no GPU visible (nvidia-smi lists none); `python -m bench.gpu_check --cpu-dry-run` checks "
+                         "the same rows on the CPU")
+    missing = missing_extra() if on_gpu else None
+    if missing:
+        raise ValueError("GPU extras missing: %s; install them with `%s`" % (missing, SETUP_HINT))
+
+
 def main(argv=None):
     """Run the check; print the table; exit status 0 (all passed), 1 (a row failed) or 2 (cannot run)."""
     args = parse_args(argv)
     on_gpu = not args.cpu_dry_run
-    if args.jobs < 1 or (on_gpu and args.jobs != 1):
-        print("error: --jobs %d: must be 1 on a GPU (timings and memory), >= 1 with --cpu-dry-run" % args.jobs,
-              file=sys.stderr)
-        return 2
-    if on_gpu and not available_gpus():
-        print("error: no GPU visible (nvidia-smi lists none); `python -m bench.gpu_check --cpu-dry-run` checks "
-              "the same rows on the CPU", file=sys.stderr)
-        return 2
-    missing = missing_extra() if on_gpu else None
-    if missing:
-        print("error: GPU extras missing: %s; install them with `%s`" % (missing, SETUP_HINT), file=sys.stderr)
+    if cli.exit_status(lambda: check_can_run(args, on_gpu)):
         return 2
     mode = gpu_rows.GPU if on_gpu else gpu_rows.CPU_DRY_RUN
     out = os.path.abspath(args.out)
@@ -258,11 +258,10 @@ def main(argv=None):
         [ROOT] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
     if not on_gpu:
         env["CUDA_VISIBLE_DEVICES"] = "-1"  # hides every GPU, also from nvidia-smi based device checks
-    try:
-        records = prepare_records(os.path.join(out, "data"), mode, env)
-    except ValueError as e:
-        print("error: %s" % e, file=sys.stderr)
+    prepared = []
+    if cli.exit_status(lambda: prepared.append(prepare_records(os.path.join(out, "data"), mode, env))):
         return 2
+    records = prepared[0]
     work = os.path.join(out, "runs")
     rows = [r for r in gpu_rows.build_rows(mode, records, records, work) if args.only in r.name]
     if not on_gpu:  # the targets are GPU figures: label them so

@@ -15,6 +15,8 @@ import time
 
 import numpy as np
 
+from common import cli
+
 RESULT_PREFIX = "GPU_CHECK_RESULT "
 WARMUP_BATCHES = 3
 
@@ -108,12 +110,14 @@ PROBES = {"step": probe_step, "input": probe_input, "knn": probe_knn, "kmeans": 
 def main(argv=None):
     """``KIND FLAGS...``: run one probe and print its ``GPU_CHECK_RESULT`` line."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    return cli.exit_status(lambda: _probe(argv))
+
+
+def _probe(argv):
     if not argv or argv[0] not in PROBES:
-        print("error: first argument must be one of %s" % ", ".join(PROBES), file=sys.stderr)
-        return 2
+        raise ValueError("first argument must be one of %s" % ", ".join(PROBES))
     value, unit = PROBES[argv[0]](argv[1:])
     print(RESULT_PREFIX + json.dumps({"value": value, "unit": unit}), flush=True)
-    return 0
 
 
 if __name__ == "__main__":

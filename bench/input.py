@@ -16,10 +16,12 @@ from concurrent.futures import ThreadPoolExecutor
 import cv2
 import numpy as np
 
+from common import cli
 from common.data.augment import AugmentConfig
 from common.data.input import READERS, make_dataset
 from common.data.records import ensure_records, list_shards
 from common.data.schema import example_fields
+from common.eval.report import markdown_table
 from common.tf1 import tf
 
 WARMUP_BATCHES = 3
@@ -85,17 +87,17 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=os.cpu_count(), help="threads of the raw OpenCV decode")
     p.add_argument("--repeats", type=int, default=3, help="timed windows per row, the best is reported")
     p.add_argument("--readers", default=",".join(READERS), help="comma-separated subset of %s" % ", ".join(READERS))
-    args = p.parse_args(argv)
-    try:
-        record_dir = ensure_records(args.data)
-        readers = args.readers.split(",")
-        unknown = sorted(set(readers) - set(READERS))
-        if unknown:
-            raise ValueError("unknown reader(s) %s: expected %s" % (", ".join(unknown), ", ".join(READERS)))
-        encoded = load_encoded(record_dir, args.split, args.images)
-    except ValueError as e:
-        print("error: %s" % e, file=sys.stderr)
-        return 2
+    return cli.exit_status(lambda: _run(p.parse_args(argv)))
+
+
+def _run(args):
+    """Time the raw decode and each reader; print the table (ValueError for bad flags or data)."""
+    record_dir = ensure_records(args.data)
+    readers = args.readers.split(",")
+    unknown = sorted(set(readers) - set(READERS))
+    if unknown:
+        raise ValueError("unknown reader(s) %s: expected %s" % (", ".join(unknown), ", ".join(READERS)))
+    encoded = load_encoded(record_dir, args.split, args.images)
     raw, shapes = opencv_decode_rate(encoded, args.threads, args.repeats)
     same = len(set(shapes)) == 1
     size = args.size or (shapes[0][0] if same else DEFAULT_SIZE)
@@ -109,13 +111,10 @@ def main(argv=None):
                                                     args.repeats)))
     print("\n%d images of %s (%s), batch %d, %d CPU cores\n" % (len(encoded), record_dir, args.split, args.batch,
                                                               os.cpu_count()))
-    print("| %-28s | %-18s | %10s | %12s |" % ("pipeline", "work", "images/s", "raw / this"))
-    print("|%s|%s|%s|%s|" % ("-" * 30, "-" * 20, "-" * 12, "-" * 14))
-    for name, work, rate in rows:
-        print("| %-28s | %-18s | %10.0f | %12.2f |" % (name, work, rate, raw / rate))
+    print(markdown_table(["pipeline", "work", "images/s", "raw / this"],
+                         [[name, work, "%.0f" % rate, "%.2f" % (raw / rate)] for name, work, rate in rows]))
     best = max(rate for _, work, rate in rows[1:] if work != "train aug")
     print("\nraw decode / fastest reader (decode) = %.2f (target <= 1.5)" % (raw / best))
-    return 0
 
 
 if __name__ == "__main__":

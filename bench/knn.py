@@ -11,6 +11,7 @@ import time
 
 import numpy as np
 
+from common import cli
 from common.eval.knn import BACKENDS, knn_predict
 from common.eval.report import markdown_row, markdown_table
 
@@ -38,10 +39,13 @@ def main(argv=None):
     args = p.parse_args(argv)
     backends = args.backends.split(",")
     bad = [b for b in backends if b not in BACKENDS]
+    return cli.exit_status(lambda: _run(args, backends, bad))
+
+
+def _run(args, backends, bad):
+    """Time each backend; one table row each (ValueError for bad flags)."""
     if bad or min(args.bank_size, args.dim, args.queries, args.k) < 1:
-        print("error: --backends must be from %s and sizes positive (got %s)" % (",".join(BACKENDS), args.backends),
-              file=sys.stderr)
-        return 2
+        raise ValueError("--backends must be from %s and sizes positive (got %s)" % (",".join(BACKENDS), args.backends))
     rng = np.random.default_rng(0)
     bank = _unit_rows(rng, args.bank_size, args.dim)
     labels = rng.integers(0, args.classes, args.bank_size)
@@ -55,7 +59,6 @@ def main(argv=None):
         qps = args.queries / sec
         print(markdown_row([backend, "%d x %d" % (args.bank_size, args.dim), args.queries, args.k, "%.2f" % sec,
                             "%.0f" % qps, "%.1f" % (50000 / qps)]), flush=True)
-    return 0
 
 
 if __name__ == "__main__":

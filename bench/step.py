@@ -21,7 +21,9 @@ import time
 import papers
 from common.tf1 import tf
 from common.models import get_model
+from common import cli
 from common.devices import setup_devices
+from common.eval.report import markdown_row, markdown_table
 
 __all__ = ["IMAGENET_TRAIN", "register_step", "list_steps", "time_step", "parse_args", "main"]
 
@@ -100,13 +102,7 @@ def _note(amp, xla, on_gpu):
     return "; ".join(notes)
 
 
-def _table(rows):
-    header = ["model", "step", "device", "batch", "size", "precision", "xla", "img/s", "ms/step", "note"]
-    cells = [header] + [[str(c) for c in r] for r in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
-    line = lambda r: "| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |"  # noqa: E731
-    return "\n".join([line(cells[0]), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
-                     + [line(r) for r in cells[1:]])
+HEADER = ["model", "step", "device", "batch", "size", "precision", "xla", "img/s", "ms/step", "note"]
 
 
 def parse_args(argv=None):
@@ -142,28 +138,32 @@ def _tensorpack_warnings_only():
         log.setLevel(level)
 
 
+def _check(args):
+    """The one device of the run; ValueError (one line) for a bad flag."""
+    for flag in ("batch", "steps", "image_size", "num_classes", "bank_size"):
+        if getattr(args, flag) <= 0:
+            raise ValueError("--%s %d: must be positive" % (flag.replace("_", "-"), getattr(args, flag)))
+    if args.warmup < 0:
+        raise ValueError("--warmup %d: must be >= 0" % args.warmup)
+    towers = setup_devices(args.gpu)
+    if len(towers) != 1:
+        raise ValueError("--gpu %s: bench.step times one device, give one id" % args.gpu)
+    try:
+        get_model(args.model)
+    except ValueError as e:
+        raise ValueError("--model %s: %s" % (args.model, e))
+    if args.step not in list_steps():
+        raise ValueError("--step %s: unknown step; registered: %s" % (args.step, ", ".join(list_steps())))
+    return towers
+
+
 def main(argv=None):
     """Time the requested configurations and print one table row per configuration."""
     args = parse_args(argv)
-    try:
-        for flag in ("batch", "steps", "image_size", "num_classes", "bank_size"):
-            if getattr(args, flag) <= 0:
-                raise ValueError("--%s %d: must be positive" % (flag.replace("_", "-"), getattr(args, flag)))
-        if args.warmup < 0:
-            raise ValueError("--warmup %d: must be >= 0" % args.warmup)
-        towers = setup_devices(args.gpu)
-        if len(towers) != 1:
-            raise ValueError("--gpu %s: bench.step times one device, give one id" % args.gpu)
-        try:
-            get_model(args.model)
-        except ValueError as e:
-            raise ValueError("--model %s: %s" % (args.model, e))
-        if args.step not in list_steps():
-            raise ValueError("--step %s: unknown step; registered: %s" % (args.step, ", ".join(list_steps())))
-    except ValueError as e:
-        print("error: %s" % e, file=sys.stderr)
+    checked = []
+    if cli.exit_status(lambda: checked.append(_check(args))):
         return 2
-    on_gpu = not towers.on_cpu
+    on_gpu = not checked[0].on_cpu
     if args.data_format == "auto":
         args.data_format = "NCHW" if on_gpu else "NHWC"
     configs = [(a, x) for x in (False, True) for a in (False, True)] if args.all else [(args.amp, args.xla)]
@@ -174,8 +174,8 @@ def main(argv=None):
         rows.append([args.model, args.step, "GPU %s" % args.gpu if on_gpu else "CPU", args.batch, args.image_size,
                      "amp" if amp else "fp32", "on" if xla else "off", "%.1f" % (args.batch / seconds),
                      "%.2f" % (1000 * seconds), _note(amp, xla, on_gpu)])
-        print(_table(rows[-1:]).splitlines()[-1], file=sys.stderr, flush=True)
-    print(_table(rows))
+        print(markdown_row(rows[-1]), file=sys.stderr, flush=True)
+    print(markdown_table(HEADER, rows))
     return 0
 
 

@@ -32,8 +32,6 @@ from common.value_checks import problem
 
 __all__ = ["Flag", "CliParser", "make_parser", "resolve", "parse_bool", "run", "exit_status", "fail", "one_line"]
 
-_NO_DEFAULT = object()
-
 
 class Flag(collections.namedtuple("Flag", "name default help names type choices required flag")):
     """One setting: ``name`` (config key and dest), ``default``, ``help``; ``names`` its spellings

@@ -15,6 +15,4 @@ import tensorflow.compat.v1 as tf  # noqa: E402
 tf.disable_v2_behavior()
 tf.logging.set_verbosity(tf.logging.ERROR)
 
-TF_VERSION = tuple(int(p) for p in tf.__version__.split(".")[:2])
-
-__all__ = ["tf", "TF_VERSION"]
+__all__ = ["tf"]

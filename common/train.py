@@ -2,7 +2,8 @@
 
 Public API (signatures are a contract; see docs/training.md; devices and their flags: ``common.devices``):
 
-- ``per_tower_batch(total_batch, towers)``: the per-tower batch; errors when it does not divide.
+- ``per_tower_batch(total_batch, towers, flag="--batch")``: the per-tower batch; errors naming ``flag`` when it does
+  not divide.
 - ``launch_train(model, dataset, logdir, steps_per_epoch, max_epoch, towers, trainer="replicated",
   lr_schedule=None, callbacks=(), session_init=None, post_step=None, cluster=None, experiment=None,
   max_to_keep=10, monitors=None)``: one tower -> ``SimpleTrainer``,
@@ -38,11 +39,11 @@ from tensorpack.tfutils.tower import get_current_tower_context
 
 __all__ = ["DatasetInput", "per_tower_batch", "launch_train", "gather_from_towers"]
 
-def per_tower_batch(total_batch, towers):
-    """``total_batch // len(towers)``; ValueError naming ``--batch`` when it does not divide evenly."""
+def per_tower_batch(total_batch, towers, flag="--batch"):
+    """``total_batch // len(towers)``; ValueError naming ``flag`` when it does not divide evenly."""
     n = max(len(towers), 1)
     if total_batch <= 0 or total_batch % n:
-        raise ValueError("--batch %d: must be a positive multiple of the %d tower(s)" % (total_batch, n))
+        raise ValueError("%s %d: must be a positive multiple of the %d tower(s)" % (flag, total_batch, n))
     return total_batch // n
 
 

@@ -12,33 +12,31 @@ import importlib
 import json
 import sys
 
-from common import seeding
+from common import cli, seeding
 from papers import get_paper
 
 DEMO_SEED = 0
-USAGE = "error: usage: python -m demo.run_paper PAPER RECORD_DIR WORK_DIR OUT_JSON [--seed N]"
+USAGE = "usage: python -m demo.run_paper PAPER RECORD_DIR WORK_DIR OUT_JSON [--seed N]"
 
 
 def main(argv=None):
     """Entry point: ``PAPER RECORD_DIR WORK_DIR OUT_JSON [--seed N]``."""
     args = list(sys.argv[1:] if argv is None else argv)
+    return cli.exit_status(lambda: _run(args))
+
+
+def _run(args):
     seed = DEMO_SEED
     if len(args) == 6 and args[4] == "--seed" and args[5].isdigit():
         seed, args = int(args[5]), args[:4]
     if len(args) != 4:
-        print(USAGE, file=sys.stderr)
-        return 2
+        raise ValueError(USAGE)
     paper, record_dir, work_dir, out_json = args
-    try:
-        module = get_paper(paper).toy_module
-    except ValueError as e:
-        print("error: %s" % e, file=sys.stderr)
-        return 2
+    module = get_paper(paper).toy_module
     seeding.set_seed(seed)
     rows = importlib.import_module(module).run(record_dir, work_dir)
     with open(out_json, "w") as f:
         json.dump(rows, f, indent=2)
-    return 0
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from common.distributed import cluster_from_args
 from common.cli import Flag
 from common.config import ConfigError
 
-__all__ = ["PRETRAIN_FLAGS", "TRANSFER_FLAGS", "parse_flags", "per_tower_batch_size", "parse_int_list"]
+__all__ = ["PRETRAIN_FLAGS", "TRANSFER_FLAGS", "parse_flags", "parse_int_list"]
 
 _COMMON_FLAGS = [
     Flag("image_dir", None, "TFRecord directory (or an ImageNet-style JPEG folder, built once)", type=str,
@@ -84,15 +84,6 @@ def parse_flags(flags, argv=None, description=None):
             raise ConfigError("--gpu_offset %d leaves no id of --gpu %r to train on" % (offset, args.gpu))
         args.gpu = ",".join(ids[offset:])
     return args
-
-
-def per_tower_batch_size(batch_size, towers):
-    """``batch_size`` split over ``towers``; a non-positive or uneven split is a one-line error naming batch_size."""
-    if batch_size <= 0:
-        raise ValueError("batch_size %d: must be a positive number of images" % batch_size)
-    if batch_size % len(towers):
-        raise ValueError("batch_size %d is not divisible by the %d tower(s)" % (batch_size, len(towers)))
-    return batch_size // len(towers)
 
 
 def parse_int_list(text, name):

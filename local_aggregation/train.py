@@ -17,13 +17,13 @@ if __package__ in (None, ""):
 from common import cli, resume  # noqa: E402
 from common.devices import setup_devices  # noqa: E402
 from common.data.records import ensure_records, read_meta  # noqa: E402
-from common.train import launch_train  # noqa: E402
+from common.train import launch_train, per_tower_batch  # noqa: E402
 from local_aggregation.augmentation import make_train_dataset, make_validation_dataset  # noqa: E402
 from local_aggregation.checkpoints import PartialRestore, exp_dir, find_checkpoint  # noqa: E402
 from local_aggregation.clustering import Recluster, parse_kmeans_k  # noqa: E402
 from local_aggregation.knn_monitor import knn_monitor  # noqa: E402
 from local_aggregation.model import LocalAggregationModel, release_lr  # noqa: E402
-from local_aggregation.params import PRETRAIN_FLAGS, parse_flags, parse_int_list, per_tower_batch_size  # noqa: E402
+from local_aggregation.params import PRETRAIN_FLAGS, parse_flags, parse_int_list  # noqa: E402
 from local_aggregation.step_plan import StopAtStep, plan_stage  # noqa: E402
 
 
@@ -41,7 +41,7 @@ def run(args):
     towers = setup_devices(args)
     if args.task not in ("IR", "LA"):
         raise ValueError("task %r: expected IR or LA" % args.task)
-    per_tower = per_tower_batch_size(args.batch_size, towers)
+    per_tower = per_tower_batch(args.batch_size, towers, "--batch_size")
     record_dir = ensure_records(args.image_dir)
     data_len = dataset_length(record_dir, args.data_len)
     epoch_steps = data_len // args.batch_size

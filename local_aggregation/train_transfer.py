@@ -19,11 +19,11 @@ if __package__ in (None, ""):
 from common import cli, resume  # noqa: E402
 from common.devices import setup_devices  # noqa: E402
 from common.data.records import ensure_records, read_meta  # noqa: E402
-from common.train import launch_train  # noqa: E402
+from common.train import launch_train, per_tower_batch  # noqa: E402
 from local_aggregation.augmentation import make_train_dataset, make_validation_dataset  # noqa: E402
 from local_aggregation.checkpoints import PartialRestore, exp_dir, find_checkpoint  # noqa: E402
 from local_aggregation.model import release_lr  # noqa: E402
-from local_aggregation.params import TRANSFER_FLAGS, parse_flags, parse_int_list, per_tower_batch_size  # noqa: E402
+from local_aggregation.params import TRANSFER_FLAGS, parse_flags, parse_int_list  # noqa: E402
 from local_aggregation.release import project_checkpoint  # noqa: E402
 from local_aggregation.step_plan import StopAtStep, plan_stage  # noqa: E402
 from local_aggregation.transfer import TransferModel, TransferValidation  # noqa: E402
@@ -32,7 +32,7 @@ from local_aggregation.transfer import TransferModel, TransferValidation  # noqa
 def run(args):
     """Train the heads described by the parsed flags ``args``; returns the transfer's log directory."""
     towers = setup_devices(args)
-    per_tower = per_tower_batch_size(args.batch_size, towers)
+    per_tower = per_tower_batch(args.batch_size, towers, "--batch_size")
     record_dir = ensure_records(args.image_dir)
     found = int(read_meta(record_dir)["num_classes"])
     if found != args.num_classes:

@@ -135,7 +135,8 @@ def _error(capsys, main, argv):
     (["--load_exp", "la_toy/test/missing", "--load_step", "6"], "load_exp la_toy/test/missing: no checkpoint model-6"),
     (["--data_len", "1281167"], "data_len 1281167 differs from the 160 training images"),
     (["--kmeans_k", "10,300"], "kmeans_k 300 is outside [1, data_len=160]"),
-    (["--gpu", "", "--cpu_towers", "2", "--batch_size", "63"], "batch_size 63 is not divisible by the 2 tower(s)"),
+    (["--gpu", "", "--cpu_towers", "2", "--batch_size", "63"],
+     "--batch_size 63: must be a positive multiple of the 2 tower(s)"),
     (["--batch_size", "-2"], "--batch_size must be > 0, got -2"),
     (["--gpu", "a"], "--gpu a: expected comma-separated GPU ids")])
 def test_bad_pretraining_input_is_one_error_line(capsys, toy_record_dir, tmp_path, extra, message):

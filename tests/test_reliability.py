@@ -17,14 +17,14 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from common import train  # noqa: E402
+from common import schedules, train  # noqa: E402
 from common.callbacks import CheckpointSaveError  # noqa: E402
 from common.data.records import list_shards, read_meta  # noqa: E402
 from common.tf1 import tf  # noqa: E402
 from dataset_miscs.build_tfrs import build_tfrecords  # noqa: E402
 from tests import reliability_tools as R  # noqa: E402
 from tests.test_build_tfrs import _small_folder, read_records  # noqa: E402
-from tests.test_train import N, TinyRegression, bank_post_step, run_tiny, toy_dataset  # noqa: E402
+from tests.test_train import LR0, N, TinyRegression, bank_post_step, run_tiny, toy_dataset  # noqa: E402
 
 ONE = train.Towers([0], on_cpu=True)
 KILLS = 6 if R.long_run() else 1
@@ -266,7 +266,7 @@ def train_job(logdir):
     """The tiny bank job of the kill cases: 4 epochs x 2 steps of 16 rows (an epoch is the whole data set)."""
     with tf.Graph().as_default():
         train.launch_train(TinyRegression(), toy_dataset(16), logdir, 2, 4, ONE, post_step=bank_post_step,
-                           experiment="reliability", max_to_keep=3)
+                           lr_schedule=schedules.LearningRate(LR0), experiment="reliability", max_to_keep=3)
 
 
 def main(argv):

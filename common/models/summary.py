@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 
+from common import cli
 from common.tf1 import tf
 from common.models.registry import get_model, list_models
 
@@ -36,24 +37,24 @@ def main(argv=None):
     parser.add_argument("--width", type=float, default=1.0, help="width factor (see docs/models.md)")
     parser.add_argument("--image-size", type=int, default=224, help="input height = width in pixels")
     parser.add_argument("--data-format", default="NHWC", choices=["NHWC", "NCHW"])
-    args = parser.parse_args(argv)
+    return cli.exit_status(lambda: _print_summary(parser.parse_args(argv)))
+
+
+def _print_summary(args):
+    """Print the endpoints and the parameter count; ValueError (one line) for bad flags."""
     if args.num_classes < 0 or args.image_size <= 0:
-        print("error: --num-classes must be >= 0 and --image-size > 0", file=sys.stderr)
-        return 2
+        raise ValueError("--num-classes must be >= 0 and --image-size > 0")
     from tensorpack.models.registry import disable_layer_logging
     disable_layer_logging()
     try:
         endpoints, n_params = summarize(args.name, args.num_classes, args.width, args.image_size, args.data_format)
     except ValueError as e:
-        message = str(e).splitlines()[0]
-        if "Negative dimension size" in message:  # TensorFlow's shape error of a too small input
-            message = "--image-size %d is too small for %s" % (args.image_size, args.name)
-        print("error: %s" % message, file=sys.stderr)
-        return 2
+        if "Negative dimension size" in str(e):  # TensorFlow's shape error of a too small input
+            raise ValueError("--image-size %d is too small for %s" % (args.image_size, args.name))
+        raise
     for key, shape in endpoints:
         print("%-18s %s" % (key, shape))
     print("trainable parameters: %d" % n_params)
-    return 0
 
 
 if __name__ == "__main__":
