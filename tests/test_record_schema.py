@@ -31,10 +31,12 @@ def test_decoders_agree_with_the_written_fields():
     with tf.Graph().as_default(), tf.Session() as sess:
         one = sess.run(schema.decode_record(tf.constant(serialized)))
         batch = sess.run(schema.parse_records(tf.constant([serialized, serialized])))
+        some = sess.run(schema.parse_records(tf.constant(serialized), ("index", "filename")))
     reference = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)[:, :, ::-1]
     assert one["image"].shape == (12, 10, 3) and one["label"] == 7 and one["index"] == 41
     assert np.abs(one["image"].astype(int) - reference).max() <= 1  # libjpeg ISLOW on both sides
     assert list(batch["index"]) == [41, 41] and list(batch["filename"]) == [b"n01/x.JPEG"] * 2
+    assert some == {"index": 41, "filename": b"n01/x.JPEG"}
 
 
 def test_dali_spec_has_the_schema_s_fields():

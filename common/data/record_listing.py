@@ -3,12 +3,12 @@ without decoding an image (e.g. to line up another release's per-image arrays wi
 import numpy as np
 
 from common.data.records import list_shards
-from common.data.schema import FEATURES
+from common.data.schema import parse_records
 from common.tf1 import tf
 
 __all__ = ["split_listing"]
 
-_FIELDS = {name: FEATURES[name] for name in ("labels", "index", "filename")}
+_FIELDS = ("labels", "index", "filename")
 
 
 def split_listing(record_dir, split="train", batch=4096):
@@ -18,7 +18,7 @@ def split_listing(record_dir, split="train", batch=4096):
     indices, labels, names = [], [], []
     with tf.Graph().as_default():
         dataset = tf.data.TFRecordDataset(shards, num_parallel_reads=min(16, len(shards))).batch(batch)
-        dataset = dataset.map(lambda s: tf.io.parse_example(s, _FIELDS))
+        dataset = dataset.map(lambda s: parse_records(s, _FIELDS))
         nxt = tf.data.make_one_shot_iterator(dataset).get_next()
         with tf.Session(config=tf.ConfigProto(device_count={"GPU": 0})) as sess:
             while True:

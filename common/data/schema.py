@@ -25,11 +25,13 @@ def dali_features(names=("images", "labels", "index")):
     return {name: tfrec.FixedLenFeature((), kinds[FIELDS[name][0]], FIELDS[name][1]) for name in names}
 
 
-def parse_records(serialized):
-    """Serialized record(s) (a scalar or a batch) -> ``{field: tensor}`` of every field, in TF."""
+def parse_records(serialized, fields=None):
+    """Serialized record(s) (a scalar or a batch) -> ``{field: tensor}`` of ``fields`` (default: every field),
+    in TF."""
+    spec = FEATURES if fields is None else {name: FEATURES[name] for name in fields}
     if serialized.shape.ndims == 0:
-        return tf.io.parse_single_example(serialized, FEATURES)
-    return tf.io.parse_example(serialized, FEATURES)
+        return tf.io.parse_single_example(serialized, spec)
+    return tf.io.parse_example(serialized, spec)
 
 
 def decode_record(serialized):
