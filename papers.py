@@ -24,21 +24,10 @@ class Paper(collections.namedtuple("Paper", "name directory")):
     """A registered paper: its command-line name and its directory (a package); its modules are named by
     convention after the directory."""
 
-    @property
-    def toy_module(self):
-        return self.directory + ".toy_demo"
-
-    @property
-    def bench_module(self):
-        return self.directory + ".bench_step"
-
-    @property
-    def gpu_rows_module(self):
-        return self.directory + ".gpu_rows"
-
-    @property
-    def release_module(self):
-        return self.directory + ".release"
+    toy_module = property(lambda self: self.directory + ".toy_demo")
+    bench_module = property(lambda self: self.directory + ".bench_step")
+    gpu_rows_module = property(lambda self: self.directory + ".gpu_rows")
+    release_module = property(lambda self: self.directory + ".release")
 
 
 PAPERS = (

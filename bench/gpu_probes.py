@@ -95,12 +95,11 @@ def probe_kmeans(argv):
     p.add_argument("--bank", type=int, default=1281167)
     p.add_argument("--dim", type=int, default=128)
     p.add_argument("--k", type=int, default=30000)
-    p.add_argument("--niter", type=int, default=20)
     args = p.parse_args(argv)
     from common.kmeans import faiss_kmeans
     bank = _unit_rows(args.bank, args.dim, 0)
     start = time.perf_counter()
-    faiss_kmeans(bank, args.k, args.niter, seed=1234, max_points_per_centroid=10000000)
+    faiss_kmeans(bank, args.k, 20, seed=1234, max_points_per_centroid=10000000)
     return time.perf_counter() - start, "s"
 
 

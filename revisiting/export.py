@@ -9,6 +9,7 @@ import os
 import time
 
 from common import seeding
+from common.data.fsutil import read_json
 from common.tf1 import tf
 from revisiting.net import get_net
 
@@ -82,9 +83,5 @@ def export_path(workdir):
 
 def read_module_spec(module_dir):
     """The dict of ``<module_dir>/module.json``; a missing or broken file is a one-line ValueError."""
-    path = os.path.join(module_dir, MODULE_FILE)
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError) as e:
-        raise ValueError("--hub_module %s: not an exported module (%s: %s)" % (module_dir, MODULE_FILE, e))
+    return read_json(os.path.join(module_dir, MODULE_FILE),
+                     "--hub_module %s: not an exported module (%s: " % (module_dir, MODULE_FILE), ")")

@@ -1,4 +1,5 @@
-"""Filesystem checks shared by the data scripts."""
+"""Filesystem checks shared by the data scripts, and reading a JSON file with a one-line error."""
+import json
 import os
 
 
@@ -11,3 +12,12 @@ def ensure_writable_dir(path, what="output dir"):
         os.remove(probe)
     except OSError as e:
         raise ValueError("cannot write to %s %s: %s" % (what, path, e.strerror or e))
+
+
+def read_json(path, prefix, suffix=""):
+    """The JSON value in ``path``; a missing or broken file is ``ValueError(prefix + reason + suffix)``."""
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError) as e:
+        raise ValueError("%s%s%s" % (prefix, e, suffix))

@@ -1,10 +1,10 @@
 """Reading the project's TFRecord directories: listing and checking shards, meta.json, finding records (an image
 folder is built into records once). The format itself (features, file names) is ``common.data.schema``."""
 import glob
-import json
 import os
 
 from common.data.build import build_tfrecords
+from common.data.fsutil import read_json
 from common.data.schema import (FEATURES, INDEX_DIR, LABELS_FILE, META_FILE, SPLITS, index_path,  # noqa: F401
                                 write_index, write_meta)
 from common.tf1 import tf
@@ -100,11 +100,7 @@ def sibling_shards(shards):
 def read_meta(record_dir):
     """The dict in ``<record_dir>/meta.json`` (splits, num_classes, class_names, source)."""
     path = os.path.join(record_dir, META_FILE)
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError) as e:
-        raise ValueError("cannot read record metadata %s: %s" % (path, e))
+    return read_json(path, "cannot read record metadata %s: " % path)
 
 
 def is_record_dir(path):
