@@ -8,13 +8,12 @@ Markdown, bar chart PNG) through ``common.eval.linear.linear_report``.
 import collections
 import time
 
-import numpy as np
 from tensorpack.callbacks import Callback
 from tensorpack.tfutils.summary import add_moving_summary
 from tensorpack.tfutils.tower import PredictTowerContext
 from tensorpack.utils import logger
 
-from common.eval.linear import linear_report
+from common.eval.linear import linear_report, mean_over_pass
 from common.eval.probe import LayerProbeModel, linear_heads
 from common.tf1 import tf
 from local_aggregation.model import backbone_endpoints
@@ -78,12 +77,14 @@ class TransferValidation(Callback):
             image = tf.reshape(image, [-1] + list(self._model.image_shape))
         with tf.variable_scope(tf.get_variable_scope(), reuse=True), PredictTowerContext("transfer_val"):
             logits = self._model.head_logits(image)
-        self._hits = {}
+        self._hits = collections.OrderedDict()
         for name, lg in logits.items():
             probs = tf.nn.softmax(lg)
             if self._ten_crop:
                 probs = tf.reduce_mean(tf.reshape(probs, [-1, 10, self._model.num_classes]), axis=1)
-            self._hits[name] = [tf.nn.in_top_k(probs, label, min(k, self._model.num_classes)) for k in (1, 5)]
+            for k in (1, 5):
+                self._hits[name, k] = tf.cast(tf.nn.in_top_k(probs, label, min(k, self._model.num_classes)),
+                                              tf.float32)
 
     def _trigger_step(self):
         if self.global_step % self._period == 0 or self.global_step == self._final_step:
@@ -92,21 +93,10 @@ class TransferValidation(Callback):
     def evaluate(self):
         """Run the whole validation split once; returns ``{layer key: {"top1", "top5"}}`` (fractions)."""
         start = time.time()
-        sess = self.trainer.sess
-        sess.run(self._iterator.initializer)
-        hits = {name: ([], []) for name in self._hits}
-        while True:
-            try:
-                out = sess.run(self._hits)
-            except tf.errors.OutOfRangeError:
-                break
-            for name, (top1, top5) in out.items():
-                hits[name][0].append(top1)
-                hits[name][1].append(top5)
-        self.last = collections.OrderedDict(
-            (self._model.layer_keys[name], {"top1": float(np.mean(np.concatenate(h1))),
-                                            "top5": float(np.mean(np.concatenate(h5)))})
-            for name, (h1, h5) in hits.items())
+        hits = mean_over_pass(self.trainer.sess, self._iterator.initializer, self._hits)
+        self.last = collections.OrderedDict((self._model.layer_keys[name], {"top1": hits[name, 1],
+                                                                             "top5": hits[name, 5]})
+                                            for name, k in self._hits if k == 1)
         linear_report(self.last, self._out_dir, "%s (step %d)" % (self._title, self.global_step))
         for key, res in self.last.items():
             self.trainer.monitors.put_scalar("top1_%s" % key, res["top1"])

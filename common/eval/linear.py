@@ -14,7 +14,7 @@ from common.eval.report import write_report
 from common.schedules import learning_rate_variable
 from common.tf1 import tf
 
-__all__ = ["run_linear_eval", "evaluate_linear_probe", "linear_report"]
+__all__ = ["run_linear_eval", "evaluate_linear_probe", "linear_report", "mean_over_pass"]
 
 
 def _image_label(iterator):
@@ -22,23 +22,31 @@ def _image_label(iterator):
     return tuple(iterator.get_next())[:2]
 
 
-def _evaluate(sess, init_op, heads):
-    """Top-1 / top-5 per layer over one pass of an initializable validation iterator."""
+def mean_over_pass(sess, init_op, fetches):
+    """``{key: mean}`` of every per-example vector of ``fetches`` (``{key: [B] tensor}``) over one pass of an
+    initializable validation iterator (``init_op``): the one evaluation loop of the linear heads."""
     sess.run(init_op)
-    misses = collections.OrderedDict((name, ([], [])) for name in heads.wrong_top1)
+    seen = collections.OrderedDict((key, []) for key in fetches)
     while True:
         try:
-            w1, w5 = sess.run([heads.wrong_top1, heads.wrong_top5])
+            out = sess.run(fetches)
         except tf.errors.OutOfRangeError:
             break
-        for name, (m1, m5) in misses.items():
-            m1.append(w1[name])
-            m5.append(w5[name])
-    if not next(iter(misses.values()))[0]:
+        for key, values in out.items():
+            seen[key].append(values)
+    if not next(iter(seen.values())):
         raise ValueError("linear evaluation: the validation dataset produced no batch")
-    return collections.OrderedDict(
-        (name, {"top1": 1.0 - float(np.mean(np.concatenate(m1))), "top5": 1.0 - float(np.mean(np.concatenate(m5)))})
-        for name, (m1, m5) in misses.items())
+    return collections.OrderedDict((key, float(np.mean(np.concatenate(v)))) for key, v in seen.items())
+
+
+def _evaluate(sess, init_op, heads):
+    """Top-1 / top-5 per layer over one pass of an initializable validation iterator."""
+    fetches = collections.OrderedDict()
+    for name in heads.wrong_top1:
+        fetches[name, 1], fetches[name, 5] = heads.wrong_top1[name], heads.wrong_top5[name]
+    wrong = mean_over_pass(sess, init_op, fetches)
+    return collections.OrderedDict((name, {"top1": 1.0 - wrong[name, 1], "top5": 1.0 - wrong[name, 5]})
+                                   for name in heads.wrong_top1)
 
 
 def _build_eval_tower(model, val_data):
