@@ -96,15 +96,9 @@ def test_a_second_run_on_the_same_logdir_is_refused(tmp_path):
 
 
 def test_lr_nan_on_a_fresh_logdir_does_not_blame_a_checkpoint(tmp_path):
-    from tests.test_train import TinyRegression
-
-    class NanRate(TinyRegression):
-        def optimizer(self):
-            lr = tf.get_variable("learning_rate", initializer=np.float32(np.nan), trainable=False)
-            return tf.train.MomentumOptimizer(lr, 0.9)
-
+    from common.schedules import LearningRate
     with pytest.raises(FloatingPointError) as e:
-        run_tiny(tmp_path, ONE, 4, max_epoch=1, model_class=NanRate)
+        run_tiny(tmp_path, ONE, 4, max_epoch=1, lr_schedule=LearningRate(np.nan))  # the rate starts NaN
     message = str(e.value)
     assert "learning_rate" in message and "initial state" in message
     assert "restored" not in message and "checkpoint" not in message and "\n" not in message
