@@ -83,8 +83,7 @@ class TransferValidation(Callback):
             if self._ten_crop:
                 probs = tf.reduce_mean(tf.reshape(probs, [-1, 10, self._model.num_classes]), axis=1)
             for k in (1, 5):
-                self._hits[name, k] = tf.cast(tf.nn.in_top_k(probs, label, min(k, self._model.num_classes)),
-                                              tf.float32)
+                self._hits[name, k] = tf.nn.in_top_k(probs, label, min(k, self._model.num_classes))
 
     def _trigger_step(self):
         if self.global_step % self._period == 0 or self.global_step == self._final_step:
