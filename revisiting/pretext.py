@@ -6,6 +6,7 @@ from tensorpack import ModelDesc
 from tensorpack.tfutils.summary import add_moving_summary
 from tensorpack.tfutils.tower import TowerContext, get_current_tower_context
 
+from common import seeding
 from common.tf1 import tf
 from common.models import regularization_loss
 from common.schedules import EpochSchedule
@@ -100,6 +101,7 @@ def train(cfg, workdir, record_dir, towers, trainer):
 def evaluate(cfg, checkpoint, record_dir, task_fn, net):
     """Pretext loss (and accuracy) of ``checkpoint`` on one pass over ``val_split``."""
     with tf.Graph().as_default():
+        seeding.seed_graph()  # --seed: the pretext's random draws (jigsaw permutations) too
         data = make_input(record_dir, cfg["val_split"], int(cfg["eval_batch_size"] or cfg["batch_size"]),
                           preprocess_fn(cfg, False), False)
         image, label = tf.data.make_one_shot_iterator(data).get_next()
