@@ -24,7 +24,7 @@ from tensorpack.tfutils.tower import get_current_tower_context
 from common.tf1 import tf
 
 __all__ = ["MemoryBank", "LabelBank", "uniform_init_bound", "copy_per_tower", "bank_variable", "bank_copies",
-           "assign_all_copies", "BankRows", "update_from_towers"]
+           "assign_all_copies", "BankRows", "update_from_towers", "record_bank_rows"]
 
 _PER_TOWER = "memory_bank_copy_per_tower"
 _COPIES = "memory_bank_copies/"
@@ -229,3 +229,17 @@ def update_from_towers(rows):
     if first.extra is not None:
         ops.append(first.extra[1](concat([r.extra[0] for r in rows])))
     return tf.group(*ops, name="bank_update")
+
+
+def record_bank_rows(build_graph, rows):
+    """``build_graph`` for TensorPack: a ``BankRows`` result of a training tower is appended to ``rows`` (in tower
+    order) and its cost returned."""
+    def tower_fn(*inputs):
+        out = build_graph(*inputs)
+        if not isinstance(out, BankRows):
+            return out
+        ctx = get_current_tower_context()
+        if ctx is not None and ctx.is_training:
+            rows.append(out)
+        return out.cost
+    return tower_fn

@@ -21,21 +21,20 @@ import re
 from common.tf1 import tf
 from common import distributed, resume, seeding
 from common.devices import TRAINERS, Towers, add_virtual_devices
-from common.memory_bank import BankRows, copy_per_tower, update_from_towers
+from common.memory_bank import copy_per_tower, record_bank_rows, update_from_towers
 from common.callbacks import (CheckpointSaveError, CheckpointSaver, NaNGuard, StatsHistory, record_tower_cost,
                               remove_stale_temporaries)
 from common.cli import one_line
 from common.data import records
+from common.data.dataset_input import DatasetInput, as_input
 from common.data.fsutil import ensure_writable_dir
 from tensorpack import (EstimatedTimeLeft, RunOp, ScalarPrinter, SimpleTrainer,
-                        SyncMultiGPUTrainerParameterServer, SyncMultiGPUTrainerReplicated, TFDatasetInput,
+                        SyncMultiGPUTrainerParameterServer, SyncMultiGPUTrainerReplicated,
                         TFEventWriter, logger)
-from tensorpack.input_source import InputSource
 from tensorpack.tfutils.common import get_default_sess_config, get_global_step_var
 from tensorpack.tfutils.optimizer import ProxyOptimizer
 from tensorpack.tfutils.sesscreate import NewSessionCreator
 from tensorpack.tfutils.sessinit import SaverRestore
-from tensorpack.tfutils.tower import get_current_tower_context
 
 __all__ = ["DatasetInput", "per_tower_batch", "launch_train", "gather_from_towers"]
 
@@ -91,46 +90,6 @@ def _make_trainer(kind, towers, server):
     return SyncMultiGPUTrainerReplicated(list(towers))
 
 
-class DatasetInput(TFDatasetInput):
-    """TensorPack's ``TFDatasetInput`` for any ``tf.data`` dataset, TF2-style ones (DALI's ``DALIDataset``) too.
-
-    Types and shapes come from ``tf.data.get_output_types/shapes``; the initializable iterator is made on the
-    dataset's ``iterator_device`` when it names one (DALI on a GPU refuses a CPU-side iterator).
-    """
-
-    def __init__(self, dataset):
-        self._dataset, self._dataflow = dataset, None
-
-    def _setup(self, input_signature):
-        self._spec = input_signature
-        types = tf.data.get_output_types(self._dataset)
-        types = types if isinstance(types, tuple) else (types,)
-        shapes = tf.data.get_output_shapes(self._dataset)
-        shapes = shapes if isinstance(shapes, tuple) else (shapes,)
-        want = [(k.name, k.dtype, tf.TensorShape(k.shape)) for k in input_signature]
-        if len(types) != len(want):
-            raise ValueError("the dataset yields %d tensors, the model's inputs are %d (%s)"
-                             % (len(types), len(want), ", ".join(w[0] for w in want)))
-        for (name, dtype, shape), t, s in zip(want, types, shapes):
-            if t != dtype or not shape.is_compatible_with(s):
-                raise ValueError("model input %r is %s %s but the dataset yields %s %s"
-                                 % (name, dtype.name, shape, t.name, s))
-        if getattr(self._dataset, "reader", None):
-            logger.info("Training input: the %s reader" % self._dataset.reader)
-        device = getattr(self._dataset, "iterator_device", None)
-        with tf.device(device) if device else contextlib.nullcontext():
-            self._iterator = tf.data.make_initializable_iterator(self._dataset)
-        self._init_op = self._iterator.initializer
-
-
-def _as_input(dataset):
-    if isinstance(dataset, InputSource):
-        return dataset
-    if callable(dataset) and not isinstance(dataset, tf.data.Dataset):
-        dataset = dataset()
-    return DatasetInput(dataset)
-
-
 @contextlib.contextmanager
 def _errors_named(source, logdir, ckpt):
     """One-line errors for a run that stops: a damaged shard (training or a sibling split's) or checkpoint by
@@ -166,20 +125,6 @@ def _chain_post_step(trainer, post_step):
         op = post_step(trainer)
     if op is not None:
         trainer.train_op = tf.group(trainer.train_op, op, name="train_op_and_post_step")
-
-
-def _bank_rows_recorded(build_graph, rows):
-    """``build_graph`` for TensorPack: a ``BankRows`` result of a training tower is appended to ``rows`` (in tower
-    order) and its cost returned."""
-    def tower_fn(*inputs):
-        out = build_graph(*inputs)
-        if not isinstance(out, BankRows):
-            return out
-        ctx = get_current_tower_context()
-        if ctx is not None and ctx.is_training:
-            rows.append(out)
-        return out.cost
-    return tower_fn
 
 
 def _resume_point(logdir, steps_per_epoch):
@@ -239,11 +184,11 @@ def _build(model, dataset, towers, trainer, server, cluster, post_step, lr_sched
         distributed.create_local_global_step()
     with (tf.device(distributed.variable_placement(cluster)) if server is not None else contextlib.nullcontext()):
         tr = _make_trainer(trainer, towers, server)
-        source = _as_input(dataset)
+        source = as_input(dataset)
         get_optimizer, rows = _optimizer_fn(model, lr_schedule), []
         with copy_per_tower(isinstance(tr, SyncMultiGPUTrainerReplicated)):  # a bank copy on each tower's device
             tr.setup_graph(model.get_input_signature(), source,
-                           record_tower_cost(_bank_rows_recorded(model.build_graph, rows)), get_optimizer)
+                           record_tower_cost(record_bank_rows(model.build_graph, rows)), get_optimizer)
         if rows:  # the bank update: once per global step, after the train op
             _chain_post_step(tr, lambda _: update_from_towers(rows))
         if post_step is not None:
