@@ -150,7 +150,8 @@ def test_counting_features_are_non_negative_and_shared():
         b = get_model("alexnet_counting")(tf.constant(x), True, num_classes=10)["fc8"]
         assert len(tf.trainable_variables()) == 16
         with tf.Session() as sess:
-            sess.run([tf.global_variables_initializer(), tf.assign_add(tf.trainable_variables()[-1], tf.ones([10]))])
+            sess.run(tf.global_variables_initializer())  # then the bias: one run of both has no order
+            sess.run(tf.assign_add(tf.trainable_variables()[-1], tf.ones([10])))
             va, vb = sess.run([a, b])
     assert va.shape == (3, 10) and np.all(va >= 0) and np.array_equal(va, vb)
 
