@@ -5,9 +5,12 @@ numpy's generators; every graph that trains or evaluates calls ``seed_graph()`` 
 sets the graph-level seed, so initialisation, noise draws and tf.data shuffles and augmentation get fixed op seeds;
 ``common.data.input.make_dataset`` passes it to both readers (DALI's pipeline seed); ``derived(offset)`` gives
 other consumers (k-means runs) their own seed. Without ``set_seed`` nothing is seeded, as in the releases.
-TensorFlow's process-wide deterministic ops (``enable_op_determinism``, TF >= 2.9) are not turned on: TF then
-refuses any random op of a graph without a seed, and not every graph of the releases' tools is built here.
+A seeded run also asks for cuDNN's deterministic algorithms (``TF_CUDNN_DETERMINISTIC=1``, honoured by TF 1.14+ and
+2.x before the first convolution runs). TensorFlow's process-wide deterministic ops (``enable_op_determinism``, TF >=
+2.9) are not turned on: TF then refuses any random op of a graph without a seed, and not every graph of the releases'
+tools is built here.
 """
+import os
 import random
 
 import numpy as np
@@ -25,6 +28,7 @@ def set_seed(seed):
         raise ValueError("--seed %d: must be >= 0" % seed)
     _STATE["seed"] = None if seed is None else int(seed)
     if seed is not None:
+        os.environ.setdefault("TF_CUDNN_DETERMINISTIC", "1")  # deterministic cuDNN algorithms on GPUs
         random.seed(int(seed))
         np.random.seed(int(seed))
 

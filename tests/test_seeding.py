@@ -1,6 +1,7 @@
 """``--seed N`` (common.seeding): the graph seed, both readers' order and augmentation, the shared flag, and two
 seeded toy runs of instance_disc that print the same figures."""
 import json
+import os
 
 import numpy as np
 import pytest
@@ -35,6 +36,15 @@ def test_graph_seed_and_derived_seeds():
     np.testing.assert_array_equal(_draws(), _draws())
     with pytest.raises(ValueError, match="--seed -1: must be >= 0"):
         seeding.set_seed(-1)
+
+
+def test_seeded_run_asks_cudnn_for_deterministic_algorithms(monkeypatch):
+    monkeypatch.delenv("TF_CUDNN_DETERMINISTIC", raising=False)
+    seeding.set_seed(None)
+    assert "TF_CUDNN_DETERMINISTIC" not in os.environ  # unseeded: TensorFlow's defaults, as the releases
+    seeding.set_seed(3)
+    assert os.environ["TF_CUDNN_DETERMINISTIC"] == "1"
+    seeding.set_seed(None)
 
 
 def test_every_parser_takes_seed():
