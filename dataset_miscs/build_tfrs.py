@@ -8,21 +8,16 @@ list is permuted with ``--random_seed``, validation stays in order. Writes ``tra
 ``validation-%05d-of-%05d``, DALI index files in ``idx/``, ``labels.txt`` and ``meta.json``. A relaunch resumes
 an interrupted build of the same images; changed images rebuild the directory afresh (``common.data.build``).
 """
-import argparse
-import os
-import sys
 
-if __package__ in (None, ""):
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from common import cli  # noqa: E402
-from common.data.build import SPLIT_DIRS, build_tfrecords, default_shards, list_image_folder  # noqa: E402
+from common import cli
+from common.data.build import SPLIT_DIRS, build_tfrecords, default_shards, list_image_folder
 
 __all__ = ["SPLIT_DIRS", "build_tfrecords", "default_shards", "list_image_folder", "main"]
 
 
 def main(argv=None):
     """Command line entry point."""
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = cli.CliParser(description=__doc__.split("\n")[0])
     p.add_argument("--save_dir", required=True, help="output directory for the shards")
     p.add_argument("--img_folder", required=True, help="root holding train/ and val/ class folders")
     p.add_argument("--random_seed", type=int, default=0, help="seed of the train-list permutation")
@@ -35,4 +30,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run(main)

@@ -15,16 +15,12 @@ ILSVRC-2012 train folders of mini-ImageNet's classes, full resolution); classes 
 (names from a ``class_names.txt`` in FOLDER or its parent when present), each class's sorted files are permuted
 with ``--random_seed`` and cut into ``--split`` train / valid / test counts; paths are relative to FOLDER.
 """
-import argparse
 import os
-import sys
 
 import numpy as np
 
-if __package__ in (None, ""):
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from common import cli  # noqa: E402
-from common.data.build import build_record_dir, default_shards  # noqa: E402
+from common import cli
+from common.data.build import build_record_dir, default_shards
 
 CLASS_FILE = "labels_to_content.txt"
 LISTS = {"train": ("train_labels.txt",), "validation": ("valid_labels.txt", "val_labels.txt"),
@@ -139,7 +135,7 @@ def build_mini_imagenet(data_dir, image_root, save_dir, random_seed=0, workers=N
 
 def main(argv=None):
     """Command line entry point."""
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = cli.CliParser(description=__doc__.split("\n")[0])
     p.add_argument("--data_dir", required=True, help="folder with labels_to_content.txt and the *_labels.txt lists")
     p.add_argument("--image_root", help="root the list paths are relative to (default: --split_from)")
     p.add_argument("--save_dir", required=True, help="output record directory")
@@ -162,4 +158,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run(main)

@@ -7,14 +7,10 @@ unparsable lines are printed and skipped); images live under
 ``<base_dir>/data/vision/torralba/deeplearning/images256/``. The train list is shuffled with seed 0, validation
 kept in CSV order; floor(N / shards) records per file plus a remainder file. Without ``--run`` it only reports.
 """
-import argparse
 import os
-import sys
 
-if __package__ in (None, ""):
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from common import cli  # noqa: E402
-from common.data.build import build_record_dir  # noqa: E402
+from common import cli
+from common.data.build import build_record_dir
 
 IMAGE_ROOT = os.path.join("data", "vision", "torralba", "deeplearning", "images256")
 CSV_FILES = {"train": "train_places205.csv", "validation": "val_places205.csv"}
@@ -66,7 +62,7 @@ def build_places(out_dir, csv_folder, base_dir, run=False, train_shards=SHARDS["
 
 def main(argv=None):
     """Command line entry point."""
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = cli.CliParser(description=__doc__.split("\n")[0])
     p.add_argument("--out_dir", required=True, help="output directory for the shards")
     p.add_argument("--csv_folder", required=True, help="folder with train_places205.csv and val_places205.csv")
     p.add_argument("--base_dir", required=True, help="root that holds data/vision/torralba/deeplearning/images256")
@@ -80,4 +76,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run(main)

@@ -4,22 +4,18 @@
 
 DIR is an ImageNet-style image folder (train/, val/) or a TFRecord dir of this project.
 """
-import argparse
 import collections
 import json
 import os
-import sys
 
 import cv2
 import numpy as np
 
-if __package__ in (None, ""):
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from common import cli  # noqa: E402
-from common.data.records import META_FILE, is_record_dir, list_shards, read_meta  # noqa: E402
-from common.data.schema import example_fields  # noqa: E402
-from common.tf1 import tf  # noqa: E402
-from common.data.build import SPLIT_DIRS, list_image_folder  # noqa: E402
+from common import cli
+from common.data.records import META_FILE, is_record_dir, list_shards, read_meta
+from common.data.schema import example_fields
+from common.tf1 import tf
+from common.data.build import SPLIT_DIRS, list_image_folder
 
 SIDE_BIN = 32  # pixels per bin of the height / width histograms
 
@@ -83,7 +79,7 @@ def image_stats(data, split="train", max_images=None):
 
 def main(argv=None):
     """Command line entry point."""
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = cli.CliParser(description=__doc__.split("\n")[0])
     p.add_argument("--data", required=True, help="image folder (train/, val/) or TFRecord dir")
     p.add_argument("--split", default="train", choices=sorted(SPLIT_DIRS))
     p.add_argument("--max-images", type=int, default=None)
@@ -100,4 +96,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run(main)

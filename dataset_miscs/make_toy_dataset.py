@@ -7,20 +7,16 @@ Writes ``<out>/train/<wnid>/<wnid>_<i>.JPEG``, ``<out>/val/<wnid>/...`` and ``<o
 (``<wnid> <name>`` per line). Every image is drawn from its own seed (seed, split, class, i), so the output
 does not depend on the number of workers.
 """
-import argparse
 import multiprocessing
 import os
-import sys
 
 import cv2
 import numpy as np
 
-if __package__ in (None, ""):
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from common import cli  # noqa: E402
-from common.data.build import CLASS_NAMES_FILE  # noqa: E402
-from common.data.fsutil import ensure_writable_dir  # noqa: E402
-from dataset_miscs.toy_shapes import CLASSES  # noqa: E402
+from common import cli
+from common.data.build import CLASS_NAMES_FILE
+from common.data.fsutil import ensure_writable_dir
+from dataset_miscs.toy_shapes import CLASSES
 
 SPLITS = ("train", "val")
 SHIFT = 4  # sub-pixel bits for OpenCV drawing
@@ -174,7 +170,7 @@ def sample_grid(out, png, per_class=8):
 
 def main(argv=None):
     """Command line entry point."""
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = cli.CliParser(description=__doc__.split("\n")[0])
     p.add_argument("--out", required=True, help="output root (gets train/ and val/)")
     p.add_argument("--num-classes", type=int, default=10)
     p.add_argument("--train-per-class", type=int, default=1000)
@@ -195,4 +191,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run(main)
