@@ -1,6 +1,7 @@
 """A sixth paper is one directory plus one registry line: in a temporary copy of the repository, the template
 (docs/paper_template/) copied to ``newpaper/`` and one ``Paper(...)`` line in ``papers.py`` put it in the demo,
-``bench.step``, the GPU check's dry-run rows and the package list, with no other edit."""
+``bench.step``, the GPU check's dry-run rows and the package list, with no other edit; its release script has
+the settings shape of every paper (tests/test_entry_scripts.py)."""
 import json
 import os
 import shutil
@@ -8,6 +9,8 @@ import subprocess
 import sys
 
 import pytest
+
+from common.data.records import read_meta
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COPIED = ("papers.py", "pyproject.toml", "common", "bench", "demo", "dataset_miscs", "exp_configs", "counting",
@@ -68,3 +71,17 @@ def test_a_sixth_paper_needs_one_directory_and_one_registry_line(tmp_path, toy_r
     assert demo.returncode == 0, demo.stderr[-2000:]
     table = [line for line in demo.stdout.splitlines() if "newpaper (raw pixels, template)" in line]
     assert len(table) == 1 and "%" in table[0], demo.stdout[-2000:]
+
+    # its release script has the settings shape of every paper, and its kNN beats chance on the toy records
+    shape = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                            "tests/test_entry_scripts.py", "-k", "newpaper"], cwd=root, env=env,
+                           capture_output=True, text=True)
+    assert shape.returncode == 0 and " passed" in shape.stdout, shape.stdout[-2000:]
+    knn = subprocess.run([sys.executable, "newpaper/knn.py", "--data", toy_record_dir, "--k", "5"], cwd=root, env=env,
+                         capture_output=True, text=True)
+    assert knn.returncode == 0, knn.stderr[-2000:]
+    top1 = float(knn.stdout.split("knn top-1 ")[1].split()[0])
+    assert top1 > 1.0 / read_meta(toy_record_dir)["num_classes"], knn.stdout
+    bad = subprocess.run([sys.executable, "newpaper/knn.py", "--data", toy_record_dir, "--k", "0"], cwd=root, env=env,
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1] == "error: --size and --k must be >= 1, got 16 and 0"
