@@ -19,7 +19,7 @@ from common.devices import setup_devices
 from common.eval.report import write_report
 from common.train import DatasetInput, launch_train
 from counting.conv_restore import ConvWeightsInit, counting_checkpoint
-from counting.data import counting_dataset, open_records
+from counting.data import counting_dataset, open_records, train_augment, val_augment
 from counting.flags import experiment_dir, parse_flags, resolve_max_iters
 from counting.optimizers import classifier_lr_schedule, release_schedule
 from counting.probe_model import CountingProbeModel, accuracy_inferencers
@@ -42,7 +42,8 @@ def validation(record_dir, args, cfg, towers):
     """The every-``eval_every_epochs`` validation callback: one pass over the split through the project's
     ``DatasetInput`` on the first tower's device (DALI on a GPU decodes there, like the release's pipelines)."""
     device = "cpu" if towers.on_cpu else "gpu"
-    val = counting_dataset(record_dir, "validation", args.batch_size, cfg, args.reader, train=False, device=device)
+    augment = val_augment(cfg["image_size"], cfg["resize_size"])
+    val = counting_dataset(record_dir, "validation", args.batch_size, augment, args.reader, train=False, device=device)
     runner = InferenceRunner(DatasetInput(val), accuracy_inferencers(), device=-1 if towers.on_cpu else towers[0])
     every, last = cfg["eval_every_epochs"], args.epoch
     return EnableCallbackIf(runner, lambda cb: cb.epoch_num % every == 0 or cb.epoch_num == last)
@@ -58,7 +59,8 @@ def run(args, cfg):
     logdir = args.logdir or experiment_dir(args.ckpt_root, args.exp_name)
     model = CountingProbeModel(cfg["image_size"], meta["num_classes"], cfg["pool_sizes"], args.opt,
                                backbone=args.backbone, feature_bn=args.head_bn)
-    train = counting_dataset(record_dir, "train", args.batch_size, cfg, args.reader, device=device)
+    augment = train_augment(cfg["image_size"], cfg["crop_scale"], cfg["color_jitter"], cfg["grayscale_prob"])
+    train = counting_dataset(record_dir, "train", args.batch_size, augment, args.reader, device=device)
     schedule = release_schedule(classifier_lr_schedule(args.epoch, args.learning_rate, **cfg["cls_schedule"]),
                                 args.learning_rate, args.learning_rate_var_name)
     launch_train(model, train, logdir, steps, args.epoch, towers, trainer=args.trainer, max_to_keep=2,
@@ -74,7 +76,8 @@ def run(args, cfg):
 
 def main(argv=None):
     """Command-line entry point (``cli.run``: bad input is one ``error: ...`` line and exit status 2)."""
-    results = run(*parse_flags("classifier", argv, __doc__.splitlines()[0]))
+    args, cfg = parse_flags("classifier_trn", argv)
+    results = run(args, cfg)
     print("top-1 per layer: " + ", ".join("%s %.3f" % kv for kv in results.items()))
 
 

@@ -10,11 +10,10 @@ into ``<ckpt_root>/<project>/<exp_name>`` (or ``--logdir``) and resumes from the
 """
 import os
 
-
 from common import cli, resume
 from common.devices import setup_devices
 from common.train import launch_train
-from counting.data import counting_dataset, open_records
+from counting.data import counting_dataset, open_records, train_augment
 from counting.flags import experiment_dir, parse_flags, resolve_max_iters, write_args_json
 from counting.model import CountingModel
 from counting.optimizers import counting_lr_schedule, release_schedule
@@ -29,7 +28,8 @@ def run(args, cfg):
     logdir = args.logdir or experiment_dir(args.ckpt_root, args.exp_name)
     model = CountingModel(args.batch_size, cfg["image_size"], args.logits_dim, args.opt, margin=cfg["margin"],
                           backbone=args.backbone)
-    dataset = counting_dataset(record_dir, "train", args.batch_size, cfg, args.reader, device=device)
+    augment = train_augment(cfg["image_size"], cfg["crop_scale"], cfg["color_jitter"], cfg["grayscale_prob"])
+    dataset = counting_dataset(record_dir, "train", args.batch_size, augment, args.reader, device=device)
     schedule = release_schedule(counting_lr_schedule(args.epoch, args.learning_rate, **cfg["cnt_schedule"]),
                                 args.learning_rate, args.learning_rate_var_name)
     experiment = {"phase": "counter", "net": args.backbone, "logits_dim": args.logits_dim,
@@ -47,7 +47,8 @@ def run(args, cfg):
 
 def main(argv=None):
     """Command-line entry point (``cli.run``: bad input is one ``error: ...`` line and exit status 2)."""
-    run(*parse_flags("counter", argv, __doc__.splitlines()[0]))
+    args, cfg = parse_flags("counter_trn", argv)
+    run(args, cfg)
 
 
 if __name__ == "__main__":

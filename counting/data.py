@@ -21,25 +21,26 @@ def open_records(data_dir):
         raise ValueError("--data_dir: %s" % e)
 
 
-def train_augment(cfg):
-    """The training ``AugmentConfig`` of both phases for config ``cfg`` (optional ``grayscale_prob``, default 0)."""
-    return AugmentConfig(size=cfg["image_size"], crop="random_resized", scale=tuple(cfg["crop_scale"]),
-                         interpolation="bilinear_antialias", flip=True, color_jitter=tuple(cfg["color_jitter"]),
-                         grayscale_prob=cfg.get("grayscale_prob", 0.0))
+def train_augment(image_size, crop_scale, color_jitter, grayscale_prob=0.0):
+    """The training ``AugmentConfig`` of both phases: a random resized crop to ``image_size`` (area
+    ``crop_scale``), ``color_jitter`` (brightness, contrast, saturation, hue), ``grayscale_prob``, a flip."""
+    return AugmentConfig(size=image_size, crop="random_resized", scale=tuple(crop_scale),
+                         interpolation="bilinear_antialias", flip=True, color_jitter=tuple(color_jitter),
+                         grayscale_prob=grayscale_prob)
 
 
-def val_augment(cfg):
+def val_augment(image_size, resize_size):
     """The validation ``AugmentConfig``: resize the shorter side to ``resize_size``, centre crop ``image_size``."""
-    return AugmentConfig(size=cfg["image_size"], crop="center", resize_shorter=cfg["resize_size"],
+    return AugmentConfig(size=image_size, crop="center", resize_shorter=resize_size,
                          interpolation="bilinear_antialias")
 
 
-def counting_dataset(record_dir, split, batch_size, cfg, reader, train=True, device="cpu", seed=None):
-    """One tower's batches ``(image, label, index)``: repeated and shuffled for training; for validation one
-    pass over the whole split (the last, smaller batch included; the release's 195 x 256 dropped the last 80
-    of ImageNet's 50,000)."""
+def counting_dataset(record_dir, split, batch_size, augment, reader, train=True, device="cpu", seed=None):
+    """One tower's batches ``(image, label, index)`` of ``augment`` (an ``AugmentConfig``): repeated and shuffled
+    for training; for validation one pass over the whole split (the last, smaller batch included; the release's
+    195 x 256 dropped the last 80 of ImageNet's 50,000)."""
     if train:
-        return make_dataset(record_dir, split, batch_size, train_augment(cfg), reader=reader, shuffle=True,
+        return make_dataset(record_dir, split, batch_size, augment, reader=reader, shuffle=True,
                             repeat=True, seed=seed, device=device)
-    return make_dataset(record_dir, split, batch_size, val_augment(cfg), reader=reader, shuffle=False,
+    return make_dataset(record_dir, split, batch_size, augment, reader=reader, shuffle=False,
                         repeat=False, drop_remainder=False, device=device)

@@ -1,8 +1,8 @@
 """The release's shared command line (``config/base_config.py``) as a ``common.cli`` flag table, and its rules.
 
-Both ``counter_trn.py`` and ``classifier_trn.py`` parse the same flags, as in the release. Precedence: an
-explicit flag > ``--set`` > the ``--config FILE.json:KEY`` value (the phase's ``counter`` / ``classifier``
-object over the shared keys) > the release's default. Unique prefixes are accepted (``--learning_rate_var_nam``,
+Both scripts of ``SCRIPTS`` parse the same flags, as in the release. Precedence: an explicit flag > ``--set``
+> the ``--config FILE.json:KEY`` value (the script's phase object, ``counter`` / ``classifier``, over the shared
+keys) > the release's default. Unique prefixes are accepted (``--learning_rate_var_nam``,
 as in the release's README). Config-only keys (no flag) hold the geometry, augmentation and schedules.
 """
 import json
@@ -10,13 +10,15 @@ import os
 
 from common import cli
 
-__all__ = ["CONFIG_FILE", "DEFAULT_CONFIG", "OPTIMIZERS", "PHASES", "FLAGS", "build_parser", "parse_flags",
-           "experiment_dir", "resolve_max_iters", "write_args_json"]
+__all__ = ["CONFIG_FILE", "DEFAULT_CONFIG", "OPTIMIZERS", "SCRIPTS", "PHASES", "FLAGS", "build_parser",
+           "parse_flags", "experiment_dir", "resolve_max_iters", "write_args_json"]
 
 CONFIG_FILE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "exp_configs", "counting.json")
 DEFAULT_CONFIG = CONFIG_FILE + ":imagenet_alexnet"
 OPTIMIZERS = ("momentum", "adam", "gd", "rms", "adadelta")
-PHASES = ("counter", "classifier")
+SCRIPTS = {"counter_trn": "Phase 1 of the counting release: self-supervised counting pretraining of AlexNet-v2.",
+           "classifier_trn": "Phase 2 of the counting release: linear classifiers on the frozen conv1..conv5."}
+PHASES = {"counter_trn": "counter", "classifier_trn": "classifier"}  # script -> its object in the config
 NETS = {"alexnet": "alexnet_counting", "alexnet_counting": "alexnet_counting"}
 Flag = cli.Flag
 
@@ -71,16 +73,17 @@ def build_parser(description=None):
     return parser
 
 
-def parse_flags(phase, argv=None, description=None):
-    """Resolve ``argv`` for ``phase`` ('counter' or 'classifier'); returns ``(args, settings)``.
+def parse_flags(script, argv=None):
+    """``(args, cfg)`` of ``script`` (a key of ``SCRIPTS``) for ``argv``.
 
-    ``args`` holds every flag and setting plus ``backbone``; ``settings`` is the dict of the config-only ones
+    ``args`` holds every flag and setting plus ``backbone``; ``cfg`` is the dict of the config-only settings
     (image_size, pool_sizes, schedules, augmentation). A bad flag exits with one ``error:`` line and status 2;
-    a bad value or config key raises ValueError (one line; ``cli.run`` prints it).
+    a bad value or config key, or an unknown script, raises ValueError (one line; ``cli.run`` prints it).
     """
-    if phase not in PHASES:
-        raise ValueError("unknown phase %r: expected one of %s" % (phase, ", ".join(PHASES)))
-    args = cli.resolve(build_parser(description or phase), FLAGS, argv, section=phase, sections=PHASES)
+    if script not in SCRIPTS:
+        raise ValueError("unknown script %r of counting; known: %s" % (script, ", ".join(SCRIPTS)))
+    phase = PHASES[script]
+    args = cli.resolve(build_parser(SCRIPTS[script]), FLAGS, argv, section=phase, sections=tuple(PHASES.values()))
     if args.net not in NETS:
         raise ValueError("--net %s is not implemented; valid: alexnet" % args.net)
     if args.batch_size < 1 or (phase == "counter" and args.batch_size % 2):

@@ -100,7 +100,7 @@ def _preprocess_graph():
     graph = tf.Graph()
     with graph.as_default():
         data = tf.placeholder(tf.string, [])
-        out = augment(data, val_augment(PROBE_INPUT))
+        out = augment(data, val_augment(PROBE_INPUT["image_size"], PROBE_INPUT["resize_size"]))
     return tf.Session(graph=graph), data, out
 
 

@@ -9,9 +9,9 @@ writes it to ``WORK_DIR/probe_table.{json,md,png}`` and returns the rows of the 
 import collections
 import json
 import os
-import sys
 import time
 
+from common import cli
 from common.eval.report import report_markdown, write_report
 from common.tf1 import tf
 from counting import classifier_trn, counter_trn
@@ -23,9 +23,9 @@ __all__ = ["run", "loss_curve"]
 CONFIG = CONFIG_FILE + ":toy"
 
 
-def _phase(script, phase, argv):
-    """Run one phase of ``script`` in a fresh graph; returns (its result, seconds)."""
-    args, cfg = parse_flags(phase, argv)
+def _phase(script, argv):
+    """Run the phase of ``script`` (a module of ``SCRIPTS``) in a fresh graph; returns (its result, seconds)."""
+    args, cfg = parse_flags(script.__name__.rsplit(".", 1)[-1], argv)
     start = time.time()
     with tf.Graph().as_default():
         result = script.run(args, cfg)
@@ -48,12 +48,11 @@ def run(record_dir, work_dir, config=CONFIG):
     """Pretrain counting, probe counting and random frozen features; print the table, return the rows."""
     common = ["--config", config, "--data_dir", record_dir, "--ckpt_root", os.path.join(work_dir, "ckpt"),
               "--gpu", ""]
-    cnt_dir, cnt_seconds = _phase(counter_trn, "counter", common + ["--exp_name", "cnt_toy"])
+    cnt_dir, cnt_seconds = _phase(counter_trn, common + ["--exp_name", "cnt_toy"])
     curve = loss_curve(cnt_dir)
-    counted, probe_seconds = _phase(classifier_trn, "classifier",
-                                    common + ["--exp_name", "cls_toy", "--pretrained", "--cnt_exp_name", "cnt_toy"])
-    random, random_seconds = _phase(classifier_trn, "classifier",
-                                    common + ["--exp_name", "cls_toy_random", "--random_features"])
+    counted, probe_seconds = _phase(classifier_trn, common + ["--exp_name", "cls_toy", "--pretrained",
+                                                              "--cnt_exp_name", "cnt_toy"])
+    random, random_seconds = _phase(classifier_trn, common + ["--exp_name", "cls_toy_random", "--random_features"])
     columns = collections.OrderedDict([("counting (toy)", counted), ("random frozen (toy)", random)])
     columns.update(reference_columns())
     title = "Counting linear probes, top-1 per layer"
@@ -69,7 +68,14 @@ def run(record_dir, work_dir, config=CONFIG):
                  "baseline for counting")]
 
 
+def main(argv=None):
+    """Command-line entry point: ``RECORD_DIR WORK_DIR``."""
+    parser = cli.CliParser(description=__doc__.split("\n")[0])
+    parser.add_argument("record_dir", help="toy TFRecord directory (data/toy/records)")
+    parser.add_argument("work_dir", help="checkpoints and probe_table.{json,md,png}")
+    args = parser.parse_args(argv)
+    run(args.record_dir, args.work_dir)
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
-        sys.exit("usage: python -m counting.toy_demo RECORD_DIR WORK_DIR")
-    run(sys.argv[1], sys.argv[2])
+    cli.run(main)

@@ -53,19 +53,19 @@ def test_classifier_schedule_release_values():
 
 
 def test_readme_command_lines_parse():
-    args, cfg = flags.parse_flags("counter", README_CNT)
+    args, cfg = flags.parse_flags("counter_trn", README_CNT)
     assert (args.batch_size, args.learning_rate, args.logits_dim, args.epoch, args.max_iters) == (
         256, 1e-4, 1000, 250, 1251)
     assert (args.opt, args.learning_rate_var_name, args.backbone, args.gpu, args.trainer) == (
         "adam", "lr_cnt", "alexnet_counting", "0,1,2,3", "ps")
-    args, _ = flags.parse_flags("classifier", README_CLS)
+    args, _ = flags.parse_flags("classifier_trn", README_CLS)
     assert (args.learning_rate_var_name, args.pretrained, args.gpu, args.logdir) == ("lr_cls", True, "0,1", None)
     assert args.cnt_exp_name == "cnt_gpu4_bz256_adam_250" and args.reader == "dali"
 
 
 def test_release_defaults_without_config():
     """With an empty config, every release flag keeps the release's argparse default."""
-    args, _ = flags.parse_flags("counter", ["--config", "", "--exp_name", "e", "--learning_rate_var_name", "v"])
+    args, _ = flags.parse_flags("counter_trn", ["--config", "", "--exp_name", "e", "--learning_rate_var_name", "v"])
     assert (args.batch_size, args.prefix, args.checkpoint, args.dataset, args.learning_rate, args.lr_weight_decay,
             args.net, args.cnt_exp_name, args.epoch, args.max_iters, args.logits_dim, args.opt, args.pretrained,
             args.gpu) == (32, "default", None, "ImageNet", 1e-4, False, "alexnet", "", 100, None, 1000, "momentum",
@@ -73,40 +73,54 @@ def test_release_defaults_without_config():
 
 
 def test_config_fills_flags_not_given_and_flags_win():
-    args, cfg = flags.parse_flags("counter", ["--exp_name", "e", "--config", "exp_configs/counting.json:toy",
+    args, cfg = flags.parse_flags("counter_trn", ["--exp_name", "e", "--config", "exp_configs/counting.json:toy",
                                               "--epoch", "7"])
     assert args.epoch == 7 and args.batch_size == 32 and args.max_iters == 50
     assert args.learning_rate_var_name == "lr_cnt" and cfg["image_size"] == 96
-    args, cfg = flags.parse_flags("classifier", ["--exp_name", "e"])
+    args, cfg = flags.parse_flags("classifier_trn", ["--exp_name", "e"])
     assert (args.batch_size, args.learning_rate, args.epoch, args.opt) == (256, 1e-3, 250, "adam")
     assert cfg["pool_sizes"] == [7, 6, 4, 4, 3] and cfg["image_size"] == 256
-    args, cfg = flags.parse_flags("counter", ["--exp_name", "e", "--config", "exp_configs/counting.json:toy_20k",
+    args, cfg = flags.parse_flags("counter_trn", ["--exp_name", "e", "--config", "exp_configs/counting.json:toy_20k",
                                               "--set", "counter.epoch=9", "--set", "cnt_schedule.tail_epochs=3"])
     assert (args.epoch, args.batch_size, cfg["cnt_schedule"]["tail_epochs"]) == (9, 32, 3)
     assert cfg["cnt_schedule"]["end_lr"] == 1e-7  # nested objects extend the base's key by key
 
 
+@pytest.mark.parametrize("script,phase,batch_size", [("counter_trn", "counter", 32),
+                                                     ("classifier_trn", "classifier", 64)])
+def test_parse_flags_of_each_script(script, phase, batch_size):
+    """(args, cfg) of each script: a value from a flag, one from --config (the script's phase object), one from
+    --set; cfg holds exactly the config-only settings."""
+    args, cfg = flags.parse_flags(script, ["--exp_name", "e", "--config", "exp_configs/counting.json:toy",
+                                           "--set", "%s.epoch=3" % phase, "--set", "margin=2.5"])
+    assert (args.exp_name, args.batch_size, args.epoch, args.backbone) == ("e", batch_size, 3, "alexnet_counting")
+    assert cfg == {name: getattr(args, name) for name in flags.SETTINGS}
+    assert (cfg["image_size"], cfg["margin"], cfg["pool_sizes"]) == (96, 2.5, [6, 3, 2, 2, 2])
+    with pytest.raises(ValueError, match="^unknown script 'counter' of counting; known: counter_trn, classifier_trn$"):
+        flags.parse_flags("counter")
+
+
 def test_steps_per_epoch_count_the_towers_that_run(no_gpu):
-    args, _ = flags.parse_flags("counter", README_CNT[:-2] + ["--gpu", "", "--cpu_towers", "4"])
+    args, _ = flags.parse_flags("counter_trn", README_CNT[:-2] + ["--gpu", "", "--cpu_towers", "4"])
     towers = setup_devices(args)
     assert len(towers) == 4 and towers.on_cpu
     assert flags.resolve_max_iters(args, 1281167, towers) == 1251  # 1281167 // (256 * 4)
-    args, _ = flags.parse_flags("classifier", README_CLS + ["--gpu", "", "--cpu_towers", "2"])
+    args, _ = flags.parse_flags("classifier_trn", README_CLS + ["--gpu", "", "--cpu_towers", "2"])
     assert flags.resolve_max_iters(args, 1281167, setup_devices(args)) == 2502  # 1281167 // (256 * 2)
-    args, _ = flags.parse_flags("classifier", README_CLS + ["--gpu", ""])
+    args, _ = flags.parse_flags("classifier_trn", README_CLS + ["--gpu", ""])
     assert flags.resolve_max_iters(args, 1281167, setup_devices(args)) == 5004  # one CPU tower
-    args, _ = flags.parse_flags("counter", README_CNT + ["--gpu", "", "--cpu_towers", "2"])
+    args, _ = flags.parse_flags("counter_trn", README_CNT + ["--gpu", "", "--cpu_towers", "2"])
     assert flags.resolve_max_iters(args, 1281167, setup_devices(args)) == 1251  # --max_iters wins
 
 
 def test_phase_2_steps_come_from_the_data(no_gpu):
     """The release recomputes phase 2's max_iters from the data: a different --max_iters is refused."""
-    args, _ = flags.parse_flags("classifier", README_CLS + ["--gpu", "", "--max_iters", "7"])
+    args, _ = flags.parse_flags("classifier_trn", README_CLS + ["--gpu", "", "--max_iters", "7"])
     with pytest.raises(ValueError, match=r"^--max_iters 7: phase 2 takes its steps per epoch from the data, as the "
                                          r"release does: 1281167 train images // \(--batch_size 256 x 1 tower\(s\)\) "
                                          r"= 5004; drop --max_iters$"):
         flags.resolve_max_iters(args, 1281167, setup_devices(args), from_data=True)
-    args, _ = flags.parse_flags("classifier", README_CLS + ["--gpu", "", "--max_iters", "5004"])
+    args, _ = flags.parse_flags("classifier_trn", README_CLS + ["--gpu", "", "--max_iters", "5004"])
     assert flags.resolve_max_iters(args, 1281167, setup_devices(args), from_data=True) == 5004
 
 
@@ -162,10 +176,10 @@ def test_command_lines_of_the_readme_parse():
     with open(readme) as f:
         lines = [shlex.split(line) for line in f if line.strip().startswith("python counting/")
                  and "..." not in line.split()]
-    phases = {"counting/counter_trn.py": "counter", "counting/classifier_trn.py": "classifier"}
-    assert sorted(line[1] for line in lines) == sorted(phases)
+    scripts = {"counting/counter_trn.py": "counter_trn", "counting/classifier_trn.py": "classifier_trn"}
+    assert sorted(line[1] for line in lines) == sorted(scripts)
     for line in lines:
-        args, _ = flags.parse_flags(phases[line[1]], line[2:])
+        args, _ = flags.parse_flags(scripts[line[1]], line[2:])
         assert args.data_dir == "/data/imagenet_records" and args.batch_size == 256
-        release = README_CNT if phases[line[1]] == "counter" else README_CLS
+        release = README_CNT if scripts[line[1]] == "counter_trn" else README_CLS
         assert line[2:2 + len(release)] == release

@@ -136,7 +136,7 @@ def test_phase2_heads_parameters_and_initial_loss():
 
 def test_phase2_head_bn_adds_only_moving_statistics():
     """--head_bn (the toy config's probes): a scale/offset-free BatchNorm per head, no extra trainable variable."""
-    args, _ = parse_flags("classifier", ["--exp_name", "e", "--config", "exp_configs/counting.json:toy",
+    args, _ = parse_flags("classifier_trn", ["--exp_name", "e", "--config", "exp_configs/counting.json:toy",
                                          "--random_features"])
     assert args.head_bn is True
     with tf.Graph().as_default():

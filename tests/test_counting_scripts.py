@@ -14,7 +14,7 @@ from common import cli
 from common.data.input import dali_available
 from common.tf1 import tf
 from counting import classifier_trn, counter_trn
-from counting.data import counting_dataset
+from counting.data import counting_dataset, val_augment
 from counting.flags import DEFAULT_CONFIG
 from counting.probe_model import LAYERS, CountingProbeModel
 from test_counting_flags import README_CLS, README_CNT
@@ -60,7 +60,8 @@ def _validation_accuracy(ckpt, record_dir, num_classes):
     """Top-1 accuracy per layer of checkpoint ``ckpt``'s heads over the validation split, from their logits."""
     cfg = dict(TOY_GEOMETRY)
     with tf.Graph().as_default():
-        ds = counting_dataset(record_dir, "validation", 4, cfg, "dali", train=False)
+        ds = counting_dataset(record_dir, "validation", 4, val_augment(cfg["image_size"], cfg["resize_size"]), "dali",
+                              train=False)
         it = tf.data.make_initializable_iterator(ds)
         images, labels, index = it.get_next()
         model = CountingProbeModel(96, num_classes, cfg["pool_sizes"], "adam")

@@ -24,5 +24,5 @@ def test_antialiased_resize_matches_pillow(shape, size):
 
 
 def test_counting_resizes_with_antialiasing_as_its_release():
-    cfg = {"image_size": 64, "crop_scale": [0.08, 1.0], "color_jitter": [0.4, 0.4, 0.4, 0.0], "resize_size": 73}
-    assert train_augment(cfg).interpolation == val_augment(cfg).interpolation == "bilinear_antialias"
+    train, val = train_augment(64, [0.08, 1.0], [0.4, 0.4, 0.4, 0.0]), val_augment(64, 73)
+    assert train.interpolation == val.interpolation == "bilinear_antialias"
