@@ -3,7 +3,6 @@ pools: serial, ``--workers`` threads, ``--workers`` processes.
 
     python -m classification.bench_seam [--images 8] [--workers 2]
 """
-import argparse
 import time
 
 import cv2
@@ -11,6 +10,7 @@ import numpy as np
 
 from classification.eval_data import view_workers
 from classification.seam_carving import mirrored_seam_view
+from common import cli
 from common.eval.report import markdown_row, markdown_table
 
 
@@ -22,7 +22,7 @@ def seam_view(seed):
 
 def main(argv=None):
     """Print one row per pool: mode, workers, seconds, images/s."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = cli.CliParser(description=__doc__.split("\n")[0])
     parser.add_argument("--images", type=int, default=8, help="views to compute per row")
     parser.add_argument("--workers", type=int, default=2, help="threads or processes")
     args = parser.parse_args(argv)
@@ -39,7 +39,8 @@ def main(argv=None):
         print(markdown_row([name, workers, "%.2f" % seconds, "%.1f" % (args.images / seconds)]), flush=True)
         if pool is not None:
             pool.shutdown()
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

@@ -1,7 +1,8 @@
 """Evaluation images straight from the project's TFRecords, decoded with OpenCV (no TF session needed).
 
 ``RecordImages`` is a TensorPack DataFlow of ``[rgb uint8 image, label, index]``; ``validation_flow`` turns it
-into normalised centre-crop batches ``[image, label, index]`` for the validation callbacks during training.
+into normalised centre-crop batches ``[image, label, index]`` for the validation callbacks during training. The
+geometry and statistics come as a ``classification.recipe.EvalView``.
 """
 import concurrent.futures
 import functools
@@ -48,21 +49,21 @@ class RecordImages(DataFlow):
                 seen += 1
 
 
-def image_views(image, cfg, crops, seam_carve=False):
-    """uint8 views ``[crops (+1 with seam_carve), S, S, 3]`` of one RGB image with the config's test geometry."""
-    size = cfg["image_size"]
+def image_views(image, view, crops, seam_carve=False):
+    """uint8 views ``[crops (+1 with seam_carve), S, S, 3]`` of one RGB image with the geometry of ``view`` (an
+    ``EvalView``)."""
+    size = view.image_size
     extra = (lambda resized: mirrored_seam_view(resized, size)) if seam_carve else None
-    return test_views(image, size, cfg["resize_shorter"], crops, cfg["interpolation"],
-                      cfg.get("size_rounding", "round"), extra)
+    return test_views(image, size, view.resize_shorter, crops, view.interpolation, view.size_rounding, extra)
 
 
-def _datapoint_views(dp, cfg, crops, seam_carve):
-    return [image_views(dp[0], cfg, crops, seam_carve)] + dp[1:]
+def _datapoint_views(dp, view, crops, seam_carve):
+    return [image_views(dp[0], view, crops, seam_carve)] + dp[1:]
 
 
-def eval_view_fn(cfg, crops, seam_carve=False):
+def eval_view_fn(view, crops, seam_carve=False):
     """``[image, label, index] -> [views, label, index]`` (see ``image_views``); picklable, for process pools."""
-    return functools.partial(_datapoint_views, cfg=cfg, crops=crops, seam_carve=seam_carve)
+    return functools.partial(_datapoint_views, view=view, crops=crops, seam_carve=seam_carve)
 
 
 def view_workers(count, seam_carve=False):
@@ -73,13 +74,14 @@ def view_workers(count, seam_carve=False):
     return concurrent.futures.ThreadPoolExecutor(max(count, 1))
 
 
-def validation_flow(record_dir, cfg, batch_size, threads=2, limit=None):
-    """Normalised centre-crop batches ``[float32 [B, S, S, 3], int64 [B], int64 [B]]`` (last batch smaller)."""
-    views = eval_view_fn(cfg, 1)
+def validation_flow(record_dir, view, batch_size, threads=2, limit=None):
+    """Centre-crop batches ``[float32 [B, S, S, 3], int64 [B], int64 [B]]`` (last batch smaller), normalised with
+    ``view``'s mean and std."""
+    views = eval_view_fn(view, 1)
 
     def one(dp):
         dp = views(dp)
-        return [normalize(dp[0][0], cfg["mean"], cfg["std"]), np.int64(dp[1]), np.int64(dp[2])]
+        return [normalize(dp[0][0], view.mean, view.std), np.int64(dp[1]), np.int64(dp[2])]
 
     images = RecordImages(record_dir, "validation", limit)
     flow = MultiThreadMapData(images, threads, one, strict=True) if threads > 1 else MapData(images, one)

@@ -18,23 +18,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from classification.eval_data import image_views  # noqa: E402
+from classification.flags import parse_flags  # noqa: E402
 from classification.predictor import Classifier, read_run_info, resolve_checkpoint  # noqa: E402
+from classification.recipe import EvalView  # noqa: E402
 from classification.scores import average_probabilities, topk_classes  # noqa: E402
 from common import cli  # noqa: E402
-
-
-def build_parser():
-    """IMAGE, repeatable ``--checkpoint``, ``--topk``, ``--seam-carve``, ``--crops``, ``--out``."""
-    parser = cli.CliParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("image", metavar="IMAGE", help="image file (any format OpenCV reads)")
-    parser.add_argument("--checkpoint", action="append", required=True,
-                        help="checkpoint prefix or log directory (repeat to average several models)")
-    parser.add_argument("--topk", type=int, help="number of classes to print (default: 10, at most the classes)")
-    parser.add_argument("--seam-carve", dest="seam_carve", action="store_true",
-                        help="add the seam-carved mirrored image as an 11th view (needs --crops 10)")
-    parser.add_argument("--crops", type=int, choices=[1, 10], default=10, help="10 crops (default) or the centre")
-    parser.add_argument("--out", help="PNG to write (default: <image name>_prediction.png here)")
-    return parser
 
 
 def read_image(path):
@@ -64,7 +52,7 @@ def predict(image, info, models, topk=None, seam_carve=False, crops=10):
         raise ValueError("--topk %d: must be between 1 and the model's %d classes" % (topk, info["num_classes"]))
     if seam_carve and crops != 10:
         raise ValueError("--seam-carve adds an 11th view to the 10 crops: it needs --crops 10")
-    views = image_views(image, info, crops, seam_carve)
+    views = image_views(image, EvalView.from_config(info), crops, seam_carve)
     probs = average_probabilities([m.probabilities(views).mean(axis=0, keepdims=True) for m in models])[0]
     return topk_classes(probs, topk)
 
@@ -89,7 +77,7 @@ def plot_prediction(image, top, class_names, out):
 
 def main(argv=None):
     """Entry point (``cli.run(main)``: bad input is one ``error:`` line and exit status 2)."""
-    args = build_parser().parse_args(argv)
+    args, cfg = parse_flags("predict", argv)
     image = read_image(args.image)
     info, models = load_models(args.checkpoint)
     top = predict(image, info, models, args.topk, args.seam_carve, args.crops)

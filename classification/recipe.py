@@ -7,8 +7,12 @@ Augmentation: ``augment: "seed"`` (the release's, with its BGR statistics ``mean
 scale and its PCA ``eigval_bgr``/``eigvec_bgr``) or ``"fbresnet"``/``"alexnet"`` (TensorPack's, RGB ``mean``/``std``
 as fractions of 255). ``resolve_recipe`` refuses a config holding keys of the other recipe (one line naming them)
 and fills in ``mean``/``std`` (RGB, fractions of 255) from the release's statistics and ``size_rounding`` (the
-release truncates resized sizes, TensorPack rounds them), which the evaluation code uses.
+release truncates resized sizes, TensorPack rounds them), which the evaluation code uses. The data code takes
+values built once from a config: ``SeedAugment`` (the release's augmentation) and ``EvalView`` (the view geometry
+and normalisation of evaluation and of TensorPack's augmentation).
 """
+import collections
+
 from common.config import ConfigError
 
 SCHEDULE_KEYS = {"cosine": ("warmup_epochs", "warmup_lr", "peak_lr", "cosine_alpha"),
@@ -47,3 +51,25 @@ def resolve_recipe(cfg, name="config"):
     cfg["mean"] = [m / 255.0 for m in cfg["mean_bgr"][::-1]]
     cfg["std"] = [s / 255.0 for s in cfg["std_bgr"][::-1]]
     return cfg
+
+
+class SeedAugment(collections.namedtuple("SeedAugment", ("image_size",) + SEED_AUGMENT_KEYS)):
+    """The values of the release's training augmentation (``classification.augment``, ``classification.seed_dali``)."""
+    __slots__ = ()
+
+    @classmethod
+    def from_config(cls, cfg):
+        """The config's values of the seed recipe (``augment: "seed"``)."""
+        return cls(**{k: cfg[k] for k in cls._fields})
+
+
+class EvalView(collections.namedtuple("EvalView", "image_size resize_shorter interpolation size_rounding mean std")):
+    """Crop side, short side before cropping, resize filter, size rounding, RGB mean/std (fractions of 255)."""
+    __slots__ = ()
+
+    @classmethod
+    def from_config(cls, cfg):
+        """The view of a ``resolve_recipe``d config or a ``classifier.json`` run info (``size_rounding``: round
+        when absent)."""
+        return cls(cfg["image_size"], cfg["resize_shorter"], cfg["interpolation"], cfg.get("size_rounding", "round"),
+                   cfg["mean"], cfg["std"])

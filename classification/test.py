@@ -26,7 +26,8 @@ from classification import release
 from classification.class_order import labels_to_outputs, read_class_order
 from classification.eval_data import RecordImages, eval_view_fn, view_workers
 from classification.predictor import Classifier, resolve_checkpoint, run_info
-from classification.flags import TEST_FLAGS, config_of
+from classification.flags import parse_flags
+from classification.recipe import EvalView
 from classification.scores import average_probabilities, topk_wrong
 from common.eval.report import markdown_table
 from common import cli
@@ -35,24 +36,6 @@ from common.data.records import ensure_records, read_meta
 
 CENTER = 4  # index of the centre crop among the 10 (see crops.ten_crop)
 PROTOCOLS = ("1-crop", "10-crop", "11-view")
-
-
-def build_parser():
-    """``--config``/``--set``, ``--data``, the device flags, repeatable ``--checkpoint`` and the test flags."""
-    parser = cli.make_parser(TEST_FLAGS, __doc__)
-    parser.add_argument("--checkpoint", action="append", required=True,
-                        help="checkpoint prefix or log directory (repeat to average several models)")
-    parser.add_argument("--batch", dest="eval_batch", type=int, default=32,
-                        help="images per forward pass (x10 crops)")
-    parser.add_argument("--limit", type=int, help="test only the first N images")
-    parser.add_argument("--threads", type=int, default=2,
-                        help="workers computing the views (processes with --seam-carve, threads otherwise)")
-    parser.add_argument("--seam-carve", dest="seam_carve", action="store_true",
-                        help="add the release's 11th view: the seam-carved mirrored image")
-    parser.add_argument("--out", help="also write the results as JSON here")
-    parser.add_argument("--classes", help="the models' output order: FILE (one class id a line) or 'sorted' (the "
-                        "records' class ids sorted); required with a .h5 checkpoint")
-    return parser
 
 
 def _chunks(flow, size):
@@ -97,7 +80,7 @@ def evaluate(cfg, record_dir, checkpoints, batch=32, limit=None, threads=2, seam
                          % (record_dir, meta["num_classes"], cfg["num_classes"]))
     info = run_info(cfg, meta["class_names"])
     models = [Classifier(info, ckpt) for ckpt in checkpoints]
-    views = eval_view_fn(cfg, 10, seam_carve)
+    views = eval_view_fn(EvalView.from_config(cfg), 10, seam_carve)
     n_views = 11 if seam_carve else 10
     protocols = PROTOCOLS if seam_carve else PROTOCOLS[:2]
     flow = RecordImages(record_dir, "validation", limit)
@@ -154,8 +137,7 @@ def _checkpoint(path, classes, tmp, model):
 
 def main(argv=None):
     """Entry point (``cli.run(main)``: bad input is one ``error:`` line and exit status 2)."""
-    args = cli.resolve(build_parser(), TEST_FLAGS, argv)
-    cfg = config_of(args, TEST_FLAGS)
+    args, cfg = parse_flags("test", argv)
     if args.eval_batch <= 0 or (args.limit is not None and args.limit <= 0):
         raise ValueError("--batch and --limit must be positive")
     setup_devices(args)

@@ -11,7 +11,6 @@ decay, fbresnet augmentation) through the same code as the scripts, prints the t
 upper bound next to the self-supervised probes).
 """
 import os
-import sys
 import time
 
 from classification.eval_data import RecordImages
@@ -20,6 +19,7 @@ from classification.predictor import Classifier, read_run_info, resolve_checkpoi
 from classification.recipe import resolve_recipe
 from classification.test import evaluate, format_results
 from classification.train import train
+from common import cli
 from common.config import load_config
 from common.tf1 import tf
 from common.devices import setup_devices
@@ -75,5 +75,15 @@ def run(record_dir, work_dir, configs=CONFIGS):
     return rows
 
 
+def main(argv=None):
+    """``RECORD_DIR WORK_DIR`` on the command line: ``run`` them."""
+    parser = cli.CliParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
+    parser.add_argument("record_dir", metavar="RECORD_DIR", help="the toy records (dataset_miscs/build_tfrs.py)")
+    parser.add_argument("work_dir", metavar="WORK_DIR", help="log directories and prediction.png go here")
+    args = parser.parse_args(argv)
+    run(args.record_dir, args.work_dir)
+    return 0
+
+
 if __name__ == "__main__":
-    run(*sys.argv[1:3])
+    cli.run(main)

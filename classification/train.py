@@ -16,9 +16,10 @@ from tensorpack.callbacks import (Callback, ClassificationError, DataParallelInf
 
 from classification.augment import seed_preprocess, train_augment
 from classification.eval_data import validation_flow
-from classification.flags import TRAIN_FLAGS, config_of
+from classification.flags import parse_flags
 from classification.model import ClassifierModel
 from classification.predictor import run_info, write_run_info
+from classification.recipe import EvalView, SeedAugment
 from classification.schedule import SeedLearningRate, seed_schedule_args, step_schedule
 from common import cli
 from common.data.input import make_dataset
@@ -30,17 +31,6 @@ from common.tf1 import tf
 from common.train import launch_train, per_tower_batch
 
 LRN_MODELS = ("alexnet",)
-
-
-def build_parser():
-    """The flag table's flags (``--data``, ``--batch``, ``--epochs``, ``--reader``), ``--config``/``--set``/
-    ``--logdir``, the device flags, ``--steps_per_epoch`` and ``--data_format``."""
-    parser = cli.make_parser(TRAIN_FLAGS, __doc__)
-    parser.add_argument("--steps_per_epoch", type=int,
-                        help="default: training images // total batch (+1 in the release's recipe)")
-    parser.add_argument("--data_format", choices=["auto", "NHWC", "NCHW"], default="auto",
-                        help="auto: NCHW on GPUs, NHWC on the CPU and for LRN AlexNet")
-    return parser
 
 
 def resolve_data_format(choice, cfg, on_cpu):
@@ -60,7 +50,7 @@ def check_data(cfg, meta, record_dir):
 def validation_callbacks(record_dir, cfg, batch, towers):
     """Top-1/top-5 validation error every epoch: one inference tower, or one per training tower."""
     infs = [ClassificationError("wrong-top1", "val-error-top1"), ClassificationError("wrong-top5", "val-error-top5")]
-    flow = validation_flow(record_dir, cfg, batch, threads=cfg.get("workers", 2))
+    flow = validation_flow(record_dir, EvalView.from_config(cfg), batch, threads=cfg.get("workers", 2))
     if len(towers) > 1:
         return [DataParallelInferenceRunner(flow, infs, list(towers))]
     return [InferenceRunner(flow, infs)]
@@ -75,13 +65,15 @@ def experiment(cfg, total_batch):
 def train_dataset(cfg, record_dir, batch, device="cpu", num_shards=1, shard_index=0):
     """Endless ``(image, label, index)`` training batches of one tower with the config's augmentation and reader."""
     if cfg["augment"] != "seed":
-        return make_dataset(record_dir, "train", batch, train_augment(cfg), reader=cfg["reader"], device=device,
+        augment = train_augment(cfg["augment"], EvalView.from_config(cfg), cfg.get("crop_scale"))
+        return make_dataset(record_dir, "train", batch, augment, reader=cfg["reader"], device=device,
                             num_shards=num_shards, shard_index=shard_index)
+    values = SeedAugment.from_config(cfg)
     if cfg["reader"] == "dali":
         from classification.seed_dali import seed_dali_dataset
-        return seed_dali_dataset(record_dir, cfg, batch, num_shards, shard_index, device=device)
+        return seed_dali_dataset(record_dir, values, batch, num_shards, shard_index, device=device)
     ds = make_dataset(record_dir, "train", batch, None, num_shards=num_shards, shard_index=shard_index,
-                      preprocess=seed_preprocess(cfg))
+                      preprocess=seed_preprocess(values))
     return ds.map(lambda d: (d["image"], d["label"], d["index"]))
 
 
@@ -149,8 +141,7 @@ def train(cfg, record_dir, logdir, towers, total_batch, trainer="replicated", cl
 
 def main(argv=None):
     """Entry point (``cli.run(main)``: bad input is one ``error:`` line and exit status 2)."""
-    args = cli.resolve(build_parser(), TRAIN_FLAGS, argv)
-    cfg = config_of(args)
+    args, cfg = parse_flags("train", argv)
     towers = setup_devices(args)
     record_dir = ensure_records(cfg["data"])
     logdir = args.logdir or os.path.join("train_log", "classification-" + args.config.rsplit(":", 1)[1])

@@ -62,8 +62,10 @@ def _numpy_errors(toy_record_dir, checkpoints, seam_carve):
     """Top-1 errors (1-crop, 10-crop, 11-view) of the mean of the checkpoints' softmax, averaged in numpy."""
     from classification.eval_data import RecordImages, image_views
     from classification.predictor import Classifier, read_run_info
+    from classification.recipe import EvalView
     data = list(RecordImages(toy_record_dir, "validation"))
-    views = np.stack([image_views(image, read_run_info(checkpoints[0]), 10, seam_carve) for image, _, _ in data])
+    view = EvalView.from_config(read_run_info(checkpoints[0]))
+    views = np.stack([image_views(image, view, 10, seam_carve) for image, _, _ in data])
     labels = np.array([label for _, label, _ in data])
     probs = []
     for ckpt in checkpoints:
@@ -116,6 +118,22 @@ def test_predict_prints_the_top_10_and_writes_png(trained, toy_image_dir, tmp_pa
         names = {l.split(None, 1)[1].strip() for l in f if l.strip()}
     assert all(l.split()[1] in names for l in lines)
     assert cv2.imread(png) is not None
+
+
+def test_parse_flags_of_each_script():
+    """A flag's value, the config's and a --set's, in args and cfg; the scripts' own arguments in args."""
+    from classification.flags import parse_flags
+    args, cfg = parse_flags("train", ["--config", CONFIG, "--batch", "16", "--set", "width=0.5",
+                                      "--steps_per_epoch", "3"])
+    assert (args.batch, cfg["batch"], cfg["epochs"], cfg["width"]) == (16, 16, 4, 0.5)
+    assert (args.steps_per_epoch, args.data_format, args.config) == (3, "auto", CONFIG)
+    assert cfg["size_rounding"] == "floor" and "crop_scale" not in cfg
+    args, cfg = parse_flags("test", ["--config", CONFIG, "--data", "RECS", "--checkpoint", "a", "--checkpoint", "b",
+                                     "--batch", "8", "--set", "image_size=40", "--seam-carve"])
+    assert (cfg["data"], cfg["batch"], cfg["image_size"], cfg["model"]) == ("RECS", 32, 40, "resnet18")
+    assert (args.checkpoint, args.eval_batch, args.seam_carve, args.limit) == (["a", "b"], 8, True, None)
+    args, cfg = parse_flags("predict", ["img.png", "--checkpoint", "c", "--crops", "1"])
+    assert (args.image, args.checkpoint, args.crops, args.topk, cfg) == ("img.png", ["c"], 1, None, {})
 
 
 def _exit_error(main, argv, capsys):

@@ -14,6 +14,7 @@ import pytest
 from classification import release, test
 from classification.class_order import labels_to_outputs, read_class_order
 from classification.eval_data import RecordImages, image_views
+from classification.recipe import EvalView
 from common import cli
 from common.data.records import read_meta
 from common.weights.tf_checkpoint import read_checkpoint
@@ -121,9 +122,9 @@ def test_test_script_scores_the_h5_by_class_id(seed_h5, toy_record_dir, tmp_path
     """test.py on 2 toy images (10 crops each, through the 1000-class model) against the Keras model's softmax of
     the same views; the class order puts each image's label at the model's best 10-crop class."""
     h5 = seed_h5[0]
-    cfg = {"image_size": 224, "resize_shorter": 256, "interpolation": "bilinear", "size_rounding": "floor"}
+    view = EvalView(224, 256, "bilinear", "floor", None, None)  # the release's test geometry (views stay uint8)
     data = list(RecordImages(toy_record_dir, "validation", 2))
-    views = np.stack([image_views(image, cfg, 10) for image, _, _ in data]).astype(np.float32)
+    views = np.stack([image_views(image, view, 10) for image, _, _ in data]).astype(np.float32)
     bgr = (views[..., ::-1] - np.float32(release.MEAN_BGR)) / np.float32(release.STD_BGR)
     probs = keras(h5, bgr.reshape((-1, 224, 224, 3)), load=True, tmp=str(tmp_path)).reshape(2, 10, 1000)
     names = read_meta(toy_record_dir)["class_names"]

@@ -201,24 +201,26 @@ def _seed_numpy(bgr, p, cfg):
 @pytest.mark.parametrize("shape,flip", [((50, 70), True), ((64, 45), False), ((48, 48), True)])
 def test_seed_augmentation_matches_opencv_on_bgr(shape, flip):
     from classification.augment import seed_augment
+    from classification.recipe import SeedAugment
     from common.tf1 import tf
     rgb = cv2.GaussianBlur(RNG.randint(0, 256, shape + (3,)).astype(np.uint8), (5, 5), 1.5)
     p = {"aspect": 0.9 if shape[0] != 48 else 1.2, "short": 43, "crop_y": 0.7, "crop_x": 0.3, "flip": flip,
          "hue": -11.0, "saturation": 1.3, "value": 1.25, "alpha": np.array([0.1, -0.05, 0.2], np.float32)}
     with tf.Graph().as_default(), tf.Session() as sess:
         feed = dict({k: tf.constant(v) for k, v in p.items()}, aspect=tf.constant(p["aspect"], tf.float64))
-        got = sess.run(seed_augment(tf.constant(rgb), feed, SEED))
+        got = sess.run(seed_augment(tf.constant(rgb), feed, SeedAugment.from_config(SEED)))
     want = _seed_numpy(rgb[..., ::-1].astype(np.float32), p, SEED)[..., ::-1]
     assert got.shape == (32, 32, 3)
     np.testing.assert_allclose(got, want, atol=1e-4)  # float32 rounding only
 
 
 def test_seed_random_numbers_cover_the_stated_ranges():
-    from classification.augment import seed_params
+    from classification.augment import seed_draws
+    from classification.recipe import SeedAugment
     from common.tf1 import tf
     with tf.Graph().as_default(), tf.Session() as sess:
-        params = seed_params(SEED, seed=3)
-        draws = [sess.run(params) for _ in range(300)]
+        drawn = seed_draws(SeedAugment.from_config(SEED), seed=3)
+        draws = [sess.run(drawn) for _ in range(300)]
     shorts = {int(d["short"]) for d in draws}
     assert shorts == set(range(40, 48))  # randint(40, 48): 47 included, 48 not
     aspect = np.array([d["aspect"] for d in draws])

@@ -11,13 +11,14 @@ from common.tf1 import tf
 
 @pytest.mark.slow
 def test_seed_dali_pipeline_without_randomness_is_resize_and_normalise(toy_record_dir):
-    from classification.recipe import resolve_recipe
+    from classification.recipe import SeedAugment, resolve_recipe
     from classification.seed_dali import seed_dali_dataset
     cfg = resolve_recipe(load_config("exp_configs/classification.json:toy"))
     cfg.update(image_size=32, short_side=[32, 32], aspect_jitter=[1.0, 1.0], hue_jitter=0.0, saturation_jitter=0.0,
                value_jitter=0.0, lighting_std=0.0)
     with tf.Graph().as_default():
-        batch = tf.data.make_one_shot_iterator(seed_dali_dataset(toy_record_dir, cfg, 8)).get_next()
+        ds = seed_dali_dataset(toy_record_dir, SeedAugment.from_config(cfg), 8)
+        batch = tf.data.make_one_shot_iterator(ds).get_next()
         with tf.Session() as sess:
             images, _, index = sess.run(batch)
     assert images.shape == (8, 32, 32, 3)
