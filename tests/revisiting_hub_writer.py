@@ -55,6 +55,17 @@ def _unit_v2(x, filters, training, strides):
     return _conv(x, filters, 1) + shortcut
 
 
+def _head(x, training, num_classes, ends, final_bn, last_relu):
+    """The release's trunk end: [BN, ReLU when last_relu], global average pool (``pre_logits``), 1x1-conv logits."""
+    if final_bn:
+        x = _bn(x, training)
+        x = tf.nn.relu(x) if last_relu else x
+    x = tf.reduce_mean(x, axis=[1, 2], keepdims=True)
+    ends["pre_logits"] = tf.squeeze(x, [1, 2])
+    ends["logits"] = tf.squeeze(tf.layers.conv2d(x, filters=num_classes, kernel_size=1), [1, 2])
+    return ends["logits"], ends
+
+
 def release_resnet50(x, training, num_classes, filters_factor=4, mode="v2", last_relu=True, root_conv_stride=2,
                      strides=(2, 2, 2)):
     """(logits, endpoints) of the release's ``resnet50`` (v1 or v2)."""
@@ -73,13 +84,7 @@ def release_resnet50(x, training, num_classes, filters_factor=4, mode="v2", last
         for u in range(count):
             x = unit(x, filters, training, stride if u == 0 else 1)
         ends["block%d" % (block + 1)] = x
-    if mode == "v2":
-        x = _bn(x, training)
-        x = tf.nn.relu(x) if last_relu else x
-    x = tf.reduce_mean(x, axis=[1, 2], keepdims=True)
-    ends["pre_logits"] = tf.squeeze(x, [1, 2])
-    ends["logits"] = tf.squeeze(tf.layers.conv2d(x, filters=num_classes, kernel_size=1), [1, 2])
-    return ends["logits"], ends
+    return _head(x, training, num_classes, ends, final_bn=mode == "v2", last_relu=last_relu)
 
 
 def _unit_rev(x, training):
@@ -111,12 +116,7 @@ def release_revnet50(x, training, num_classes, filters_factor=4, last_relu=True,
         ends["block%d" % (block + 1)] = x
         if block < 3:
             x = _pool_and_double(x, strides[block])
-    x = _bn(x, training)
-    x = tf.nn.relu(x) if last_relu else x
-    x = tf.reduce_mean(x, axis=[1, 2], keepdims=True)
-    ends["pre_logits"] = tf.squeeze(x, [1, 2])
-    ends["logits"] = tf.squeeze(tf.layers.conv2d(x, filters=num_classes, kernel_size=1), [1, 2])
-    return ends["logits"], ends
+    return _head(x, training, num_classes, ends, final_bn=True, last_relu=last_relu)
 
 
 def _convbnrelu(x, filters, size, training, padding):

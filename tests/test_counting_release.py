@@ -17,6 +17,7 @@ from common.weights.tf_checkpoint import read_checkpoint, write_checkpoint
 from counting import release
 from counting.conv_restore import ConvWeightsInit
 from counting.flags import DEFAULT_CONFIG
+from tests.weight_edits import swapper
 
 sys.path.insert(0, os.path.dirname(__file__))
 from counting_release_writer import write_phase1_checkpoint  # noqa: E402
@@ -58,11 +59,7 @@ def _edited(prefix, folder, edit):
 
 def test_swapped_tensors_break_equivalence(phase1, tmp_path):
     prefix, expected = phase1
-    a, b = "alexnet_v2/conv3/biases", "alexnet_v2/conv4/biases"
-
-    def swap(arrays):
-        assert arrays[a].shape == arrays[b].shape
-        arrays[a], arrays[b] = arrays[b], arrays[a]
+    swap = swapper("alexnet_v2/conv3/biases", "alexnet_v2/conv4/biases")
     info = release.convert(_edited(prefix, tmp_path, swap), str(tmp_path / "out"))
     assert np.abs(_conv5(str(tmp_path / "out"), info) - expected).max() > 1e-4
 

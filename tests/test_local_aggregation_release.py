@@ -13,6 +13,7 @@ from PIL import Image
 from common.tf1 import tf
 from common.weights.tf_checkpoint import read_checkpoint, write_checkpoint
 from local_aggregation import release
+from tests.weight_edits import swapper
 
 sys.path.insert(0, os.path.dirname(__file__))
 from la_release_writer import write_release_tar  # noqa: E402
@@ -72,11 +73,8 @@ def _rewrite(tar_path, folder, edit):
 
 def test_swapped_tensors_break_equivalence(release_tar, tmp_path):
     tar_path, expected = release_tar
-    a, b = "model_0/__var_copy_0/resnet_model/conv2d_4/kernel", "model_0/__var_copy_0/resnet_model/conv2d_5/kernel"
-
-    def swap(arrays):
-        assert arrays[a].shape == arrays[b].shape
-        arrays[a], arrays[b] = arrays[b], arrays[a]
+    swap = swapper("model_0/__var_copy_0/resnet_model/conv2d_4/kernel",
+                   "model_0/__var_copy_0/resnet_model/conv2d_5/kernel")
     info = release.convert(_rewrite(tar_path, tmp_path / "src", swap), str(tmp_path / "out"))
     assert np.abs(_features(str(tmp_path / "out"), info) - expected).max() > 1e-4
 

@@ -11,6 +11,7 @@ import pytest
 from common.weights.tf_checkpoint import read_checkpoint, write_checkpoint
 from revisiting import release, train_and_eval
 from revisiting.hub_module import is_hub_module, meta_graphs
+from tests.weight_edits import swapper
 from tests.revisiting_hub_writer import (release_representation, release_revnet50, release_vgg19, tar_module,
                                          write_hub_module)
 
@@ -82,13 +83,7 @@ def _rewrite_variables(module_dir, edit):
 def test_swapped_same_shape_tensors_fail_the_equivalence(rotation_v2, tmp_path):
     swapped = str(tmp_path / "swapped")
     shutil.copytree(rotation_v2, swapped)
-
-    def swap(values):  # two 1x1 kernels of block 3 with the same shape
-        a, b = "conv2d_30/kernel", "conv2d_33/kernel"
-        assert values[a].shape == values[b].shape
-        values[a], values[b] = values[b], values[a]
-        return values
-    _rewrite_variables(swapped, swap)
+    _rewrite_variables(swapped, swapper("conv2d_30/kernel", "conv2d_33/kernel"))  # two 1x1 kernels of block 3
     out = str(tmp_path / "converted")
     release.convert(swapped, out)
     images = np.random.RandomState(0).uniform(-1, 1, (1, 224, 224, 3)).astype(np.float32)
