@@ -35,20 +35,19 @@ def validation_augment(image_size):
     return AugmentConfig(size=image_size, crop="center", interpolation="area")
 
 
-def make_train_dataset(record_dir, args, per_tower, train_crop="default"):
-    """One tower's repeating, shuffled training batches ``(image, label, index)``."""
-    return make_dataset(record_dir, "train", per_tower, train_augment(train_crop, args.image_size), reader=args.reader)
+def make_train_dataset(record_dir, per_tower, image_size, train_crop="default", reader="tfdata"):
+    """One tower's repeating, shuffled training batches ``(image, label, index)`` of ``train_crop`` views."""
+    return make_dataset(record_dir, "train", per_tower, train_augment(train_crop, image_size), reader=reader)
 
 
-def make_validation_dataset(record_dir, args, ten_crop=False):
+def make_validation_dataset(record_dir, batch_size, image_size, ten_crop=False, reader="tfdata"):
     """The validation split once, in order, last partial batch kept (README decision 20); normalised images
     ``[B, S, S, 3]``, or ``[B, 10, S, S, 3]`` with ``ten_crop`` (tf.data reader only)."""
-    kwargs = dict(reader=args.reader, shuffle=False, repeat=False, drop_remainder=False)
+    kwargs = dict(reader=reader, shuffle=False, repeat=False, drop_remainder=False)
     if not ten_crop:
-        return make_dataset(record_dir, "validation", args.test_batch_size, validation_augment(args.image_size),
-                            **kwargs)
-    views = lambda ex: (normalize(ten_crop_views(ex["image"], args.image_size)), ex["label"], ex["index"])  # noqa: E731
-    return make_dataset(record_dir, "validation", args.test_batch_size, None, preprocess=views, **kwargs)
+        return make_dataset(record_dir, "validation", batch_size, validation_augment(image_size), **kwargs)
+    views = lambda ex: (normalize(ten_crop_views(ex["image"], image_size)), ex["label"], ex["index"])  # noqa: E731
+    return make_dataset(record_dir, "validation", batch_size, None, preprocess=views, **kwargs)
 
 
 def ten_crop_views(image, size):

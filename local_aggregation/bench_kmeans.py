@@ -3,19 +3,19 @@
     python -m local_aggregation.bench_kmeans                      # res18_LA: 10 x 30000 on 1,281,167 rows
     python -m local_aggregation.bench_kmeans --n 100000 --k 1000 --runs 1
 """
-import argparse
 import time
 
 import faiss
 import numpy as np
 
+from common import cli
 from common.eval.report import markdown_row, markdown_table
 from local_aggregation.clustering import run_kmeans
 
 
 def main(argv=None):
     """Print one table row per run and the total: device, rows, k, seconds."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = cli.CliParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=1281167, help="bank rows")
     parser.add_argument("--k", type=int, default=30000, help="clusters per run")
     parser.add_argument("--runs", type=int, default=10, help="k-means runs (seeds 1234 + r)")
@@ -34,4 +34,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

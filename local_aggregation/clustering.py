@@ -13,7 +13,7 @@ from common import seeding
 from common.kmeans import faiss_kmeans
 from common.memory_bank import assign_all_copies, bank_copies, bank_variable
 from common.tf1 import tf
-from local_aggregation.params import parse_int_list
+from local_aggregation.flags import parse_int_list
 
 __all__ = ["KMEANS_NITER", "KMEANS_SEED", "parse_kmeans_k", "run_kmeans", "cluster_labels_variable",
            "Recluster"]

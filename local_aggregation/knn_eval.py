@@ -8,7 +8,6 @@ once, in file order, with the release's ``resnet_validate`` view; each embedding
 ``instance/memory_bank`` row and the row labels ``instance/all_labels`` vote: 1-NN (the release's
 ``valid_perf_func``) and weighted kNN (K = ``--knn_k``, temperature ``--knn_t``). Prints both top-1 values.
 """
-import argparse
 import tempfile
 
 import numpy as np
@@ -18,6 +17,7 @@ from common.data.augment import normalize
 from common.data.input import make_dataset
 from common.data.records import ensure_records, read_meta
 from common.tf1 import tf
+from local_aggregation.flags import parse_flags
 from local_aggregation.knn_monitor import knn_top1
 from local_aggregation.model import network_embedding
 from local_aggregation.release import project_checkpoint, release_view
@@ -75,15 +75,8 @@ def evaluate(checkpoint, image_dir, knn_k=200, knn_t=0.07, model_type="resnet18"
 
 def main(argv=None):
     """Parse the arguments, evaluate, print ``nn1_top1 X knn_top1 Y``; bad input is one ``error:`` line."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("checkpoint", help="zoo-converted directory, the release's .tar / prefix, or model-<step>")
-    parser.add_argument("--image_dir", required=True, help="TFRecords (or an ImageNet-style JPEG folder)")
-    parser.add_argument("--knn_k", type=int, default=200, help="neighbours of the weighted kNN")
-    parser.add_argument("--knn_t", type=float, default=0.07, help="temperature of the weighted kNN")
-    parser.add_argument("--model_type", default="resnet18", help="resnet18 (the release's) or resnet50")
-    parser.add_argument("--batch_size", type=int, default=64, help="validation batch")
-    args = parser.parse_args(argv)
-    res = evaluate(args.checkpoint, args.image_dir, args.knn_k, args.knn_t, args.model_type, args.batch_size)
+    args, cfg = parse_flags("knn_eval", argv)
+    res = evaluate(args.checkpoint, **cfg)
     print("nn1_top1 %.4f knn_top1 %.4f" % (res["nn1_top1"], res["knn_top1"]))
 
 

@@ -6,11 +6,11 @@ Runs the release's scripts (configs ``toy_IR``, ``toy_LA``, ``toy_trans``) on th
 the train and validation splits with each network (centre crop) for 1-NN and weighted kNN (K=200). The
 random baseline is the same pipeline with the learning rate at 0 (random weights, BN statistics of the data).
 """
-import argparse
 import json
 import os
 import time
 
+from common import cli
 from common.data.input import make_dataset
 from common.data.records import read_meta
 from common.eval.features import FeatureTower
@@ -21,7 +21,7 @@ from local_aggregation.augmentation import validation_augment
 from local_aggregation.checkpoints import exp_dir
 from local_aggregation.knn_monitor import knn_top1
 from local_aggregation.model import network_embedding
-from local_aggregation.params import PRETRAIN_FLAGS, TRANSFER_FLAGS, parse_flags, parse_int_list
+from local_aggregation.flags import parse_flags, parse_int_list
 
 __all__ = ["run"]
 
@@ -33,9 +33,8 @@ RANDOM_STEPS = 20  # lr 0: weights stay at their init, BN statistics follow the 
 
 def _flags(module, config, record_dir, cache_dir, *extra):
     """Parsed flags of a release script (``train`` or ``train_transfer``) for ``config`` on the toy records."""
-    table = PRETRAIN_FLAGS if module is train else TRANSFER_FLAGS
-    return parse_flags(table, ["--config", config, "--image_dir", record_dir, "--cache_dir", cache_dir]
-                       + list(extra))
+    argv = ["--config", config, "--image_dir", record_dir, "--cache_dir", cache_dir] + list(extra)
+    return parse_flags(module.__name__.rsplit(".", 1)[1], argv)[0]
 
 
 def _script(module, config, record_dir, cache_dir, *extra):
@@ -116,15 +115,15 @@ def run(record_dir, work_dir):
     ]
 
 
-def main():
+def main(argv=None):
     """``--data RECORD_DIR --work WORK_DIR``: run the toy chain and print its table."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = cli.CliParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", required=True, help="toy TFRecord directory")
     parser.add_argument("--work", required=True, help="output directory")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     for row in run(args.data, args.work):
         print(row)
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

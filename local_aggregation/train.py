@@ -9,22 +9,19 @@
 batch); without ``--gpu`` every visible GPU is used, the CPU when there is none (``--cpu_towers N``: N CPU towers). Checkpoints go to
 ``SAVE/models/<db_name>/<col_name>/<exp_id>/model-<step>``; relaunching the command resumes there.
 """
-import os
-import sys
+import functools
 
-if __package__ in (None, ""):
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from common import cli, resume  # noqa: E402
-from common.devices import setup_devices  # noqa: E402
-from common.data.records import ensure_records, read_meta  # noqa: E402
-from common.train import launch_train, per_tower_batch  # noqa: E402
-from local_aggregation.augmentation import make_train_dataset, make_validation_dataset  # noqa: E402
-from local_aggregation.checkpoints import PartialRestore, exp_dir, find_checkpoint  # noqa: E402
-from local_aggregation.clustering import Recluster, parse_kmeans_k  # noqa: E402
-from local_aggregation.knn_monitor import knn_monitor  # noqa: E402
-from local_aggregation.model import LocalAggregationModel, release_lr  # noqa: E402
-from local_aggregation.params import PRETRAIN_FLAGS, parse_flags, parse_int_list  # noqa: E402
-from local_aggregation.step_plan import StopAtStep, plan_stage  # noqa: E402
+from common import cli, resume
+from common.devices import setup_devices
+from common.data.records import ensure_records, read_meta
+from common.train import launch_train, per_tower_batch
+from local_aggregation.augmentation import make_train_dataset, make_validation_dataset
+from local_aggregation.checkpoints import PartialRestore, exp_dir, find_checkpoint
+from local_aggregation.clustering import Recluster, parse_kmeans_k
+from local_aggregation.flags import parse_flags, parse_int_list
+from local_aggregation.knn_monitor import knn_monitor
+from local_aggregation.model import LocalAggregationModel, release_lr
+from local_aggregation.step_plan import StopAtStep, plan_stage
 
 
 def dataset_length(record_dir, data_len):
@@ -60,8 +57,11 @@ def run(args):
     model = LocalAggregationModel(args.task, args.model_type, args.image_size, data_len, args.instance_k,
                                   args.instance_t, max(len(ks), 1), args.weight_decay, args.width, "NHWC" if towers.on_cpu else "NCHW", args.bn_momentum)
     num_classes = int(read_meta(record_dir)["num_classes"])
-    callbacks = [knn_monitor(model, lambda: make_validation_dataset(record_dir, args), num_classes, args.fre_valid,
-                             args.train_num_steps, args.knn_k, args.instance_t)]
+    val_data = functools.partial(make_validation_dataset, record_dir, args.test_batch_size, args.image_size,
+                                 reader=args.reader)
+    train_data = functools.partial(make_train_dataset, record_dir, per_tower, args.image_size, reader=args.reader)
+    callbacks = [knn_monitor(model, val_data, num_classes, args.fre_valid, args.train_num_steps, args.knn_k,
+                             args.instance_t)]
     if args.task == "LA":
         callbacks.insert(0, Recluster(model, ks, epoch_steps, args.train_num_steps))
     if args.train_num_steps is not None:
@@ -69,7 +69,7 @@ def run(args):
     experiment = {k: getattr(args, k) for k in ("exp_id", "task", "model_type", "kmeans_k", "instance_k", "width",
                                                  "image_size", "bn_momentum")}
     experiment["data_len"] = data_len
-    launch_train(model, lambda: make_train_dataset(record_dir, args, per_tower), logdir, save_every, max_epoch,
+    launch_train(model, train_data, logdir, save_every, max_epoch,
                  towers, trainer=args.trainer, lr_schedule=release_lr(args.init_lr, boundaries), callbacks=callbacks,
                  session_init=PartialRestore(load_path) if load_path else None,
                  experiment=experiment)
@@ -78,7 +78,8 @@ def run(args):
 
 def main(argv=None):
     """Parse the release's flags and train; bad input ends with one ``error:`` line (exit status 2)."""
-    run(parse_flags(PRETRAIN_FLAGS, argv, __doc__))
+    args, cfg = parse_flags("train", argv)
+    run(args)
 
 
 if __name__ == "__main__":

@@ -11,22 +11,19 @@ heads, logs and
 the per-layer report (``results.json``/``.md``/``.png``) go to ``SAVE/models/<save_exp>``. The run stops at
 the config's ``train_num_steps`` (README decision 2); relaunching resumes.
 """
-import os
-import sys
+import functools
 
-if __package__ in (None, ""):
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from common import cli, resume  # noqa: E402
-from common.devices import setup_devices  # noqa: E402
-from common.data.records import ensure_records, read_meta  # noqa: E402
-from common.train import launch_train, per_tower_batch  # noqa: E402
-from local_aggregation.augmentation import make_train_dataset, make_validation_dataset  # noqa: E402
-from local_aggregation.checkpoints import PartialRestore, exp_dir, find_checkpoint  # noqa: E402
-from local_aggregation.model import release_lr  # noqa: E402
-from local_aggregation.params import TRANSFER_FLAGS, parse_flags, parse_int_list  # noqa: E402
-from local_aggregation.release import project_checkpoint  # noqa: E402
-from local_aggregation.step_plan import StopAtStep, plan_stage  # noqa: E402
-from local_aggregation.transfer import TransferModel, TransferValidation  # noqa: E402
+from common import cli, resume
+from common.devices import setup_devices
+from common.data.records import ensure_records, read_meta
+from common.train import launch_train, per_tower_batch
+from local_aggregation.augmentation import make_train_dataset, make_validation_dataset
+from local_aggregation.checkpoints import PartialRestore, exp_dir, find_checkpoint
+from local_aggregation.flags import parse_flags, parse_int_list
+from local_aggregation.model import release_lr
+from local_aggregation.release import project_checkpoint
+from local_aggregation.step_plan import StopAtStep, plan_stage
+from local_aggregation.transfer import TransferModel, TransferValidation
 
 
 def run(args):
@@ -59,22 +56,26 @@ def run(args):
     model = TransferModel(args.model_type, layers, args.num_classes, args.image_size, args.width,
                           "NHWC" if towers.on_cpu else "NCHW", args.weight_decay, args.vgg_quirk, args.head_bn)
     schedule = release_lr(args.init_lr, parse_int_list(args.lr_boundaries, "lr_boundaries"))
-    callbacks = [TransferValidation(model, lambda: make_validation_dataset(record_dir, args, args.ten_crop),
-                                    args.ten_crop, args.fre_valid, logdir, args.train_num_steps,
+    val_data = functools.partial(make_validation_dataset, record_dir, args.test_batch_size, args.image_size,
+                                 args.ten_crop, args.reader)
+    train_data = functools.partial(make_train_dataset, record_dir, per_tower, args.image_size, args.train_crop,
+                                   args.reader)
+    callbacks = [TransferValidation(model, val_data, args.ten_crop, args.fre_valid, logdir, args.train_num_steps,
                                     "LA linear transfer %s" % args.save_exp)]
     if args.train_num_steps is not None:
         callbacks.append(StopAtStep(args.train_num_steps))
     experiment = {k: getattr(args, k) for k in ("save_exp", "model_type", "get_all_layers", "num_classes", "width",
                                                  "image_size", "vgg_quirk", "head_bn")}
-    launch_train(model, lambda: make_train_dataset(record_dir, args, per_tower, args.train_crop), logdir,
-                 save_every, max_epoch, towers, trainer=args.trainer, lr_schedule=schedule, callbacks=callbacks,
-                 session_init=PartialRestore(load_path) if load_path else None, experiment=experiment)
+    launch_train(model, train_data, logdir, save_every, max_epoch, towers, trainer=args.trainer, lr_schedule=schedule,
+                 callbacks=callbacks, session_init=PartialRestore(load_path) if load_path else None,
+                 experiment=experiment)
     return logdir
 
 
 def main(argv=None):
     """Parse the release's transfer flags and train; bad input ends with one ``error:`` line (exit status 2)."""
-    run(parse_flags(TRANSFER_FLAGS, argv, __doc__))
+    args, cfg = parse_flags("train_transfer", argv)
+    run(args)
 
 
 if __name__ == "__main__":

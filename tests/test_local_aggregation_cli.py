@@ -15,7 +15,7 @@ from tensorpack.tfutils.tower import PredictTowerContext
 from common.tf1 import tf
 from local_aggregation import clustering, train, train_transfer
 from local_aggregation.augmentation import make_validation_dataset
-from local_aggregation.params import PRETRAIN_FLAGS, TRANSFER_FLAGS, parse_flags
+from local_aggregation.flags import parse_flags
 from local_aggregation.toy_demo import embed_split
 from local_aggregation.transfer import TransferModel
 
@@ -58,8 +58,8 @@ def test_ir_then_la_continue_the_global_step(chain, toy_record_dir):
     assert [r["step"] for r in rows] == [8, 10]
     # the release's 1-NN over the bank, recomputed in numpy from the final checkpoint's bank and labels
     ckpt = os.path.join(cache, "models", "la_toy", "test", "toy_LA", "model-10")
-    args = parse_flags(PRETRAIN_FLAGS, ["--config", "exp_configs/la_final.json:toy_LA", "--image_dir", "x",
-                                        "--cache_dir", cache, "--test_batch_size", "20"])
+    args, _ = parse_flags("train", ["--config", "exp_configs/la_final.json:toy_LA", "--image_dir", "x",
+                                    "--cache_dir", cache, "--test_batch_size", "20"])
     queries, labels = embed_split(ckpt, toy_record_dir, args, "validation")
     bank = tf.train.load_variable(ckpt, "instance/memory_bank")
     bank_labels = tf.train.load_variable(ckpt, "instance/all_labels")
@@ -92,8 +92,8 @@ def test_transfer_writes_per_layer_table(chain, toy_record_dir, config, save_exp
     with open(os.path.join(folder, "results.json")) as f:
         results = json.load(f)["results"]
     assert list(results) == ["1", "3", "5", "7", "9"]
-    args = parse_flags(TRANSFER_FLAGS, ["--config", "exp_configs/" + config, "--image_dir", toy_record_dir,
-                                        "--cache_dir", cache] + TINY + extra)
+    args, _ = parse_flags("train_transfer", ["--config", "exp_configs/" + config, "--image_dir", toy_record_dir,
+                                             "--cache_dir", cache] + TINY + extra)
     want = ten_crop_top1(tf.train.latest_checkpoint(folder), toy_record_dir, args)
     assert {k: r["top1"] for k, r in results.items()} == pytest.approx(want, abs=1e-9)
 
@@ -103,7 +103,8 @@ def ten_crop_top1(checkpoint, record_dir, args):
     model = TransferModel(args.model_type, args.get_all_layers.split(","), args.num_classes, args.image_size,
                           args.width, "NHWC", vgg_quirk=args.vgg_quirk, feature_bn=args.head_bn)
     with tf.Graph().as_default():
-        iterator = tf.data.make_initializable_iterator(make_validation_dataset(record_dir, args, ten_crop=True))
+        iterator = tf.data.make_initializable_iterator(make_validation_dataset(record_dir, args.test_batch_size,
+                                                                                 args.image_size, ten_crop=True))
         image, label = iterator.get_next()[:2]
         with PredictTowerContext(""):
             logits = model.head_logits(tf.reshape(image, [-1] + list(model.image_shape)))

@@ -46,16 +46,14 @@ def test_ten_crop_views_cut_the_full_image_like_numpy(height, width):
 
 def test_ten_crop_validation_batches_are_normalised_like_training(toy_record_dir):
     """The 10-crop validation views get the same ImageNet mean/std normalisation as every other input."""
-    from argparse import Namespace
     from common.data.augment import DCT_METHOD, IMAGENET_MEAN, IMAGENET_STD
     from common.data.records import list_shards
     from local_aggregation.augmentation import make_validation_dataset
 
-    args = Namespace(reader="tfdata", test_batch_size=4, image_size=8)
     first = next(tf.io.tf_record_iterator(list_shards(toy_record_dir, "validation")[0]))
     encoded = tf.train.Example.FromString(first).features.feature["images"].bytes_list.value[0]
     with tf.Graph().as_default(), tf.Session() as sess:
-        batch = tf.data.make_one_shot_iterator(make_validation_dataset(toy_record_dir, args, ten_crop=True)).get_next()
+        batch = tf.data.make_one_shot_iterator(make_validation_dataset(toy_record_dir, 4, 8, ten_crop=True)).get_next()
         raw = ten_crop_views(tf.image.decode_jpeg(encoded, channels=3, dct_method=DCT_METHOD), 8)
         (images, labels, _), raw = sess.run([batch, raw])
     assert images.shape == (4, 10, 8, 8, 3) and labels.shape == (4,)

@@ -1,16 +1,25 @@
-"""The release's flag tables (``param_setter.py``, ``trans_param_setter.py``) as ``common.cli`` flags.
+"""Every setting of Local Aggregation: the release's flag tables (``param_setter.py``, ``trans_param_setter.py``)
+and ``knn_eval``'s as ``common.cli`` flags, and ``parse_flags(script, argv)`` of each entry script.
 
 Precedence (the release's ``param_setter.py``): command-line value > ``--config FILE.json:KEY`` value > the
 flag's default. A config key that is not a flag of the script is an error listing the valid ones. The device
 flags (``--gpu``, ``--cpu_towers``, ``--logical_gpus``, ``--trainer``) and ``--logdir`` come from
 ``common.cli``; ``--gpu_offset k`` drops the first k ids of ``--gpu`` (the release's multi-GPU launcher).
+``knn_eval`` takes a positional CHECKPOINT and no device flags.
 """
 from common import cli
 from common.distributed import cluster_from_args
 from common.cli import Flag
 from common.config import ConfigError
 
-__all__ = ["PRETRAIN_FLAGS", "TRANSFER_FLAGS", "parse_flags", "parse_int_list"]
+__all__ = ["SCRIPTS", "PRETRAIN_FLAGS", "TRANSFER_FLAGS", "KNN_FLAGS", "parse_flags", "parse_int_list"]
+
+SCRIPTS = {
+    "train": "Instance Recognition / Local Aggregation pretraining, the release's train.py",
+    "train_transfer": "Linear transfer of an LA checkpoint to ImageNet or Places205, the release's "
+                      "train_transfer.py",
+    "knn_eval": "The release's kNN validation of an LA checkpoint against the bank and labels stored in it",
+}
 
 _COMMON_FLAGS = [
     Flag("image_dir", None, "TFRecord directory (or an ImageNet-style JPEG folder, built once)", type=str,
@@ -66,11 +75,36 @@ TRANSFER_FLAGS = [
 ] + _COMMON_FLAGS
 
 
-def parse_flags(flags, argv=None, description=None):
-    """Parse ``argv`` against ``flags`` merged with ``--config``; returns the Namespace (``ConfigError`` on bad
-    input). ``--cache_dir`` defaults to ``--logdir``; ``--gpu_offset`` is applied to ``--gpu``; cluster flags are
+KNN_FLAGS = [
+    Flag("image_dir", None, "TFRecords (or an ImageNet-style JPEG folder)", type=str, required=True),
+    Flag("knn_k", 200, "neighbours of the weighted kNN"),
+    Flag("knn_t", 0.07, "temperature of the weighted kNN"),
+    Flag("model_type", "resnet18", "resnet18 (the release's) or resnet50"),
+    Flag("batch_size", 64, "validation batch"),
+]
+
+_TABLES = {"train": PRETRAIN_FLAGS, "train_transfer": TRANSFER_FLAGS, "knn_eval": KNN_FLAGS}
+
+
+def parse_flags(script, argv=None):
+    """``(args, cfg)`` of entry script ``script`` (a key of ``SCRIPTS``): ``args`` the Namespace of its command
+    line, ``cfg`` ``{flag name: value}`` of its table (``ConfigError`` on bad input). For the training scripts
+    ``--cache_dir`` defaults to ``--logdir``, ``--gpu_offset`` is applied to ``--gpu`` and cluster flags are
     refused (one machine)."""
-    args = cli.resolve(cli.make_parser(flags, description), flags, argv)
+    if script not in SCRIPTS:
+        raise ValueError("unknown script %r of local_aggregation; known: %s" % (script, ", ".join(SCRIPTS)))
+    flags = _TABLES[script]
+    parser = cli.make_parser(flags, SCRIPTS[script], devices=script != "knn_eval")
+    if script == "knn_eval":
+        parser.add_argument("checkpoint", help="zoo-converted directory, the release's .tar / prefix, or model-<step>")
+        args = cli.resolve(parser, flags, argv)
+    else:
+        args = _training_args(cli.resolve(parser, flags, argv))
+    return args, {f.name: getattr(args, f.name) for f in flags}
+
+
+def _training_args(args):
+    """``args`` of a training script with ``--cache_dir`` and ``--gpu_offset`` applied, one machine checked."""
     args.cache_dir = args.cache_dir or args.logdir
     if not args.cache_dir:
         raise ConfigError("--cache_dir is required (on the command line, as a config key, or --logdir)")

@@ -6,17 +6,17 @@ import shlex
 import pytest
 
 from common import cli
-from local_aggregation.params import PRETRAIN_FLAGS, TRANSFER_FLAGS, parse_flags
+from local_aggregation.flags import PRETRAIN_FLAGS, SCRIPTS, parse_flags
 
 REQUIRED = ["--image_dir", "TFRS", "--cache_dir", "SAVE"]
 
 
 def _pre(*argv):
-    return parse_flags(PRETRAIN_FLAGS, list(argv) + REQUIRED)
+    return parse_flags("train", list(argv) + REQUIRED)[0]
 
 
 def _trans(*argv):
-    return parse_flags(TRANSFER_FLAGS, list(argv) + REQUIRED)
+    return parse_flags("train_transfer", list(argv) + REQUIRED)[0]
 
 
 def test_res18_la_values_and_defaults():
@@ -64,9 +64,9 @@ def test_transfer_configs(key, layers, crop, wd, steps):
     assert p.save_exp == a.save_exp.replace("trans_test", "plc_trans_test")
 
 
-def _error(capsys, flags, argv):
+def _error(capsys, script, argv):
     with pytest.raises(SystemExit) as e:
-        cli.run(lambda a: parse_flags(flags, a), argv)
+        cli.run(lambda a: parse_flags(script, a), argv)
     err = capsys.readouterr().err
     assert e.value.code == 2 and err.startswith("error: ") and err.count("\n") == 1
     return err
@@ -75,19 +75,19 @@ def _error(capsys, flags, argv):
 def test_config_key_without_flag_is_an_error(tmp_path, capsys):
     path = tmp_path / "c.json"
     path.write_text(json.dumps({"x": {"exp_id": "x", "port": 27009}}))
-    err = _error(capsys, PRETRAIN_FLAGS, ["--config", "%s:x" % path] + REQUIRED)
+    err = _error(capsys, "train", ["--config", "%s:x" % path] + REQUIRED)
     assert "unknown key 'port'; valid keys: exp_id, init_lr" in err
 
 
 def test_missing_required_and_bad_types_are_one_line(tmp_path, capsys):
-    assert "--exp_id is required" in _error(capsys, PRETRAIN_FLAGS, REQUIRED)
+    assert "--exp_id is required" in _error(capsys, "train", REQUIRED)
     path = tmp_path / "c.json"
     path.write_text(json.dumps({"x": {"exp_id": "x", "batch_size": "big"}}))
-    assert "batch_size must be int" in _error(capsys, PRETRAIN_FLAGS, ["--config", "%s:x" % path] + REQUIRED)
-    assert "no key 'nope'" in _error(capsys, PRETRAIN_FLAGS, ["--config", "exp_configs/la_final.json:nope"])
-    assert "--batch_size" in _error(capsys, PRETRAIN_FLAGS, ["--batch_size", "x"])
+    assert "batch_size must be int" in _error(capsys, "train", ["--config", "%s:x" % path] + REQUIRED)
+    assert "no key 'nope'" in _error(capsys, "train", ["--config", "exp_configs/la_final.json:nope"])
+    assert "--batch_size" in _error(capsys, "train", ["--batch_size", "x"])
     cluster = ["--ps_hosts", "a:1", "--worker_hosts", "a:2", "--job_name", "worker", "--task_index", "0"]
-    assert "train on one machine" in _error(capsys, PRETRAIN_FLAGS, ["--exp_id", "x"] + REQUIRED + cluster)
+    assert "train on one machine" in _error(capsys, "train", ["--exp_id", "x"] + REQUIRED + cluster)
 
 
 def _readme_commands():
@@ -101,6 +101,28 @@ def test_every_readme_command_line_parses():
     lines = _readme_commands()
     assert len(lines) == 4
     for argv in lines:
-        table = TRANSFER_FLAGS if argv[0].endswith("train_transfer.py") else PRETRAIN_FLAGS
-        args = parse_flags(table, argv[1:])
+        args, _ = parse_flags(os.path.basename(argv[0])[:-len(".py")], argv[1:])
         assert (args.gpu, args.cache_dir, args.config) == ("0", "SAVE", argv[2])
+
+
+def test_parse_flags_of_each_script(tmp_path):
+    """(args, cfg) of every script: a value from a flag, one from --config, one from --set, the rest defaults."""
+    assert list(SCRIPTS) == ["train", "train_transfer", "knn_eval"]
+    args, cfg = parse_flags("train", ["--config", "exp_configs/la_final.json:toy_LA", "--image_dir", "R",
+                                      "--logdir", "L", "--batch_size", "16", "--set", "kmeans_k=7"])
+    assert (cfg["batch_size"], cfg["exp_id"], cfg["kmeans_k"], cfg["cache_dir"], cfg["knn_k"]) == \
+        (16, "toy_LA", "7", "L", 200)
+    assert list(cfg) == [f.name for f in PRETRAIN_FLAGS] and all(getattr(args, k) == v for k, v in cfg.items())
+    assert "gpu" in vars(args) and "gpu" not in cfg
+    args, cfg = parse_flags("train_transfer", ["--config", "exp_configs/la_trans_final.json:toy_trans",
+                                               "--image_dir", "R", "--cache_dir", "S", "--ten_crop", "False",
+                                               "--set", "num_classes=5"])
+    assert (cfg["ten_crop"], cfg["save_exp"], cfg["num_classes"], cfg["reader"]) == \
+        (False, "la_toy/trans_test/toy_LA", 5, "tfdata")
+    assert args.cache_dir == "S" and all(getattr(args, k) == v for k, v in cfg.items())
+    config = tmp_path / "knn.json"
+    config.write_text(json.dumps({"x": {"knn_k": 5, "image_dir": "R"}}))
+    args, cfg = parse_flags("knn_eval", ["CKPT", "--config", "%s:x" % config, "--batch_size", "8",
+                                         "--set", "knn_t=0.1"])
+    assert args.checkpoint == "CKPT" and not hasattr(args, "gpu")
+    assert cfg == {"image_dir": "R", "knn_k": 5, "knn_t": 0.1, "model_type": "resnet18", "batch_size": 8}
