@@ -13,7 +13,7 @@ from common.tf1 import tf
 from common.data.records import index_path, list_shards
 from common.data.schema import decode_record
 from common.data.tfdata_reader import CYCLE_LENGTH, SHUFFLE_BUFFER
-from revisiting.preprocess import PARAMS, get_preprocess_fn
+from revisiting.preprocess import get_preprocess_fn
 
 HELD_OUT = (984, 1024)  # the release: train = first 984 of 1,024 training shards, val = the last 40
 # release split -> (record split, part): part "head" = train, "tail" = val, None = the whole record split
@@ -65,10 +65,10 @@ def split_size(record_dir, split):
     return sum(take for _, _, take in split_files(record_dir, split))
 
 
-def preprocess_fn(cfg, is_training):
-    """``get_preprocess_fn`` for the config's ``preprocessing`` string and parameters."""
-    params = {k: cfg.get(k) for k in PARAMS}
-    return get_preprocess_fn(cfg["preprocessing"], is_training, **params)
+def preprocess_fn(preprocessing, is_training):
+    """``get_preprocess_fn`` of a ``revisiting.preprocess.Preprocessing`` value (op string and parameters)."""
+    params = preprocessing._asdict()
+    return get_preprocess_fn(params.pop("ops"), is_training, **params)
 
 
 def make_input(record_dir, split, batch_size, preprocess, is_training, seed=None, with_index=False):

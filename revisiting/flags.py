@@ -10,10 +10,12 @@ from common import cli
 from common.cli import Flag
 from revisiting.data import preprocess_fn
 from revisiting.net import trunk_options
-from revisiting.preprocess import parse_size, patch_geometry
+from revisiting.preprocess import PARAMS, Preprocessing, parse_size, patch_geometry
 
 CONFIG_FILE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "exp_configs",
                            "revisiting.json")
+SCRIPTS = {"train_and_eval": "the release's train_and_eval.py: pretext/supervised training, --run_eval "
+                              "(validation + export) and --task linear_eval"}
 TASK_NAMES = ("rotation", "relative_patch_location", "jigsaw", "exemplar", "supervised", "linear_eval")
 
 FLAGS = [
@@ -75,17 +77,20 @@ LAUNCH_FLAGS = [
 ]
 
 
-def make_parser():
+def make_parser(description):
     """The ``common.cli`` parser: every flag, ``--workdir`` (a synonym of ``--logdir``) and the device flags."""
-    parser = cli.make_parser(FLAGS + LAUNCH_FLAGS, __doc__, config_default=CONFIG_FILE + ":defaults")
+    parser = cli.make_parser(FLAGS + LAUNCH_FLAGS, description, config_default=CONFIG_FILE + ":defaults")
     parser.add_argument("--workdir", dest="logdir", default=None,
                         help="checkpoints, exported module, results (the release's model_dir; = --logdir)")
     return parser
 
 
-def parse(argv=None):
-    """``(args, cfg)``: the parsed namespace and the run's config (``FLAGS`` only), checked by ``check_config``."""
-    args = cli.resolve(make_parser(), FLAGS + LAUNCH_FLAGS, argv)
+def parse_flags(script, argv=None):
+    """``(args, cfg)`` of entry script ``script``: the parsed namespace (every flag, ``--workdir``, the launch and
+    device flags) and the run's config (``FLAGS`` only), checked by ``check_config``."""
+    if script not in SCRIPTS:
+        raise ValueError("unknown script %r of revisiting; known: %s" % (script, ", ".join(SCRIPTS)))
+    args = cli.resolve(make_parser(SCRIPTS[script]), FLAGS + LAUNCH_FLAGS, argv)
     if args.use_tpu:
         raise ValueError("--use_tpu: TPUs are not supported by this re-implementation; use --gpu 0,1,...")
     if args.num_gpus and args.gpu is None:
@@ -99,6 +104,11 @@ def parse(argv=None):
     return args, cfg
 
 
+def preprocessing_of(cfg):
+    """The config's ``Preprocessing`` value: its ``preprocessing`` op string and the ops' parameters."""
+    return Preprocessing(cfg["preprocessing"], **{k: cfg.get(k) for k in PARAMS})
+
+
 def check_config(cfg):
     """One-line errors for settings that cannot run (before any graph is built)."""
     if cfg["task"] not in TASK_NAMES:
@@ -106,7 +116,7 @@ def check_config(cfg):
     for name in ("preprocessing", "batch_size", "epochs", "lr"):
         if cfg.get(name) in (None, ""):
             raise ValueError("--%s is required (or a --config that sets it)" % name)
-    preprocess_fn(cfg, True)
+    preprocess_fn(preprocessing_of(cfg), True)
     ops = [op.strip() for op in cfg["preprocessing"].split(",")]
     if "crop_patches" in ops:
         size = parse_size(cfg["crop_size"] if "crop" in ops else cfg["resize_size"], "crop_size")

@@ -19,6 +19,7 @@ from common.schedules import EpochSchedule
 from common.train import launch_train, per_tower_batch
 from revisiting.data import make_input, preprocess_fn, split_size
 from revisiting.export import module_net, read_module_spec
+from revisiting.flags import preprocessing_of
 from revisiting.hub_module import is_hub_module
 from revisiting.net import trunk_options
 from revisiting.release import convert
@@ -93,7 +94,8 @@ def run(cfg, workdir, record_dir, towers, trainer="replicated", eval_only=False)
     spec = read_module_spec(module_dir)
     epoch_steps = steps_per_epoch(split_size(record_dir, cfg["train_split"]), cfg["batch_size"])
     points = lr_schedule(cfg, epoch_steps)
-    train_pp, eval_pp = preprocess_fn(cfg, True), preprocess_fn(cfg, False)
+    preprocessing = preprocessing_of(cfg)
+    train_pp, eval_pp = preprocess_fn(preprocessing, True), preprocess_fn(preprocessing, False)
     with tf.Graph().as_default():
         probe = tf.data.get_output_shapes(make_input(record_dir, cfg["val_split"], 1, eval_pp, False))[0]
     endpoints = trunk_options(spec["architecture"])[3] + ("logits",)

@@ -9,11 +9,15 @@ Ops that act on ``image`` take one HWC image, a BHWC batch or any ``...HWC`` sta
 so random choices are independent per image). Inception preprocessing follows TF-slim's
 ``inception_preprocessing.preprocess_image`` with its defaults (fast_mode=True).
 """
+import collections
+
 from common.tf1 import tf
 
 PARAMS = {"resize_size": None, "crop_size": None, "smaller_size": None, "splits_per_side": None,
           "patch_jitter": 0, "grayscale_probability": 1.0, "num_of_inception_patches": None,
           "randomize_resize_method": False}
+# a run's preprocessing: ``ops`` the comma-separated op string, then the parameters of PARAMS (None: the default)
+Preprocessing = collections.namedtuple("Preprocessing", ("ops",) + tuple(PARAMS), defaults=(None,) * len(PARAMS))
 
 
 def parse_size(value, name):

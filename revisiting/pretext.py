@@ -12,6 +12,7 @@ from common.models import regularization_loss
 from common.schedules import EpochSchedule
 from common.train import launch_train, per_tower_batch
 from revisiting.data import make_input, preprocess_fn, split_size
+from revisiting.flags import preprocessing_of
 from revisiting.jigsaw import PERMUTATIONS_FILE, ensure_permutations
 from revisiting.net import get_net
 from revisiting.schedule import lr_schedule, steps_per_epoch, total_steps
@@ -83,7 +84,7 @@ def train(cfg, workdir, record_dir, towers, trainer):
     batch = per_tower_batch(int(cfg["batch_size"]), towers)
     epoch_steps = steps_per_epoch(split_size(record_dir, cfg["train_split"]), cfg["batch_size"])
     points = lr_schedule(cfg, epoch_steps)
-    pp = preprocess_fn(cfg, True)
+    pp = preprocess_fn(preprocessing_of(cfg), True)
 
     def dataset():
         return make_input(record_dir, cfg["train_split"], batch, pp, True, cfg.get("random_seed"))
@@ -103,7 +104,7 @@ def evaluate(cfg, checkpoint, record_dir, task_fn, net):
     with tf.Graph().as_default():
         seeding.seed_graph()  # --seed: the pretext's random draws (jigsaw permutations) too
         data = make_input(record_dir, cfg["val_split"], int(cfg["eval_batch_size"] or cfg["batch_size"]),
-                          preprocess_fn(cfg, False), False)
+                          preprocess_fn(preprocessing_of(cfg), False), False)
         image, label = tf.data.make_one_shot_iterator(data).get_next()
         with TowerContext("", is_training=False):
             out = task_fn({"image": image, "label": label}, False, net, cfg)

@@ -4,14 +4,15 @@ to a randomly initialised trunk of the same architecture, input and protocol.
 
     python -m revisiting.toy_demo --data data/toy/records --workdir train_logs/revisiting_toy
 """
-import argparse
 import json
 import os
 import time
 
+from common import cli
 from revisiting import train_and_eval
 from revisiting.data import split_size
 from revisiting.export import export_module, export_path
+from revisiting.flags import CONFIG_FILE
 from common.eval.report import markdown_table
 from common.config import load_config
 
@@ -21,14 +22,14 @@ EVALS = {"rotation": "toy_eval_rotation_or_exemplar", "jigsaw": "toy_eval_jigsaw
 
 
 def _cli(key, record_dir, workdir, *extra):
-    argv = ["--config", "%s:%s" % (train_and_eval.CONFIG_FILE, key), "--dataset_dir", record_dir,
+    argv = ["--config", "%s:%s" % (CONFIG_FILE, key), "--dataset_dir", record_dir,
             "--workdir", workdir] + list(extra)
     train_and_eval.main(argv)  # bad input raises ValueError naming the flag
 
 
 def _schedule(key, record_dir, steps):
     """``--epochs`` for ``steps`` steps on ``record_dir`` and ``--decay_epochs`` at 70% of them."""
-    cfg = load_config("%s:%s" % (train_and_eval.CONFIG_FILE, key))
+    cfg = load_config("%s:%s" % (CONFIG_FILE, key))
     epochs = steps * cfg["batch_size"] / float(split_size(record_dir, cfg["train_split"]))
     return ["--epochs", "%.6f" % epochs, "--decay_epochs", "%.6f" % (0.7 * epochs)]
 
@@ -63,7 +64,7 @@ def run(record_dir, work_dir):
         with open(os.path.join(workdir, "eval_results.json")) as f:
             pretext = json.load(f)
         trained = _linear_eval(task, pretext["module"], record_dir, os.path.join(work_dir, task + "_linear"))
-        cfg = load_config("%s:%s" % (train_and_eval.CONFIG_FILE, key))
+        cfg = load_config("%s:%s" % (CONFIG_FILE, key))
         random_module = export_module(None, export_path(os.path.join(work_dir, task + "_random")), cfg)
         random = _linear_eval(task, random_module, record_dir, os.path.join(work_dir, task + "_random_linear"))
         trunk = "%s filters_factor %s" % (cfg["architecture"], cfg["filters_factor"])
@@ -86,15 +87,16 @@ def _print_table(table):
         print("%s pretext accuracy (validation): %.1f%%" % (task, 100 * accuracy))
 
 
-def main():
+def main(argv=None):
     """Command line: ``--data`` record dir, ``--workdir``."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = cli.CliParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default="data/toy/records", help="toy TFRecord dir")
     parser.add_argument("--workdir", default="train_logs/revisiting_toy")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     for row in run(args.data, args.workdir):
         print(row)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

@@ -18,7 +18,7 @@ from common.devices import setup_devices
 from common.tf1 import tf
 from revisiting import linear_eval
 from revisiting.export import export_module, export_path
-from revisiting.flags import CONFIG_FILE, parse  # noqa: F401  (CONFIG_FILE: the toy demo's configs)
+from revisiting.flags import parse_flags
 from revisiting.pretext import DONE_FILE, evaluate, task_setup, train
 
 
@@ -44,7 +44,7 @@ def run_eval(cfg, workdir, record_dir, poll_timeout=600):
 
 def main(argv=None):
     """Entry point: parse, pick the devices, then train, evaluate or run the linear evaluation."""
-    args, cfg = parse(argv)
+    args, cfg = parse_flags("train_and_eval", argv)
     workdir = args.logdir
     towers = setup_devices(args)
     record_dir = ensure_records(cfg["dataset_dir"])

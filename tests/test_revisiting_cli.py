@@ -16,8 +16,9 @@ from common import cli
 from common.tf1 import tf
 from revisiting import rotation, train_and_eval
 from revisiting.data import make_input, preprocess_fn
-from revisiting.flags import CONFIG_FILE, FLAGS, parse
+from revisiting.flags import CONFIG_FILE, FLAGS, parse_flags, preprocessing_of
 from revisiting.net import get_net
+from revisiting.preprocess import Preprocessing
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = "exp_configs/revisiting.json"
@@ -56,22 +57,37 @@ def test_every_documented_command_line_is_found():
 
 @pytest.mark.parametrize("name,argv", COMMANDS, ids=[n for n, _ in COMMANDS])
 def test_documented_command_line_parses(name, argv):
-    args, cfg = parse(argv)
+    args, cfg = parse_flags("train_and_eval", argv)
     assert cfg["task"] in ("rotation", "jigsaw", "relative_patch_location", "exemplar", "supervised", "linear_eval")
     assert args.logdir and cfg["dataset_dir"]
 
 
 def test_booleans_absl_style_and_precedence():
     base = ["--config", CONFIG + ":rotation", "--workdir", "w", "--dataset_dir", "d"]
-    assert parse(base)[1]["last_relu"] is True
+    assert parse_flags("train_and_eval", base)[1]["last_relu"] is True
     for extra, want in ((["--last_relu", "False"], False), (["--last_relu=false"], False), (["--nolast_relu"], False),
                         (["--last_relu", "True"], True), (["--last_relu"], True)):
-        assert parse(base + ["--set", "last_relu=true"] + extra)[1]["last_relu"] is want, extra
-    assert parse(base + ["--set", "last_relu=false"])[1]["last_relu"] is False  # --set over the config
-    args, cfg = parse(base + ["--set", "batch_size=8", "--batch_size", "16", "--run_eval", "True", "--num_gpus", "2"])
+        assert parse_flags("train_and_eval", base + ["--set", "last_relu=true"] + extra)[1]["last_relu"] is want
+    # --set over the config
+    assert parse_flags("train_and_eval", base + ["--set", "last_relu=false"])[1]["last_relu"] is False
+    args, cfg = parse_flags("train_and_eval", base + ["--set", "batch_size=8", "--batch_size", "16", "--run_eval",
+                                                      "True", "--num_gpus", "2"])
     assert cfg["batch_size"] == 16 and args.run_eval is True and args.gpu == "0,1"
-    assert parse(base[:2] + ["--logdir", "w2", "--dataset_dir", "d"])[0].logdir == "w2"
+    assert parse_flags("train_and_eval", base[:2] + ["--logdir", "w2", "--dataset_dir", "d"])[0].logdir == "w2"
     assert {f.name for f in FLAGS} >= set(json.load(open(CONFIG_FILE))["rotation"]) - {"base"}
+
+
+def test_parse_flags_of_train_and_eval():
+    """A flag, a --set and a --config value land in cfg; the launch, device and --workdir flags in args."""
+    args, cfg = parse_flags("train_and_eval", ["--config", CONFIG + ":jigsaw", "--set", "patch_jitter=5",
+                                               "--lr", "0.5", "--workdir", "w", "--dataset_dir", "d",
+                                               "--num_gpus", "2", "--run_eval"])
+    assert (cfg["lr"], cfg["patch_jitter"], cfg["splits_per_side"], cfg["task"]) == (0.5, 5, 3, "jigsaw")
+    assert cfg["dataset_dir"] == "d" and "run_eval" not in cfg and "logdir" not in cfg
+    assert (args.logdir, args.run_eval, args.gpu, args.lr) == ("w", True, "0,1", 0.5)
+    assert preprocessing_of(cfg) == Preprocessing(
+        "resize,to_gray,crop,crop_patches,standardization", resize_size="292,292", crop_size="255", splits_per_side=3,
+        patch_jitter=5, grayscale_probability=0.66, randomize_resize_method=False)
 
 
 def run_main(argv, capsys):
@@ -122,7 +138,7 @@ def rotation_accuracy(cfg, record_dir, checkpoint):
     freshly initialised copy."""
     with tf.Graph().as_default(), tf.Session() as sess:
         image, label = tf.data.make_one_shot_iterator(make_input(
-            record_dir, cfg["train_split"], 4, preprocess_fn(cfg, False), False)).get_next()
+            record_dir, cfg["train_split"], 4, preprocess_fn(preprocessing_of(cfg), False), False)).get_next()
         net = get_net(cfg["architecture"], cfg["filters_factor"], cfg["mode"], cfg["last_relu"], 0.0, "rotation")
         out = rotation.model_fn({"image": image, "label": label}, True, net, cfg)
         sess.run(tf.global_variables_initializer())
@@ -135,14 +151,14 @@ def rotation_accuracy(cfg, record_dir, checkpoint):
 
 def head_top1(results_dir, module, record_dir, argv):
     """Top-1 of the ``pre_logits`` head recomputed in numpy from the exported module and the head checkpoint."""
-    _, cfg = parse(argv)
+    _, cfg = parse_flags("train_and_eval", argv)
     reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(results_dir))
     w, b = reader.get_tensor("linear/pre_logits/W"), reader.get_tensor("linear/pre_logits/b")
     with tf.Graph().as_default(), tf.Session() as sess:
         meta = tf.saved_model.load(sess, [tf.saved_model.tag_constants.SERVING], module)
         rep = meta.signature_def["representation"]
-        nxt = tf.data.make_one_shot_iterator(make_input(record_dir, "test", 10, preprocess_fn(cfg, False),
-                                                        False)).get_next()
+        pp = preprocess_fn(preprocessing_of(cfg), False)
+        nxt = tf.data.make_one_shot_iterator(make_input(record_dir, "test", 10, pp, False)).get_next()
         hits = []
         while True:
             try:
@@ -160,7 +176,7 @@ def test_rotation_trains_exports_and_linear_eval_resumes(toy_record_dir, tmp_pat
     argv = TOY_ROTATION + ["--workdir", work, "--dataset_dir", toy_record_dir]
     assert train_and_eval.main(argv) == 0  # 7 val images / batch 4: 1 step per epoch, 61 steps
     assert os.path.exists(os.path.join(work, "TRAINING_IS_DONE")) and glob.glob(os.path.join(work, "model-61.*"))
-    _, cfg = parse(argv)
+    _, cfg = parse_flags("train_and_eval", argv)
     trained = rotation_accuracy(cfg, toy_record_dir, tf.train.latest_checkpoint(work))
     untrained = rotation_accuracy(cfg, toy_record_dir, None)
     assert trained >= untrained + 0.3, (trained, untrained)

@@ -8,7 +8,7 @@ import pytest
 from common.tf1 import tf
 from revisiting.data import record_range
 from revisiting.export import export_module, read_module_spec
-from revisiting.flags import parse
+from revisiting.flags import parse_flags
 from revisiting.linear_eval import combine_patches, fractional_pool, pool_endpoint
 from revisiting.net import get_net, trunk_options
 from revisiting.schedule import lr_at, lr_schedule, steps_per_epoch, total_steps
@@ -22,7 +22,7 @@ RNG = np.random.RandomState(3)
 
 def load_config(spec):
     """The run's config of a ``--config`` key (table defaults included), as train_and_eval.py resolves it."""
-    return parse(["--config", spec, "--workdir", "unused", "--dataset_dir", "unused"])[1]
+    return parse_flags("train_and_eval", ["--config", spec, "--workdir", "unused", "--dataset_dir", "unused"])[1]
 
 
 def test_release_split_sizes():
