@@ -11,7 +11,7 @@ from common.config import load_config
 from common.memory_bank import update_from_towers
 from common.tf1 import tf
 from instance_disc.model import RELEASE_ARCHS, InstanceDiscModel
-from instance_disc.options import CONFIG_FILE
+from instance_disc.flags import CONFIG_FILE
 
 
 def instance_disc_step(images, labels, args):

@@ -11,37 +11,28 @@ end, against train features recomputed with the test transform.
 from common import cli
 from common.devices import setup_devices
 from instance_disc.cifar_batches import load_cifar10
+from instance_disc.flags import check_against_data, parse_flags
 from instance_disc.inputs import array_data
-from instance_disc.options import CONFIG_FILE, FLAGS, check_against_data, config_of
 from instance_disc.runner import one_line_errors, run_or_evaluate
 
-__all__ = ["build_parser", "run", "main"]
+__all__ = ["run", "main"]
 
 
-def build_parser():
-    """The release's cifar.py flags (defaults from exp_configs/instance_disc.json:cifar10) plus launch flags."""
-    parser = cli.make_parser(FLAGS, __doc__, config_default=CONFIG_FILE + ":cifar10")
-    parser.add_argument("--data-dir", default="data/cifar10", help="folder with the CIFAR-10 python batches")
-    parser.add_argument("-r", "--resume", default="", help="checkpoint (or log directory) to resume or test")
-    parser.add_argument("--test-only", action="store_true", help="only run kNN (K=200, recomputed features)")
-    return parser
-
-
-def run(args):
-    """Train, or (``--test-only``) evaluate, on the CIFAR-10 batches of ``--data-dir``."""
-    cfg = config_of(args)
+def run(args, cfg):
+    """Train, or (``--test-only``) evaluate, on the CIFAR-10 batches of ``--data-dir``; returns the kNN results."""
     towers = setup_devices(args)
-    data = array_data(cfg, args.data_dir, *load_cifar10(args.data_dir))
-    checkpoint = check_against_data(cfg, data.n_train, args.data_dir, args.resume,
-                                    training=not args.test_only)
+    data = array_data(args.data_dir, *load_cifar10(args.data_dir), crop_scale=cfg["crop_scale"],
+                      val_batch_size=cfg["val_batch_size"])
+    checkpoint = check_against_data(cfg, data.n_train, args.data_dir, args.resume, training=not args.test_only)
     return run_or_evaluate(cfg, data, args, towers, checkpoint, args.test_only, True, "--test-only",
                            epoch_k=cfg["knn_k"])
 
 
 def main(argv=None):
-    """Parse ``argv`` and run; returns the kNN results. Bad input raises a one-line ``ValueError``."""
-    return one_line_errors(run, cli.resolve(build_parser(), FLAGS, argv))
+    """Train or test as ``argv`` says (``run`` returns the results). Bad input raises a one-line ``ValueError``."""
+    args, cfg = parse_flags("cifar", argv)
+    one_line_errors(run, args, cfg)
 
 
 if __name__ == "__main__":
-    cli.run(lambda argv: main(argv) and 0)  # main returns the results; the exit status is 0
+    cli.run(main)

@@ -17,11 +17,11 @@ from common.eval.probe import LayerProbeModel
 from common.resume import checkpoint_prefix
 from common.tf1 import tf
 from instance_disc.inputs import test_augment
+from instance_disc.flags import parse_flags
 from instance_disc.model import backbone_endpoints, embedding_head
-from instance_disc.options import CONFIG_FILE, FLAGS, config_of
 from instance_disc.runner import one_line_errors
 
-__all__ = ["build_parser", "probe_model", "linear_eval", "main"]
+__all__ = ["probe_model", "linear_eval", "run", "main"]
 
 EMBEDDING = "embedding"
 
@@ -51,43 +51,27 @@ def linear_eval(cfg, record_dir, checkpoint, layers, steps, lr, decay_steps=(), 
                     and v.op.name not in ("learning_rate", "global_step")]
         tf.train.Saver(backbone).restore(sess, checkpoint)
     return run_linear_eval(model, lambda: make_dataset(record_dir, "train", batch, train_aug, reader=cfg["reader"]),
-                           lambda: make_dataset(record_dir, "validation", cfg["val_batch_size"], test_augment(cfg),
+                           lambda: make_dataset(record_dir, "validation", cfg["val_batch_size"], test_augment(cfg["image_size"], cfg["resize_size"]),
                                                 shuffle=False, repeat=False, drop_remainder=False),
                            steps, lr_schedule=piecewise_lr(lr, decay_steps), init_fn=restore, out_dir=out_dir,
                            title="instance discrimination, linear probes (%s)" % cfg["arch"])
 
 
-def run(args):
-    """Resolve the config and checkpoint, train and evaluate the probes, print top-1 per layer."""
-    cfg = config_of(args)
+def run(args, cfg):
+    """``{layer: {"top1", "top5"}}`` of the probes on the command line's checkpoint and layers."""
     checkpoint = checkpoint_prefix(args.resume, "--resume")  # a training log dir or a `zoo convert` directory
     decay = [int(s) for s in args.decay_steps.split(",") if s.strip()]
-    results = linear_eval(cfg, ensure_records(args.data), checkpoint, args.layers.split(","), args.steps,
-                          args.linear_lr, decay, args.linear_batch_size, args.out_dir)
-    for layer, res in results.items():
-        print("%s: top-1 %.2f%%  top-5 %.2f%%" % (layer, 100 * res["top1"], 100 * res["top5"]))
-    return results
-
-
-def build_parser():
-    """The script's flags and every instance_disc setting (the config's defaults: imagenet_resnet18)."""
-    parser = cli.make_parser(FLAGS, __doc__, config_default=CONFIG_FILE + ":imagenet_resnet18", devices=False)
-    parser.add_argument("data", metavar="DIR", help="TFRecord directory or ImageNet-style folder")
-    parser.add_argument("--resume", required=True, help="checkpoint (or log directory) of a trained model")
-    parser.add_argument("--layers", default="pre_logits", help="comma-separated endpoints (conv1..conv5, "
-                        "pre_logits, embedding)")
-    parser.add_argument("--steps", type=int, default=1000, help="training steps of the linear heads")
-    parser.add_argument("--linear-lr", type=float, default=0.1, help="learning rate of the heads")
-    parser.add_argument("--decay-steps", default="", help="comma-separated steps where the lr is divided by 10")
-    parser.add_argument("--linear-batch-size", type=int, help="batch size (default: the config's)")
-    parser.add_argument("--out-dir", help="write results.json/.md/.png here")
-    return parser
+    return linear_eval(cfg, ensure_records(args.data), checkpoint, args.layers.split(","), args.steps, args.linear_lr,
+                       decay, args.linear_batch_size, args.out_dir)
 
 
 def main(argv=None):
-    """Parse ``argv`` and run; bad input raises a one-line ``ValueError``."""
-    return one_line_errors(run, cli.resolve(build_parser(), FLAGS, argv))
+    """Train and evaluate the probes as ``argv`` says, print top-1 per layer. Bad input raises a one-line
+    ``ValueError``."""
+    args, cfg = parse_flags("linear_eval", argv)
+    for layer, res in one_line_errors(run, args, cfg).items():
+        print("%s: top-1 %.2f%%  top-5 %.2f%%" % (layer, 100 * res["top1"], 100 * res["top5"]))
 
 
 if __name__ == "__main__":
-    cli.run(lambda argv: main(argv) and 0)  # main returns its figures; the exit status is 0
+    cli.run(main)

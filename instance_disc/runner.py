@@ -1,8 +1,7 @@
 """Training and evaluation runs shared by ``main.py`` and ``cifar.py``: launch, schedule, bank update, kNN.
 
-``Data`` says where batches come from (a TFRecord directory or CIFAR arrays); the scripts fill it in.
+``instance_disc.inputs.Data`` says where batches come from (a TFRecord directory or CIFAR arrays).
 """
-import collections
 import json
 import logging
 import math
@@ -14,17 +13,11 @@ from common.distributed import cluster_from_args
 from common.tf1 import tf
 from common.train import launch_train, per_tower_batch
 from instance_disc.evaluation import InstanceDiscKnn, evaluate_checkpoint
+from instance_disc.flags import RUN_KEYS
 from instance_disc.model import InstanceDiscModel, lr_schedule
-from instance_disc.options import RUN_KEYS
 
-__all__ = ["Data", "steps_per_epoch", "tower_batches", "experiment_of", "PrintLoss", "train", "evaluate", "print_results",
+__all__ = ["steps_per_epoch", "tower_batches", "experiment_of", "PrintLoss", "train", "evaluate", "print_results",
            "train_logdir", "run_or_evaluate", "one_line_errors"]
-
-# train(batch) / val() / train_eval(): callables returning tf.data datasets (built in the caller's graph) of
-# (image, label, index); train: repeating global batches, each epoch a fresh shuffle whose last batch is the
-# remainder (the release's drop_last=False); n_train, num_classes: ints; name: what the error messages call the data.
-Data = collections.namedtuple("Data", ["name", "n_train", "num_classes", "train", "val", "train_eval"])
-
 
 def steps_per_epoch(cfg, n_train):
     """``--steps-per-epoch``, else ceil(N / B): the release's loader with ``drop_last=False`` (391 on CIFAR at 128,
@@ -179,11 +172,11 @@ def _op_error_line(message):
     return useful[0] if useful else (lines[0] if lines else message)
 
 
-def one_line_errors(fn, args):
-    """``fn(args)``, with a TensorFlow run-time error turned into a one-line ``ValueError`` (which
+def one_line_errors(fn, *args):
+    """``fn(*args)``, with a TensorFlow run-time error turned into a one-line ``ValueError`` (which
     ``common.cli.run`` prints as ``error: ...`` with exit status 2; it prints a divergence with status 1)."""
     logging.raiseExceptions = False  # TensorPack logs a failed run with a stray format argument: stay quiet
     try:
-        return fn(args)
+        return fn(*args)
     except tf.errors.OpError as e:
         raise ValueError(_op_error_line(e.message))

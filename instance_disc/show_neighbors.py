@@ -11,13 +11,13 @@ from common.data.records import ensure_records, list_shards, read_meta
 from common.data.schema import parse_records
 from common.tf1 import tf
 from instance_disc.evaluation import restored_features
+from instance_disc.flags import checkpoint_bank_size, parse_flags, record_input
 from instance_disc.inputs import record_data
 from instance_disc.model import InstanceDiscModel
 from instance_disc.neighbor_grid import draw_neighbor_grid, top_neighbors
-from instance_disc.options import CONFIG_FILE, FLAGS, checkpoint_bank_size, config_of
 from instance_disc.runner import one_line_errors
 
-__all__ = ["build_parser", "read_images", "show_neighbors", "main"]
+__all__ = ["read_images", "show_neighbors", "run", "main"]
 
 
 def read_images(record_dir, split, indices, size):
@@ -47,7 +47,7 @@ def read_images(record_dir, split, indices, size):
 def show_neighbors(cfg, record_dir, checkpoint, out, num_queries=6, top=10, seed=0, size=96):
     """Write the neighbour grid PNG to ``out``; returns the fraction of neighbours of the query's class."""
     meta = read_meta(record_dir)
-    data = record_data(cfg, record_dir, meta)
+    data = record_data(record_dir, meta, record_input(cfg))
     model = InstanceDiscModel(cfg, data.n_train, cfg["image_size"])
     feats, labels, indices = restored_features(model, checkpoint, data.val)
     reader = tf.train.load_checkpoint(checkpoint)
@@ -63,31 +63,19 @@ def show_neighbors(cfg, record_dir, checkpoint, out, num_queries=6, top=10, seed
     return float(np.mean(bank_labels[nbr_idx] == labels[queries][:, None]))
 
 
-def run(args):
-    """Resolve the config and checkpoint, draw the grid, print where it went."""
-    cfg = config_of(args)
+def run(args, cfg):
+    """Draw the grid of the command line's checkpoint; returns the fraction of neighbours of the query's class."""
     checkpoint, _ = checkpoint_bank_size(args.resume)
-    precision = show_neighbors(cfg, ensure_records(args.data), checkpoint, args.out, args.num_queries, args.top,
-                               0 if args.seed is None else args.seed)  # --seed (common.cli): the query choice
-    print("wrote %s (%.1f%% of the neighbours share the query's class)" % (args.out, 100 * precision))
-    return precision
-
-
-def build_parser():
-    """The script's flags and every instance_disc setting (the config's defaults: imagenet_resnet18)."""
-    parser = cli.make_parser(FLAGS, __doc__, config_default=CONFIG_FILE + ":imagenet_resnet18", devices=False)
-    parser.add_argument("data", metavar="DIR", help="TFRecord directory or ImageNet-style folder")
-    parser.add_argument("--resume", required=True, help="checkpoint (or log directory) of a trained model")
-    parser.add_argument("--out", default="neighbors.png", help="PNG to write")
-    parser.add_argument("--num-queries", type=int, default=6, help="validation images to show")
-    parser.add_argument("--top", type=int, default=10, help="neighbours per query")
-    return parser
+    return show_neighbors(cfg, ensure_records(args.data), checkpoint, args.out, args.num_queries, args.top,
+                          0 if args.seed is None else args.seed)  # --seed (common.cli): the query choice
 
 
 def main(argv=None):
-    """Parse ``argv`` and run; bad input raises a one-line ``ValueError``."""
-    return one_line_errors(run, cli.resolve(build_parser(), FLAGS, argv))
+    """Draw the grid as ``argv`` says and print where it went. Bad input raises a one-line ``ValueError``."""
+    args, cfg = parse_flags("show_neighbors", argv)
+    precision = one_line_errors(run, args, cfg)
+    print("wrote %s (%.1f%% of the neighbours share the query's class)" % (args.out, 100 * precision))
 
 
 if __name__ == "__main__":
-    cli.run(lambda argv: main(argv) and 0)  # main returns its figures; the exit status is 0
+    cli.run(main)

@@ -2,23 +2,23 @@
 
     python -m instance_disc.toy_demo --data data/toy/records --work-dir data/toy/runs/instance_disc
 """
-import argparse
 import json
 import os
 import time
 
+from common import cli
 from common.eval.report import markdown_table
 from common.config import load_config
 from common.data.records import read_meta
 from common.resume import latest_checkpoint
 from instance_disc import main as main_script
+from instance_disc.flags import CONFIG_FILE, parse_flags, record_input
 from instance_disc.inputs import record_data
 from instance_disc.model import objective_name
-from instance_disc.options import CONFIG_FILE
-from instance_disc.runner import evaluate
+from instance_disc.runner import evaluate, one_line_errors
 from instance_disc.show_neighbors import show_neighbors
 
-__all__ = ["CONFIG_KEY", "run"]
+__all__ = ["CONFIG_KEY", "run", "main"]
 
 CONFIG_KEY = "toy"
 
@@ -30,13 +30,14 @@ def run(record_dir, work_dir, overrides=None):
     """
     spec = "%s:%s" % (CONFIG_FILE, CONFIG_KEY)
     cfg = load_config(spec, overrides)
-    data = record_data(cfg, record_dir, read_meta(record_dir))
+    data = record_data(record_dir, read_meta(record_dir), record_input(cfg))
     random_init = evaluate(cfg, data, None, recompute=True)
     logdir = os.path.join(work_dir, "train")
     sets = sum((["--set", "%s=%s" % (k, v if isinstance(v, str) else json.dumps(v))]
                 for k, v in sorted((overrides or {}).items())), [])
     start = time.time()
-    trained = main_script.main([record_dir, "--config", spec, "--logdir", logdir, "--recompute-memory"] + sets)
+    argv = [record_dir, "--config", spec, "--logdir", logdir, "--recompute-memory"] + sets
+    trained = one_line_errors(main_script.run, *parse_flags("main", argv))
     seconds = time.time() - start
     precision = show_neighbors(cfg, record_dir, latest_checkpoint(logdir), os.path.join(work_dir, "neighbors.png"))
     key = "knn%d_recomputed" % cfg["knn_k"]
@@ -57,13 +58,14 @@ def run(record_dir, work_dir, overrides=None):
              "notes": note}]
 
 
-def _main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def main(argv=None):
+    """Run the demo on ``--data`` into ``--work-dir``."""
+    parser = cli.CliParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default="data/toy/records", help="toy TFRecord directory")
     parser.add_argument("--work-dir", default="data/toy/runs/instance_disc", help="where the run is written")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     run(args.data, args.work_dir)
 
 
 if __name__ == "__main__":
-    _main()
+    cli.run(main)

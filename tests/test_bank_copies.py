@@ -50,7 +50,7 @@ def _la(task):
 
 def _instance_disc(nce_k):
     from instance_disc.model import InstanceDiscModel
-    from instance_disc.options import CONFIG_FILE
+    from instance_disc.flags import CONFIG_FILE
     from instance_disc.model import lr_schedule
     cfg = load_config(CONFIG_FILE + ":toy")
     cfg.update(stem="imagenet", nce_k=nce_k, low_dim=8, width=0.25, lr=0.0)  # the step's graph is what counts

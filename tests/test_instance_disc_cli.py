@@ -13,9 +13,9 @@ from common import cli
 from common.data.records import read_meta
 from common.tf1 import tf
 from instance_disc import cifar, linear_eval, main, show_neighbors, toy_demo
+from instance_disc.flags import CONFIG_FILE, parse_flags, record_input
 from instance_disc.inputs import record_data
-from instance_disc.options import CONFIG_FILE
-from instance_disc.runner import evaluate
+from instance_disc.runner import evaluate, one_line_errors
 from tests.test_instance_disc_tools import write_fake_cifar
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -28,6 +28,11 @@ RELEASE = ["--arch", "resnet18", "-j", "32", "--nce-k", "64", "--nce-t", "0.07",
            "128", "--lr", "0.03", "-b", "16", "-p", "1", "--epochs", "3"]
 
 pytestmark = pytest.mark.slow
+
+
+def run_script(script, argv):
+    """What entry script ``script``'s ``run`` returns for ``argv`` (its ``main`` prints it and returns None)."""
+    return one_line_errors(script.run, *parse_flags(script.__name__.rsplit(".", 1)[1], argv))
 
 
 def _bank(logdir):
@@ -81,13 +86,13 @@ def test_release_training_writes_bank_z_and_knn(trained):
 
 
 def test_evaluate_only_and_resume_keeps_the_history(trained, toy_record_dir):
-    results = main.main([toy_record_dir, "--resume", tf.train.latest_checkpoint(trained), "-e",
-                         "--recompute-memory"] + TINY)
+    results = run_script(main, [toy_record_dir, "--resume", tf.train.latest_checkpoint(trained), "-e",
+                                "--recompute-memory"] + TINY)
     assert set(results) == {"knn200_bank", "knn200_recomputed"}
     z_before = _bank(trained)[1]
     # the data path spelled relative and a lower lr (a user's remedy after a NaN) still resume the same run
     relative = os.path.relpath(toy_record_dir)
-    results = main.main([relative, "--resume", trained] + RELEASE[:-1] + ["4", "--lr", "0.01"] + TINY)
+    results = run_script(main, [relative, "--resume", trained] + RELEASE[:-1] + ["4", "--lr", "0.01"] + TINY)
     assert tf.train.latest_checkpoint(trained).endswith("model-4")
     bank, z_after = _bank(trained)
     assert z_after == z_before  # restored, never re-estimated
@@ -104,9 +109,8 @@ def test_resume_of_another_experiment_names_the_key(trained, toy_record_dir, cap
 
 
 def test_knn_against_the_same_images_is_perfect(trained, toy_record_dir):
-    cfg = cli.resolve(main.build_parser(), main.FLAGS, [toy_record_dir] + TINY + ["--set", "knn_k=1"])
-    cfg = main.config_of(cfg)
-    data = record_data(cfg, toy_record_dir, read_meta(toy_record_dir))
+    _, cfg = parse_flags("main", [toy_record_dir] + TINY + ["--set", "knn_k=1"])
+    data = record_data(toy_record_dir, read_meta(toy_record_dir), record_input(cfg))
     same = data._replace(val=data.train_eval)  # queries = the training images under the test transform
     results = evaluate(cfg, same, tf.train.latest_checkpoint(trained), recompute=True)
     assert results["knn1_recomputed"]["top1"] == 1.0
@@ -179,10 +183,10 @@ def test_cifar_script_trains_and_tests_on_pickle_batches(tmp_path, capsys):  # d
     logdir = str(tmp_path / "run")
     tiny = ["--set", "width=0.25", "--set", "batch_size=8", "--set", "val_batch_size=8", "--set",
             "lr_decay_epochs=[1]", "--epochs", "2", "--steps-per-epoch", "1", "--logdir", logdir]
-    results = cifar.main(["--data-dir", data_dir, "--nce-k", "0", "--nce-t", "0.1", "--lr", "0.03"] + tiny)
+    results = run_script(cifar, ["--data-dir", data_dir, "--nce-k", "0", "--nce-t", "0.1", "--lr", "0.03"] + tiny)
     assert {"epoch2_knn200_top1", "knn200_bank", "knn200_recomputed"} <= set(results)
     assert _rates(logdir) == [(1, pytest.approx(0.03)), (2, pytest.approx(0.003))]
-    tested = cifar.main(["--data-dir", data_dir, "--resume", logdir, "--test-only"] + tiny[:-2])
+    tested = run_script(cifar, ["--data-dir", data_dir, "--resume", logdir, "--test-only"] + tiny[:-2])
     assert tested["knn200_recomputed"] == results["knn200_recomputed"]  # the same weights, the same features
     assert "lacks the batch files data_batch_1" in _error(cifar.main, ["--data-dir", str(tmp_path)], capsys)
 
@@ -190,14 +194,14 @@ def test_cifar_script_trains_and_tests_on_pickle_batches(tmp_path, capsys):  # d
 def test_neighbour_grid_shows_each_query_and_its_bank_neighbours(trained, toy_record_dir, tmp_path, monkeypatch):
     drawn = {}
     monkeypatch.setattr(show_neighbors, "draw_neighbor_grid", lambda path, *a, **kw: drawn.update(a=a, kw=kw))
-    precision = show_neighbors.main([toy_record_dir, "--resume", trained, "--out", str(tmp_path / "nn.png"),
-                                     "--num-queries", "3", "--top", "4"] + TINY)
+    precision = run_script(show_neighbors, [toy_record_dir, "--resume", trained, "--out", str(tmp_path / "nn.png"),
+                                            "--num-queries", "3", "--top", "4"] + TINY)
     queries, query_labels, neighbours, neighbour_labels, _ = drawn["a"]
     ckpt = tf.train.latest_checkpoint(trained)
     reader = tf.train.load_checkpoint(ckpt)
     bank, bank_labels = reader.get_tensor("instance/memory_bank"), reader.get_tensor("instance/all_labels")
-    cfg = main.config_of(cli.resolve(main.build_parser(), main.FLAGS, [toy_record_dir] + TINY))
-    data = record_data(cfg, toy_record_dir, read_meta(toy_record_dir))
+    _, cfg = parse_flags("main", [toy_record_dir] + TINY)
+    data = record_data(toy_record_dir, read_meta(toy_record_dir), record_input(cfg))
     feats, labels, indices = show_neighbors.restored_features(show_neighbors.InstanceDiscModel(cfg, 160, 32), ckpt,
                                                               data.val)
     chosen = np.random.RandomState(0).choice(len(feats), 3, replace=False)
@@ -213,8 +217,8 @@ def test_neighbour_grid_shows_each_query_and_its_bank_neighbours(trained, toy_re
 
 
 def test_linear_probe_script_on_endpoints(trained, toy_record_dir, tmp_path):
-    results = linear_eval.main([toy_record_dir, "--resume", trained, "--layers", "conv4,pre_logits,embedding",
-                                "--steps", "3", "--linear-batch-size", "16", "--out-dir", str(tmp_path)] + TINY)
+    results = run_script(linear_eval, [toy_record_dir, "--resume", trained, "--layers", "conv4,pre_logits,embedding",
+                                       "--steps", "3", "--linear-batch-size", "16", "--out-dir", str(tmp_path)] + TINY)
     assert set(results) == {"conv4", "pre_logits", "embedding"}
     saved = json.load(open(str(tmp_path / "results.json")))
     assert saved["results"]["embedding"]["top1"] == pytest.approx(results["embedding"]["top1"])

@@ -7,7 +7,7 @@ from common.data.input import dali_available
 from common.data.records import read_meta
 from common.tf1 import tf
 from instance_disc import main
-from instance_disc.inputs import array_data, record_data
+from instance_disc.inputs import RecordInput, array_data, record_data
 from instance_disc.runner import check_remainder, steps_per_epoch, tower_batches
 from tests.test_instance_disc_cli import TINY, _bank, _updated_rows
 
@@ -35,7 +35,7 @@ def _check_epochs(steps, n, per_epoch, epochs, last_sizes):
 def test_cifar_arrays_epochs_end_on_the_remainder_batch():
     n = 10
     images, labels = np.zeros((n, 8, 8, 3), np.uint8), np.arange(n) % 3
-    data = array_data(CFG, "arrays", images, labels, images[:2], labels[:2])
+    data = array_data("arrays", images, labels, images[:2], labels[:2], CFG["crop_scale"], CFG["val_batch_size"])
     per_epoch = steps_per_epoch(CFG, n)
     assert per_epoch == 3  # ceil(10 / 4): 4 + 4 + 2, as the release's loader
     steps = _steps(lambda: data.train(CFG["batch_size"]), 2, 4 * per_epoch)
@@ -46,8 +46,9 @@ def test_cifar_arrays_epochs_end_on_the_remainder_batch():
 @pytest.mark.parametrize("reader", ["tfdata", pytest.param("dali", marks=pytest.mark.skipif(
     not dali_available(), reason="the DALI TensorFlow plugin is not installed"))])
 def test_record_epochs_end_on_the_remainder_batch(toy_record_dir, reader):
-    cfg = dict(CFG, batch_size=48, image_size=32, reader=reader)
-    data = record_data(cfg, toy_record_dir, read_meta(toy_record_dir))
+    cfg = dict(CFG, batch_size=48)
+    spec = RecordInput(image_size=32, crop_scale=CFG["crop_scale"], resize_size=36, val_batch_size=5, reader=reader)
+    data = record_data(toy_record_dir, read_meta(toy_record_dir), spec)
     per_epoch = steps_per_epoch(cfg, 160)
     assert per_epoch == 4  # 48 x 3 + 16
     _check_epochs(_steps(lambda: data.train(48), 2, 3 * per_epoch), 160, per_epoch, 3, [8, 8])

@@ -1,5 +1,6 @@
-"""instance_disc's flag table: every README and release command line parses, every config key is a setting, the
-learning rate of each epoch follows the release, and CIFAR batches never repeat an index."""
+"""instance_disc's flag table: every README and release command line parses, each script's parse_flags gives its
+flags' values, every config key is a setting, the learning rate of each epoch follows the release, and CIFAR
+batches never repeat an index."""
 import os
 import re
 import shlex
@@ -7,17 +8,14 @@ import shlex
 import numpy as np
 import pytest
 
-from common import cli
 from common.config import load_config
 from common.schedules import value_during
 from common.tf1 import tf
-from instance_disc import cifar, linear_eval, main, show_neighbors
+from instance_disc.flags import CONFIG_FILE, FLAGS, SCRIPTS, parse_flags
 from instance_disc.inputs import array_dataset
-from instance_disc.options import CONFIG_FILE, FLAGS, config_of
 from instance_disc.model import lr_schedule
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SCRIPTS = {"main.py": main, "cifar.py": cifar, "show_neighbors.py": show_neighbors, "linear_eval.py": linear_eval}
 CONFIG_KEYS = ("imagenet_resnet18", "imagenet_resnet50", "imagenet_resnet50_softmax_ce", "cifar10", "toy")
 # the original release's README lines (lemniscate), with its script names
 RELEASE_LINES = [
@@ -37,8 +35,7 @@ def _readme_lines():
 
 
 def _parse(script, line):
-    args = cli.resolve(SCRIPTS[script].build_parser(), FLAGS, shlex.split(line))
-    return args, config_of(args)
+    return parse_flags(script[:-len(".py")], shlex.split(line))
 
 
 @pytest.mark.parametrize("script,line", _readme_lines())
@@ -47,7 +44,7 @@ def test_every_readme_command_line_parses(script, line):
 
 
 def test_readme_lists_the_release_scripts():
-    assert {s for s, _ in _readme_lines()} == set(SCRIPTS)
+    assert {s for s, _ in _readme_lines()} == {s + ".py" for s in SCRIPTS}
 
 
 @pytest.mark.parametrize("line", RELEASE_LINES)
@@ -64,12 +61,38 @@ def test_the_release_command_lines_parse_with_their_meaning(line):
     assert bool(getattr(args, "evaluate", False)) == ("-e" in flags)
 
 
+@pytest.mark.parametrize("script,argv,extra", [
+    ("main", ["DATA", "-e", "--gpu", "0"], {"data": "DATA", "evaluate": True, "gpu": "0"}),
+    ("cifar", ["--data-dir", "D", "-r", "CKPT"], {"data_dir": "D", "resume": "CKPT", "test_only": False}),
+    ("linear_eval", ["DATA", "--resume", "CKPT", "--steps", "7"], {"resume": "CKPT", "steps": 7, "layers": "pre_logits"}),
+    ("show_neighbors", ["DATA", "--resume", "CKPT", "--top", "3"], {"resume": "CKPT", "top": 3, "out": "neighbors.png"}),
+])
+def test_parse_flags_of_each_script(script, argv, extra):
+    """A flag, a --set and a --config value each reach cfg (and args); the script's own arguments reach args."""
+    argv = argv + ["--nce-k", "16", "--set", "knn_k=5", "--config", CONFIG_FILE + ":toy"]
+    args, cfg = parse_flags(script, argv)
+    want = dict({f.name: f.default for f in FLAGS}, **load_config(CONFIG_FILE + ":toy"))
+    assert cfg == dict(want, nce_k=16, knn_k=5)
+    assert cfg["epochs"] == load_config(CONFIG_FILE + ":toy")["epochs"] != 200  # from --config
+    assert {k: getattr(args, k) for k in extra} == extra and args.nce_k == 16 and args.knn_k == 5
+    assert hasattr(args, "gpu") == (script in ("main", "cifar"))  # the device flags of the training scripts
+
+
+def test_parse_flags_defaults_and_unknown_script():
+    assert parse_flags("cifar", [])[0].config == CONFIG_FILE + ":cifar10"
+    assert parse_flags("main", ["DATA"])[1]["batch_size"] == load_config(CONFIG_FILE + ":imagenet_resnet18")[
+        "batch_size"]
+    with pytest.raises(ValueError, match="^unknown script 'train' of instance_disc; known: main, cifar, "
+                                         "linear_eval, show_neighbors$"):
+        parse_flags("train", [])
+
+
 @pytest.mark.parametrize("key", CONFIG_KEYS)
 def test_every_config_key_is_a_setting(key):
     names = {f.name for f in FLAGS}
     assert set(load_config(CONFIG_FILE + ":" + key)) <= names
-    args = cli.resolve(main.build_parser(), FLAGS, ["DATA", "--config", CONFIG_FILE + ":" + key])
-    assert config_of(args) == {name: value for name, value in dict(
+    _, cfg = parse_flags("main", ["DATA", "--config", CONFIG_FILE + ":" + key])
+    assert cfg == {name: value for name, value in dict(
         {f.name: f.default for f in FLAGS}, **load_config(CONFIG_FILE + ":" + key)).items()}
 
 

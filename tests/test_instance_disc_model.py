@@ -7,7 +7,7 @@ from common.config import load_config
 from common.tf1 import tf
 from common.memory_bank import update_from_towers
 from instance_disc.model import InstanceDiscModel, backbone_endpoints, embedding, lr_schedule, objective_name
-from instance_disc.options import CONFIG_FILE
+from instance_disc.flags import CONFIG_FILE
 
 N, B, SIZE = 12, 4, 32
 

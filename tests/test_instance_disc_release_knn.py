@@ -14,8 +14,9 @@ from common.tf1 import tf
 torch = pytest.importorskip("torch", reason="PyTorch is optional: `make setup-zoo` adds it (writes the .pth files)")
 import lemniscate_release as lr  # noqa: E402  (needs torch)
 from instance_disc import main as main_script  # noqa: E402
+from instance_disc.flags import CONFIG_FILE, record_input  # noqa: E402
 from instance_disc.inputs import record_data  # noqa: E402
-from instance_disc.options import CONFIG_FILE  # noqa: E402
+from tests.test_instance_disc_cli import run_script  # noqa: E402
 from zoo.convert import convert as zoo_convert  # noqa: E402
 
 SIZES = {"image_size": 64, "resize_size": 73, "val_batch_size": 50}
@@ -47,7 +48,7 @@ def _test_inputs(record_dir, split="val"):
     """The validation (or train) images as main.py -e feeds them (its test transform), NHWC, with labels."""
     cfg = load_config(CONFIG_FILE + ":imagenet_resnet18", SIZES)
     with tf.Graph().as_default(), tf.Session() as sess:
-        data = record_data(cfg, record_dir, read_meta(record_dir))
+        data = record_data(record_dir, read_meta(record_dir), record_input(cfg))
         batch = tf.data.make_one_shot_iterator((data.val if split == "val" else data.train_eval)()).get_next()
         images, labels = [], []
         while True:
@@ -92,7 +93,7 @@ def release_file(toy_image_dir, toy_record_dir, tmp_path_factory):
 
 def test_evaluate_a_release_file_against_its_reordered_bank(release_file, toy_record_dir, capsys):
     path, bank, names, train_labels, val, val_labels, model = release_file
-    results = main_script.main([toy_record_dir, "--resume", path, "-e", "--recompute-memory"] + FLAGS)
+    results = run_script(main_script, [toy_record_dir, "--resume", path, "-e", "--recompute-memory"] + FLAGS)
     got = results["knn200_bank"]
     out = capsys.readouterr().out
     assert "=> loaded checkpoint '%s' (epoch 200)" % path in out and "knn200_bank: top-1" in out
@@ -110,8 +111,8 @@ def test_evaluate_a_release_file_against_its_reordered_bank(release_file, toy_re
 def test_evaluate_a_zoo_converted_directory(release_file, toy_record_dir, tmp_path):
     path, bank, names, train_labels, val, val_labels, _ = release_file
     zoo_convert("lemniscate", path, str(tmp_path / "r18"))
-    from_file = main_script.main([toy_record_dir, "--resume", path, "-e"] + FLAGS)
-    assert main_script.main([toy_record_dir, "--resume", str(tmp_path / "r18"), "-e"] + FLAGS) == from_file
+    from_file = run_script(main_script, [toy_record_dir, "--resume", path, "-e"] + FLAGS)
+    assert run_script(main_script, [toy_record_dir, "--resume", str(tmp_path / "r18"), "-e"] + FLAGS) == from_file
 
 
 def test_missing_and_extra_images_are_one_line(release_file, toy_image_dir, tmp_path):
