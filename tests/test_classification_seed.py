@@ -3,7 +3,6 @@ parameter count, the warm-up + cosine schedule, the seam-carving energy (a liter
 carving (the release's per-pixel loops), the augmentation's deterministic steps (OpenCV on BGR floats) and the
 config recipes."""
 import json
-import math
 
 import cv2
 import numpy as np
