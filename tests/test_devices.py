@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from common import devices
+from common import devices, train
 from common.tf1 import tf
 
 
@@ -82,3 +82,19 @@ def test_flags_and_defaults():
     assert args.job_name == "" and args.task_index is None
     with pytest.raises(SystemExit):
         parser.parse_args(["--trainer", "nccl"])
+
+
+def test_batch_split():
+    assert train.per_tower_batch(256, [0, 1, 2, 3]) == 64
+    with pytest.raises(ValueError, match="--batch 10: must be a positive multiple of the 3 tower"):
+        train.per_tower_batch(10, [0, 1, 2])
+
+
+def test_gpu_device_names_map_to_cpu():
+    class Op(object):
+        def __init__(self, device):
+            self.device = device
+    assert train._gpu_to_cpu(Op("/device:GPU:3")) == "/device:CPU:3"
+    assert train._gpu_to_cpu(Op("/job:worker/task:1/device:GPU:0")) == "/job:worker/task:1/device:CPU:0"
+    assert train._gpu_to_cpu(Op("/gpu:2")) == "/device:CPU:2"
+    assert train._gpu_to_cpu(Op("")) == ""

@@ -2,15 +2,12 @@
 import colorsys
 import io
 import math
-import subprocess
-import sys
 
 import cv2
 import numpy as np
 import pytest
 from PIL import Image
 
-from bench.input import main as bench_main
 from common.data import augment as A
 from common.data.augment import AugmentConfig
 from common.data.input import dali_available, make_dataset
@@ -276,21 +273,6 @@ def test_make_dataset_errors(toy_record_dir, tmp_path):
     with pytest.raises(ValueError, match="no validation-\\* TFRecord shards in %s" % tmp_path):
         make_dataset(str(tmp_path), "validation", 4, RAW)
     assert len(list_shards(toy_record_dir, "train")) == 2
-
-
-@pytest.mark.slow
-def test_input_benchmark_command_line(toy_record_dir):
-    run = subprocess.run([sys.executable, "-m", "bench.input", "--data", toy_record_dir, "--images", "64", "--batch",
-                          "16", "--repeats", "1", "--readers", "tfdata,dali"], capture_output=True, text=True)
-    assert run.returncode == 0, run.stderr
-    rows = [line for line in run.stdout.splitlines() if line.startswith("| ") and "images/s" not in line]
-    assert [r.split("|")[1].strip().split(" ")[0] for r in rows] == ["opencv", "tfdata", "tfdata", "dali", "dali"]
-    assert all(float(r.split("|")[3]) > 0 for r in rows) and "target <= 1.5" in run.stdout
-
-
-def test_input_benchmark_bad_reader(toy_record_dir, capsys):
-    assert bench_main(["--data", toy_record_dir, "--readers", "torch"]) == 2
-    assert capsys.readouterr().err == "error: unknown reader(s) torch: expected tfdata, dali\n"
 
 
 def test_repeated_training_stream_is_a_permutation_per_epoch(toy_record_dir):

@@ -245,22 +245,6 @@ def test_logdir_of_another_experiment_is_refused_and_left_untouched(tmp_path):
     assert open(str(tmp_path / "log.log")).read().startswith(log_before)
 
 
-def test_batch_split():
-    assert train.per_tower_batch(256, [0, 1, 2, 3]) == 64
-    with pytest.raises(ValueError, match="--batch 10: must be a positive multiple of the 3 tower"):
-        train.per_tower_batch(10, [0, 1, 2])
-
-
-def test_gpu_device_names_map_to_cpu():
-    class Op(object):
-        def __init__(self, device):
-            self.device = device
-    assert train._gpu_to_cpu(Op("/device:GPU:3")) == "/device:CPU:3"
-    assert train._gpu_to_cpu(Op("/job:worker/task:1/device:GPU:0")) == "/job:worker/task:1/device:CPU:0"
-    assert train._gpu_to_cpu(Op("/gpu:2")) == "/device:CPU:2"
-    assert train._gpu_to_cpu(Op("")) == ""
-
-
 class KillAtStep(Callback):
     """SIGKILL this process once the global step reaches ``step`` (a hard, mid-epoch crash)."""
 
@@ -289,34 +273,6 @@ def test_killed_run_resumes_with_non_trainable_state(tmp_path):
     stats = json.load(open(str(tmp_path / "stats.json")))
     assert [s["epoch_num"] for s in stats] == [1, 2, 3, 4]
     assert [s["global_step"] for s in stats] == [2, 4, 6, 8]
-
-
-class MeanPixelClassifier(ModelDesc):
-    """Logistic regression on an image's mean colour: inputs as the project's readers yield them."""
-
-    def inputs(self):
-        return [tf.TensorSpec([None, 32, 32, 3], tf.uint8, "image"), tf.TensorSpec([None], tf.int64, "label"),
-                tf.TensorSpec([None], tf.int64, "index")]
-
-    def build_graph(self, image, label, index):
-        x = tf.reduce_mean(tf.cast(image, tf.float32) / 255.0, axis=[1, 2])
-        w = tf.get_variable("W", [3, 10], initializer=tf.zeros_initializer())
-        return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=label, logits=tf.matmul(x, w)))
-
-    def optimizer(self):
-        return tf.train.GradientDescentOptimizer(0.1)
-
-
-@pytest.mark.parametrize("reader", ["tfdata", "dali"])
-def test_launch_train_takes_both_readers(tmp_path, toy_record_dir, reader):
-    from common.data.augment import AugmentConfig
-    from common.data.input import make_dataset
-    aug = AugmentConfig(size=32, crop="resize", normalize=False)
-    with tf.Graph().as_default():
-        data = make_dataset(toy_record_dir, "train", 8, aug, reader=reader, seed=0)
-        train.launch_train(MeanPixelClassifier(), data, str(tmp_path), steps_per_epoch=2, max_epoch=1,
-                           towers=devices.setup_devices(""))
-    assert json.load(open(os.path.join(str(tmp_path), "stats.json")))[-1]["global_step"] == 2
 
 
 def test_relative_logdir_registers_loadable_checkpoints(tmp_path, monkeypatch):
