@@ -8,6 +8,7 @@ import numpy as np
 
 from classification.crops import normalize
 from classification.model import classifier_logits
+from common import resume
 from common.tf1 import tf
 
 RUN_INFO = "classifier.json"
@@ -32,9 +33,10 @@ def write_run_info(logdir, info):
 
 
 def resolve_checkpoint(path):
-    """A checkpoint prefix (``.../model-1234``) or a log directory (its newest checkpoint); one-line errors."""
+    """A checkpoint prefix (``.../model-1234``) or a log directory (its newest checkpoint, past a damaged
+    ``checkpoint`` file as ``common.resume.latest_checkpoint`` reads it); one-line errors."""
     if os.path.isdir(path):
-        found = tf.train.latest_checkpoint(path)
+        found = resume.latest_checkpoint(path, "--checkpoint")
         if found is None:
             raise ValueError("--checkpoint %s: the directory holds no checkpoint" % path)
         return found

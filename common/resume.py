@@ -147,12 +147,16 @@ def latest_checkpoint(logdir, what="--logdir"):
 
 
 def checkpoint_prefix(path, what):
-    """The checkpoint prefix that ``path`` names: the prefix itself, or a directory holding one (the newest of its
-    ``checkpoint`` file, else its only ``*.index``); ValueError naming ``what`` (a flag or argument) otherwise."""
+    """The checkpoint prefix that ``path`` names: the prefix itself, or a directory holding one (``latest_checkpoint``:
+    its ``checkpoint`` file's, else the newest readable ``model-<step>``; else its only ``*.index``); ValueError
+    naming ``what`` (a flag or argument) otherwise."""
     if os.path.isfile(path + ".index"):
         return path
     if os.path.isdir(path):
-        latest = tf.train.latest_checkpoint(path)
+        try:
+            latest = latest_checkpoint(path, what)
+        except ValueError:  # no readable model-<step>: a prefix of another name may still be there
+            latest = None
         if latest is not None:
             return latest
         found = sorted(f[:-len(".index")] for f in os.listdir(path) if f.endswith(".index"))

@@ -57,6 +57,21 @@ def test_unreadable_newest_checkpoint_falls_back_to_an_older_one(tmp_path):
     assert resume.latest_checkpoint(str(tmp_path)) == str(tmp_path / "model-2")
 
 
+@pytest.mark.parametrize("damage", ["names_missing", "garbled"])
+def test_evaluation_finds_the_newest_checkpoint_past_a_damaged_checkpoint_file(tmp_path, damage):
+    """The evaluation-side lookups (``resume.checkpoint_prefix``, classification's ``--checkpoint LOGDIR``) read a
+    log directory as training resumes from it."""
+    from classification.predictor import resolve_checkpoint
+    tiny(tmp_path, 2)
+    if damage == "names_missing":
+        name_in_checkpoint_file(tmp_path, "model-999")
+    else:
+        (tmp_path / "checkpoint").write_text("\x00\x13 not a text proto {{")
+    assert tf.train.latest_checkpoint(str(tmp_path)) in (None, str(tmp_path / "model-999"))  # TF's own lookup fails
+    assert resume.checkpoint_prefix(str(tmp_path), "--resume") == str(tmp_path / "model-4")
+    assert resolve_checkpoint(str(tmp_path)) == str(tmp_path / "model-4")
+
+
 def test_counting_phase_2_reads_phase_1_past_a_damaged_checkpoint_file(tmp_path):
     from counting.conv_restore import counting_checkpoint
     tiny(tmp_path, 2)
