@@ -26,7 +26,7 @@ from common.callbacks import (CheckpointSaveError, CheckpointSaver, NaNGuard, St
                               remove_stale_temporaries)
 from common.cli import one_line
 from common.data import records
-from common.data.dataset_input import DatasetInput, as_input
+from common.data.input import DatasetInput, as_input
 from common.data.fsutil import ensure_writable_dir
 from tensorpack import (EstimatedTimeLeft, RunOp, ScalarPrinter, SimpleTrainer,
                         SyncMultiGPUTrainerParameterServer, SyncMultiGPUTrainerReplicated,
