@@ -244,7 +244,7 @@ def test_readers_refuse_records_that_disagree_with_meta(toy_record_dir, tmp_path
 def test_damaged_shard_is_one_line_naming_it(toy_record_dir, tmp_path, damage):
     from common.data.augment import AugmentConfig
     from common.data.input import make_dataset
-    from tests.test_train import MeanPixelClassifier
+    from tests.test_train_readers import MeanPixelClassifier
     out = str(tmp_path / "rec")
     shutil.copytree(toy_record_dir, out)
     shard = list_shards(out, "train")[0]

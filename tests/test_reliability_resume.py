@@ -156,7 +156,7 @@ def test_garbled_validation_shard_is_named(toy_record_dir, tmp_path):
     from common.data.input import make_dataset
     from common.data.records import list_shards
     from tensorpack import Callback
-    from tests.test_train import MeanPixelClassifier
+    from tests.test_train_readers import MeanPixelClassifier
     out = str(tmp_path / "rec")
     shutil.copytree(toy_record_dir, out)
     shard = list_shards(out, "validation")[0]
