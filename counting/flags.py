@@ -77,9 +77,11 @@ def parse_flags(script, argv=None):
     """``(args, cfg)`` of ``script`` (a key of ``SCRIPTS``) for ``argv``.
 
     ``args`` holds every flag and setting plus ``backbone``; ``cfg`` is the dict of the config-only settings
-    (image_size, pool_sizes, schedules, augmentation). A bad flag exits with one ``error:`` line and status 2;
+    (image_size, pool_sizes, schedules, augmentation). The release's phase names (``counter``, ``classifier``)
+    name the scripts too. A bad flag exits with one ``error:`` line and status 2;
     a bad value or config key, or an unknown script, raises ValueError (one line; ``cli.run`` prints it).
     """
+    script = {phase: name for name, phase in PHASES.items()}.get(script, script)
     if script not in SCRIPTS:
         raise ValueError("unknown script %r of counting; known: %s" % (script, ", ".join(SCRIPTS)))
     phase = PHASES[script]

@@ -96,8 +96,11 @@ def test_parse_flags_of_each_script(script, phase, batch_size):
     assert (args.exp_name, args.batch_size, args.epoch, args.backbone) == ("e", batch_size, 3, "alexnet_counting")
     assert cfg == {name: getattr(args, name) for name in flags.SETTINGS}
     assert (cfg["image_size"], cfg["margin"], cfg["pool_sizes"]) == (96, 2.5, [6, 3, 2, 2, 2])
-    with pytest.raises(ValueError, match="^unknown script 'counter' of counting; known: counter_trn, classifier_trn$"):
-        flags.parse_flags("counter")
+    by_phase = flags.parse_flags(phase, ["--exp_name", "e", "--config", "exp_configs/counting.json:toy",
+                                         "--set", "%s.epoch=3" % phase, "--set", "margin=2.5"])
+    assert (vars(by_phase[0]), by_phase[1]) == (vars(args), cfg)  # the release's phase name names the script too
+    with pytest.raises(ValueError, match="^unknown script 'count' of counting; known: counter_trn, classifier_trn$"):
+        flags.parse_flags("count")
 
 
 def test_steps_per_epoch_count_the_towers_that_run(no_gpu):
