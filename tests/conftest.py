@@ -1,6 +1,10 @@
-"""Session fixtures: the toy image folder (10 classes x 16 train + 4 val, 96 px) and its TFRecords."""
+"""Session fixtures: the toy image folder (10 classes x 16 train + 4 val, 96 px) and its TFRecords; every test
+leaves the process unseeded."""
+import os
+
 import pytest
 
+from common import seeding
 from dataset_miscs.build_tfrs import build_tfrecords
 from dataset_miscs.make_toy_dataset import make_toy_dataset
 
@@ -19,3 +23,16 @@ def toy_record_dir(toy_image_dir, tmp_path_factory):
     out = str(tmp_path_factory.mktemp("toy") / "records")
     return build_tfrecords(toy_image_dir, out, random_seed=0, train_shards=2, val_shards=1, workers=1,
                            log=lambda msg: None)
+
+
+@pytest.fixture(autouse=True)
+def process_seed_restored():
+    """A script's ``--seed`` is process-wide (``common.seeding``): after each test the process is unseeded again
+    and ``TF_CUDNN_DETERMINISTIC`` as before, so no test sees another's seed."""
+    cudnn = os.environ.get("TF_CUDNN_DETERMINISTIC")
+    yield
+    seeding.set_seed(None)
+    if cudnn is None:
+        os.environ.pop("TF_CUDNN_DETERMINISTIC", None)
+    else:
+        os.environ["TF_CUDNN_DETERMINISTIC"] = cudnn
