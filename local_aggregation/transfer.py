@@ -50,10 +50,6 @@ class TransferModel(LayerProbeModel):
         add_moving_summary(tf.subtract(1.0, wrong, name="train_top1_mean"))
         return loss
 
-    def optimizer(self, lr):
-        """Momentum 0.9 on the rate ``lr`` (``release_lr``'s, made by ``launch_train``)."""
-        return tf.train.MomentumOptimizer(lr, 0.9)
-
     def head_logits(self, image):
         """``{endpoint name: logits}`` of the trained heads on ``image`` (variables reused)."""
         ends = self.endpoints(image)

@@ -153,6 +153,6 @@ def dali_dataset(record_dir, split, batch_size, augment, shuffle, repeat, num_sh
         total = count_records(files)
         ds = _epoch_batches(ds, shard_size(total, num_shards, shard_index),
                             epoch_batches(total, num_shards, batch_size), batch_size, repeat, drop_remainder)
-    # where common.train.DatasetInput makes the iterator (DALI on a GPU refuses a CPU-side one)
+    # where common.data.input.DatasetInput makes the iterator (DALI on a GPU refuses a CPU-side one)
     ds.iterator_device = "/gpu:%d" % shard_index if device == "gpu" else None
     return ds
