@@ -36,7 +36,7 @@ def normalization_constant(z_var, exp_dots, n_data, estimates=None):
 
 
 def freeze_z_op(z_var, estimates):
-    """Set ``z_var`` to the mean of the towers' ``nce_z_estimate``s (equal sub-batches: the global batch's
+    """Set ``z_var`` to the mean of ``estimates``, the towers' estimates (equal sub-batches: the global batch's
     estimate, as the release's one estimate from its whole first batch) if it is still unset (< 0)."""
     estimate = tf.cast(tf.reduce_mean(estimates), z_var.dtype)
     return tf.assign(z_var, tf.where(z_var < 0, estimate, z_var), name="freeze_z").op
